@@ -1,0 +1,1 @@
+"""Where posts come from. Today: a Jekyll source folder (`jekyll`)."""
