@@ -1,0 +1,113 @@
+"""From a post to what each platform would receive: the one path used by preview and publish.
+
+Preview and delivery both call `prepare`, so what an editor previews is byte for byte what the
+channel later receives (same image decision, same fitted text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from bot.config import Settings
+from bot.images import ImageFailure, ImageResolver, ImageVariant
+from bot.posts import Post
+from bot.sources.site import SiteConfig
+from bot.teasers import Teaser, TeaserRenderer
+
+PLATFORMS = ("telegram", "x")
+
+
+@dataclass(frozen=True, slots=True)
+class ContentTools:
+    site: SiteConfig
+    renderer: TeaserRenderer
+    images: ImageResolver
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ContentTools:
+        site = SiteConfig.load(settings.site_dir, site_url=settings.site_url, timezone=settings.timezone)
+        renderer = TeaserRenderer(settings.templates_dir, hashtag_max=settings.hashtag_max)
+        images = ImageResolver(
+            site_dir=site.root,
+            site_url=site.url,
+            cache_dir=settings.image_cache_dir,
+            allow_private_hosts=settings.image_allow_private_hosts,
+        )
+        return cls(site=site, renderer=renderer, images=images)
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformTeaser:
+    platform: str
+    teaser: Teaser
+    image: ImageVariant | ImageFailure | None
+
+    @property
+    def has_photo(self) -> bool:
+        return isinstance(self.image, ImageVariant)
+
+
+def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
+    """Decide the image first: whether a photo goes out decides Telegram's limit (1024 or 4096)."""
+    if platform not in PLATFORMS:
+        raise ValueError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
+    decision = tools.images.decide(post.image, platform)
+    if platform == "telegram":
+        teaser = tools.renderer.telegram(post, photo=isinstance(decision, ImageVariant))
+    else:
+        teaser = tools.renderer.x(post)
+    return PlatformTeaser(platform=platform, teaser=teaser, image=decision)
+
+
+def image_json(decision: ImageVariant | ImageFailure | None) -> dict[str, Any] | None:
+    if decision is None:
+        return None
+    if isinstance(decision, ImageFailure):
+        return {"status": "failed", "source": decision.source, "reason": decision.reason}
+    return {
+        "status": "ok",
+        "source": decision.source,
+        "mime": decision.mime,
+        "width": decision.width,
+        "height": decision.height,
+        "size": decision.size,
+        "sha256": decision.sha256,
+        "notes": list(decision.notes),
+    }
+
+
+def image_summary(decision: ImageVariant | ImageFailure | None) -> str:
+    """One line for terminals and chat replies."""
+    if decision is None:
+        return "no image: text teaser with link preview"
+    if isinstance(decision, ImageFailure):
+        return f"image failed ({decision.reason}): text teaser with link preview"
+    kb = decision.size / 1024
+    notes = f"; {', '.join(decision.notes)}" if decision.notes else ""
+    return f"photo {decision.width}x{decision.height} {decision.mime} {kb:.0f} KB{notes}"
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "url": post.url,
+        "title": post.title,
+        "date": post.date.isoformat(),
+        "categories": list(post.categories),
+        "tags": list(post.tags),
+        "excerpt": post.excerpt,
+        "image": post.image,
+    }
+
+
+def teaser_json(item: PlatformTeaser) -> dict[str, Any]:
+    t = item.teaser
+    return {
+        "text": t.text,
+        "parse_mode": t.parse_mode,
+        "length": t.length,
+        "limit": t.limit,
+        "shortened": t.shortened,
+        "image": image_json(item.image),
+    }

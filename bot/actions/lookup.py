@@ -1,0 +1,87 @@
+"""Find the one post an editor means by a file name, a slug or a URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from bot.posts import BadFile, Post
+from bot.sources.jekyll import PostFileError, read_post, scan_site
+from bot.sources.site import SiteConfig
+
+MAX_REF_LENGTH = 2048
+
+
+class PostLookupError(Exception):
+    """No post, or more than one, matches what the editor typed; the message says which."""
+
+
+def _norm_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    path = unquote(parts.path).rstrip("/")
+    for suffix in ("/index.html", ".html"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+    return f"{parts.netloc.lower()}{path}"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root)
+    except ValueError:
+        return False
+    return True
+
+
+def find_post(site: SiteConfig, ref: str, *, allow_outside_site: bool = False) -> Post:
+    """Resolve `ref` (file path, slug or URL) to one post or raise PostLookupError with a reason.
+
+    Arguments are data: a path is only read when it names a file inside the site (unless the
+    caller, e.g. the local CLI, allows files elsewhere), so an editor typing `../../etc/passwd`
+    in Telegram gets a refusal, not a file read.
+    """
+    ref = ref.strip()
+    if not ref:
+        raise PostLookupError("give a file name, a slug or a URL")
+    if len(ref) > MAX_REF_LENGTH or "\x00" in ref:
+        raise PostLookupError("that reference is too long or not text")
+
+    if ref.startswith(("http://", "https://")):
+        wanted = _norm_url(ref)
+        result = scan_site(site)
+        matches = [p for p in result.posts if _norm_url(p.url) == wanted]
+        return _one(ref, matches, result.bad)
+
+    candidates = [Path(ref), site.root / ref, site.root / "_posts" / ref]
+    for candidate in candidates:
+        if candidate.is_file():
+            if not allow_outside_site and not _inside(candidate, site.root):
+                raise PostLookupError(f"{ref}: not a file of the site")
+            try:
+                return read_post(site, candidate.resolve())
+            except PostFileError as exc:
+                raise PostLookupError(f"{ref}: {exc}") from None
+    if "/" in ref or "\\" in ref or ref.startswith("."):
+        raise PostLookupError(f"{ref}: no such post file in the site")
+
+    result = scan_site(site)
+    stem = ref.rsplit(".", 1)[0] if ref.endswith((".md", ".markdown", ".html")) else ref
+    matches = [
+        p
+        for p in result.posts
+        if p.slug == ref or Path(p.rel_path).stem == stem or Path(p.rel_path).name == ref
+    ]
+    return _one(ref, matches, result.bad)
+
+
+def _one(ref: str, matches: list[Post], bad: list[BadFile]) -> Post:
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        hint = ""
+        broken = [b for b in bad if ref in b.rel_path]
+        if broken:
+            hint = f" (a bad file may be meant: {broken[0]})"
+        raise PostLookupError(f"no post matches {ref!r}{hint}")
+    listed = ", ".join(p.rel_path for p in matches[:5])
+    raise PostLookupError(f"{len(matches)} posts match {ref!r}: {listed}; give the file name or URL")

@@ -1,0 +1,184 @@
+"""The `newsbot` command. Thin: it parses, calls an action, and formats the report.
+
+Terminal output uses rich (tables, colours, a progress bar on long work); `--json` output is
+plain, stable JSON for scripts, with no colour codes whatever the terminal.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from bot.actions.check import check_site
+from bot.actions.content import (
+    PLATFORMS,
+    ContentTools,
+    image_summary,
+    post_json,
+    prepare,
+    teaser_json,
+)
+from bot.actions.lookup import PostLookupError, find_post
+from bot.config import ConfigError, Settings, load_settings
+from bot.sources.site import SiteConfig, SiteError
+from bot.teasers import TemplateError
+
+app = typer.Typer(
+    name="newsbot",
+    help="Publish each new post of a Jekyll news blog to Telegram and X, exactly once.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+SiteOption = Annotated[
+    Path | None, typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False)
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")]
+
+
+class UserError(Exception):
+    """An expected problem: printed as one line, exit status 2."""
+
+
+def _settings(site: Path | None) -> Settings:
+    return load_settings(site_dir=site)
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+@app.command()
+def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
+    """List every post: publishable or not and why, and every bad file with its reason."""
+    settings = _settings(site)
+    site_cfg = SiteConfig.load(settings.site_dir, site_url=settings.site_url, timezone=settings.timezone)
+    now = datetime.now(UTC)
+    show_progress = not as_json and console.is_terminal
+    if show_progress:
+        with Progress(
+            TextColumn("[bold]reading posts"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=True,
+        ) as bar:
+            task = bar.add_task("read", total=None)
+
+            def tick(done: int, total: int) -> None:
+                if done == 1 or done % 200 == 0 or done == total:
+                    bar.update(task, completed=done, total=total)
+
+            rows = check_site(site_cfg, now, progress=tick)
+    else:
+        rows = check_site(site_cfg, now)
+
+    bad = [r for r in rows if not r.ok]
+    if as_json:
+        _print_json([r.to_json() for r in rows])
+    else:
+        table = Table(title=f"{site_cfg.root}  ({site_cfg.timezone_name})", show_lines=False)
+        table.add_column("file", overflow="fold")
+        table.add_column("status")
+        table.add_column("date", no_wrap=True)
+        table.add_column("title / reason", overflow="fold")
+        for r in rows:
+            if not r.ok:
+                status, detail = Text("bad file", style="bold red"), Text(r.reason or "", style="red")
+            elif r.publishable:
+                status, detail = Text("publishable", style="green"), Text(r.title or "")
+            else:
+                status = Text("not now", style="yellow")
+                detail = Text.assemble((r.title or "") + "\n", (r.reason or "", "yellow"))
+            table.add_row(r.file, status, (r.date or "")[:16].replace("T", " "), detail)
+        console.print(table)
+        publishable = sum(1 for r in rows if r.publishable)
+        console.print(
+            f"{len(rows)} files: [green]{publishable} publishable[/], "
+            f"[yellow]{len(rows) - publishable - len(bad)} not now[/], "
+            f"[{'red' if bad else 'green'}]{len(bad)} bad[/]"
+        )
+    if bad:
+        raise typer.Exit(1)
+
+
+@app.command()
+def preview(
+    ref: Annotated[str, typer.Argument(help="Post file, slug or URL.")],
+    site: SiteOption = None,
+    platform: Annotated[
+        str, typer.Option("--platform", "-p", help="telegram, x or all.")
+    ] = "all",
+    as_json: JsonOption = False,
+) -> None:
+    """Print each teaser exactly as it would be sent, its length against the limit, and the image."""
+    if platform not in (*PLATFORMS, "all"):
+        raise UserError(f"unknown platform {platform!r}; choose telegram, x or all")
+    settings = _settings(site)
+    tools = ContentTools.from_settings(settings)
+    try:
+        post = find_post(tools.site, ref, allow_outside_site=True)
+    except PostLookupError as exc:
+        raise UserError(str(exc)) from None
+    wanted = PLATFORMS if platform == "all" else (platform,)
+    items = [prepare(tools, post, p) for p in wanted]
+
+    if as_json:
+        _print_json({"post": post_json(post), "teasers": {i.platform: teaser_json(i) for i in items}})
+        return
+    console.print(f"[bold]{post.title}[/]\n{post.url}\n[dim]{post.rel_path} · {post.date.isoformat()}[/]")
+    why_not = post.unpublishable_reason(datetime.now(UTC))
+    if why_not:
+        console.print(f"[yellow]not publishable now: {why_not}[/]")
+    for item in items:
+        t = item.teaser
+        over = t.length > t.limit
+        measure = f"[{'red' if over else 'green'}]{t.platform} {t.length}/{t.limit}[/]"
+        shortened = " · shortened" if t.shortened else ""
+        console.print(
+            Panel(
+                Text(t.text),
+                title=f"{measure}{shortened}",
+                subtitle=image_summary(item.image),
+                title_align="left",
+                subtitle_align="left",
+            )
+        )
+
+
+def main() -> None:
+    """Console entry point: expected problems become one line on stderr, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+    except (ConfigError, SiteError, UserError, TemplateError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    except Exception as exc:  # click's own usage errors
+        import click
+
+        if isinstance(exc, click.exceptions.Abort):
+            raise SystemExit(130) from None
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            raise SystemExit(exc.exit_code) from None
+        raise
+    if isinstance(code, int) and code:
+        raise SystemExit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Transports that talk to the publishing platforms (X, Telegram); no teaser logic here."""
