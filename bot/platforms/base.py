@@ -1,0 +1,76 @@
+"""The one small interface every platform implements, and the error classes delivery acts on.
+
+Delivery never looks at a platform's exceptions: each publisher turns them into a
+`DeliveryError` whose `kind` says what to do next. Adding a platform means one module with a
+`Publisher` and one template.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from bot.actions.content import PlatformTeaser
+from bot.posts import Post
+
+ErrorKind = Literal["rate_limited", "transient", "permanent", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the platform gave back: kept on the delivery record for links and later edits."""
+
+    id: str
+    url: str | None
+    notes: tuple[str, ...] = field(default=())
+    """Decisions taken while sending, e.g. 'photo refused (PHOTO_INVALID_DIMENSIONS): sent as text'."""
+
+
+class DeliveryError(Exception):
+    """A send that did not (certainly) happen.
+
+    kind: `rate_limited` (wait exactly `retry_after` seconds, every worker), `transient`
+    (network, timeout, 5xx: back off and retry), `permanent` (the platform refused: an editor must
+    act), `duplicate` (X says this text already exists: after an uncertain send, it is ours).
+    `uncertain` is True when the request may have reached the platform (a timeout after the body
+    was sent), which matters for deciding what a later `duplicate` means.
+    """
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        reason: str,
+        *,
+        retry_after: float | None = None,
+        uncertain: bool = False,
+    ) -> None:
+        super().__init__(f"{kind}: {reason}")
+        self.kind: ErrorKind = kind
+        self.reason = reason
+        self.retry_after = retry_after
+        self.uncertain = uncertain
+
+    def __reduce__(self):  # keep the fields when Celery pickles the exception
+        return (
+            _rebuild_delivery_error,
+            (self.kind, self.reason, self.retry_after, self.uncertain),
+        )
+
+
+def _rebuild_delivery_error(
+    kind: ErrorKind, reason: str, retry_after: float | None, uncertain: bool
+) -> DeliveryError:
+    return DeliveryError(kind, reason, retry_after=retry_after, uncertain=uncertain)
+
+
+class Publisher(Protocol):
+    platform: str
+    """'telegram' | 'x': which teaser this publisher sends."""
+    destination: str
+    """Where it goes ('@newsdao', 'x', 'dryrun'): part of the delivery record's identity."""
+
+    def send(self, post: Post, item: PlatformTeaser) -> Receipt:
+        """Send one teaser; raise DeliveryError for anything but a certain success."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,154 @@
+"""Every Redis key newsbot owns is built here and nowhere else.
+
+All keys start with a namespace (default ``newsbot``) so tests, several sites and other
+applications can share one server.  ``{ns}`` below is that namespace, ``{rid}`` a record id (the
+"record key": 24 hex chars of a BLAKE2b hash of post URL, platform and destination), ``{site}`` a
+caller-chosen site key, ``{bucket}`` a rate-limit bucket name.
+
+Delivery records (see ``records.py``)
+
+===============================  ===========  =====================================================
+key                              type         holds
+===============================  ===========  =====================================================
+``{ns}:rec:{rid}``               hash         one delivery record: post, platform, destination,
+                                              state, attempts, reason, receipt_id, receipt_url,
+                                              lease_owner, lease_until, scheduled_at, created_at,
+                                              updated_at, teaser_hash, plus extra fields
+                                              (``transition(**fields)``, ``prev_receipt_*``)
+``{ns}:hist:{rid}``              list         JSON history entries, newest first, capped at 50:
+                                              {"at", "from", "to", "reason", "by"}
+``{ns}:idx:state:{state}``       set          rids currently in that state (counts, listings)
+``{ns}:idx:post:{post_hash}``    set          rids of one post URL (all platforms/destinations)
+``{ns}:idx:recent``              sorted set   rid -> updated_at (every record; ``recent()``)
+``{ns}:schedule``                sorted set   rid -> due epoch (waiting / retry_wait records)
+``{ns}:leases``                  sorted set   rid -> lease_until (records in ``sending``)
+===============================  ===========  =====================================================
+
+Scanning, control, audit
+
+===============================  ===========  =====================================================
+``{ns}:site:{site}:files``       hash         rel_path -> "mtime_ns:size" (rescan skips unchanged)
+``{ns}:site:{site}:seen``        hash         post URL -> JSON info, set once (first sighting)
+``{ns}:site:{site}:baseline``    string       epoch when the first-run baseline was recorded
+``{ns}:pause``                   hash         present = paused: {"who", "reason", "at"}
+``{ns}:audit``                   stream       capped (~10,000): who, action, target, result, at
+``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
+===============================  ===========  =====================================================
+
+Rate limits (see ``ratelimit.py``)
+
+===============================  ===========  =====================================================
+``{ns}:rl:{bucket}:log``         sorted set   one member per granted send slot, score = its epoch
+``{ns}:rl:{bucket}:seq``         string       counter making log members unique
+``{ns}:rl:{bucket}:block``       string       epoch before which nobody sends (after a 429)
+``{ns}:rl:{bucket}:daily``       hash         platform-reported daily quota: limit, remaining,
+                                              reset_at, reported_at
+===============================  ===========  =====================================================
+
+Lua scripts receive the keys they touch in KEYS where the key is known up front; keys that depend
+on data read inside the script (the state index of the *current* state, records claimed from a
+sorted set) are derived in the script from the prefixes this module passes in ARGV.  That is fine
+for a single server or a primary/replica pair, not for Redis Cluster (not a goal).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+__all__ = ["Keys", "post_hash", "record_id"]
+
+
+def _digest(*parts: str) -> str:
+    data = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return hashlib.blake2b(data, digest_size=12).hexdigest()
+
+
+def record_id(post_url: str, platform: str, destination: str) -> str:
+    """The stable record key of one post x platform x destination."""
+    return _digest(post_url, platform, destination)
+
+
+def post_hash(post_url: str) -> str:
+    return _digest(post_url)
+
+
+class Keys:
+    """Key builder for one namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        if not namespace or any(c in namespace for c in " \t\r\n{}"):
+            raise ValueError(f"bad Redis namespace {namespace!r}")
+        self.ns = namespace
+
+    # records
+    @property
+    def rec_prefix(self) -> str:
+        return f"{self.ns}:rec:"
+
+    @property
+    def hist_prefix(self) -> str:
+        return f"{self.ns}:hist:"
+
+    @property
+    def state_prefix(self) -> str:
+        return f"{self.ns}:idx:state:"
+
+    def rec(self, rid: str) -> str:
+        return self.rec_prefix + rid
+
+    def hist(self, rid: str) -> str:
+        return self.hist_prefix + rid
+
+    def by_state(self, state: str) -> str:
+        return self.state_prefix + state
+
+    def by_post(self, post_url: str) -> str:
+        return f"{self.ns}:idx:post:{post_hash(post_url)}"
+
+    @property
+    def recent(self) -> str:
+        return f"{self.ns}:idx:recent"
+
+    @property
+    def schedule(self) -> str:
+        return f"{self.ns}:schedule"
+
+    @property
+    def leases(self) -> str:
+        return f"{self.ns}:leases"
+
+    # scanning
+    def site_files(self, site: str) -> str:
+        return f"{self.ns}:site:{site}:files"
+
+    def site_seen(self, site: str) -> str:
+        return f"{self.ns}:site:{site}:seen"
+
+    def site_baseline(self, site: str) -> str:
+        return f"{self.ns}:site:{site}:baseline"
+
+    # control
+    @property
+    def pause(self) -> str:
+        return f"{self.ns}:pause"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.ns}:audit"
+
+    @property
+    def heartbeat(self) -> str:
+        return f"{self.ns}:heartbeat"
+
+    # rate limits
+    def rl_log(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}:log"
+
+    def rl_seq(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}:seq"
+
+    def rl_block(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}:block"
+
+    def rl_daily(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}:daily"

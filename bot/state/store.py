@@ -1,0 +1,495 @@
+"""The delivery state machine in Redis, shared by every worker on every machine.
+
+Why it is built this way: Celery may run a publish task twice (redelivery after the visibility
+timeout, a retry racing a beat tick), so "exactly once" must come from here.  Each change of a
+record is one Lua script (atomic on the server), only the holder of the ``sending`` lease can
+report its outcome, a lease that runs out turns the record ``in_doubt`` (the post may or may not
+be out: only an editor, who can look at the channel, decides), and ``sent`` is left only through
+``editor_resolve``.  Lease times come from the Redis server clock so machines with skewed clocks
+agree; other times are ``now=`` epoch floats the caller may pass (tests) or the server clock.
+
+Key shapes are documented in ``bot/state/keys.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import redis
+
+from . import lua
+from .keys import Keys, record_id
+from .records import (
+    EDITOR_ACTIONS,
+    INITIAL_STATES,
+    PROTECTED_FIELDS,
+    STATES,
+    TRANSITION_SOURCES,
+    TRANSITION_TARGETS,
+    Record,
+    RecordNotFoundError,
+    TransitionRefusedError,
+)
+
+__all__ = ["State", "check_decoding", "server_time"]
+
+AUDIT_MAXLEN = 10_000
+_FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def check_decoding(client: redis.Redis) -> None:
+    """State code compares strings; a bytes-returning client would silently never match."""
+    if not client.get_connection_kwargs().get("decode_responses"):
+        raise ValueError("newsbot state needs a redis client created with decode_responses=True")
+
+
+def server_time(client: redis.Redis) -> float:
+    seconds, micros = client.time()
+    return float(seconds) + float(micros) / 1_000_000
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
+
+
+class State:
+    """Every product-owned Redis key except the rate limiters (``RateLimiter``)."""
+
+    def __init__(self, client: redis.Redis, *, namespace: str = "newsbot") -> None:
+        check_decoding(client)
+        self.client = client
+        self.keys = Keys(namespace)
+        self.namespace = namespace
+        self._ensure = client.register_script(lua.ENSURE)
+        self._transition = client.register_script(lua.TRANSITION)
+        self._acquire = client.register_script(lua.ACQUIRE)
+        self._complete = client.register_script(lua.COMPLETE)
+        self._fail = client.register_script(lua.FAIL)
+        self._renew = client.register_script(lua.RENEW)
+        self._expire = client.register_script(lua.EXPIRE)
+        self._editor = client.register_script(lua.EDITOR)
+        self._due = client.register_script(lua.DUE)
+        self._promote = client.register_script(lua.PROMOTE_DUE)
+
+    @classmethod
+    def from_url(cls, url: str, *, namespace: str = "newsbot") -> State:
+        return cls(redis.Redis.from_url(url, decode_responses=True), namespace=namespace)
+
+    def now(self) -> float:
+        """The Redis server's clock (what leases are judged by)."""
+        return server_time(self.client)
+
+    # ------------------------------------------------------------------ records
+    @staticmethod
+    def key_for(post_url: str, platform: str, destination: str) -> str:
+        return record_id(post_url, platform, destination)
+
+    def _record_keys(self, rid: str) -> list[str]:
+        k = self.keys
+        return [k.rec(rid), k.hist(rid), k.recent, k.schedule, k.leases]
+
+    def _result(self, rid: str, reply: Sequence[Any]) -> Record | None:
+        if int(reply[0]) != 1:
+            return None
+        return Record.from_hash(rid, _pairs(reply[1]))
+
+    def ensure(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        state: str = "new",
+        reason: str = "",
+        scheduled_at: float | None = None,
+        by: str = "",
+        now: float | None = None,
+    ) -> Record:
+        """Create the record if absent; an existing record is returned untouched."""
+        if state not in INITIAL_STATES:
+            raise ValueError(f"a record cannot start in state {state!r}")
+        rid = record_id(post_url, platform, destination)
+        k = self.keys
+        reply = self._ensure(
+            keys=[k.rec(rid), k.hist(rid), k.recent, k.schedule, k.by_post(post_url)],
+            args=[k.state_prefix, rid, _num(now), post_url, platform, destination, state, reason,
+                  _num(scheduled_at), by],
+        )
+        return Record.from_hash(rid, _pairs(reply[1]))
+
+    def get(self, post_url: str, platform: str, destination: str) -> Record | None:
+        return self.get_by_key(record_id(post_url, platform, destination))
+
+    def get_by_key(self, key: str) -> Record | None:
+        data = self.client.hgetall(self.keys.rec(key))
+        return Record.from_hash(key, data) if data else None
+
+    def ref(self, key: str) -> tuple[str, str, str]:
+        """(post URL, platform, destination) of a record key, e.g. one returned by ``due()``."""
+        record = self.get_by_key(key)
+        if record is None:
+            raise RecordNotFoundError(key)
+        return record.ref
+
+    def history(self, post_url: str, platform: str, destination: str) -> list[dict[str, Any]]:
+        """Oldest first: {"at": epoch, "from", "to", "reason", "by"}."""
+        raw = self.client.lrange(self.keys.hist(record_id(post_url, platform, destination)), 0, -1)
+        entries = [json.loads(item) for item in reversed(raw)]
+        for entry in entries:
+            entry["at"] = float(entry["at"])
+        return entries
+
+    def transition(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        expected: str | Iterable[str],
+        new: str,
+        *,
+        reason: str | None = None,
+        scheduled_at: float | None = None,
+        by: str = "",
+        now: float | None = None,
+        **fields: str | int | float,
+    ) -> Record | None:
+        """Move the record to ``new`` only if it is now in ``expected``; None if it is not.
+
+        Only the "free" states can be moved this way (new, waiting, queued, retry_wait ->
+        waiting, queued, retry_wait, skipped, failed): sending belongs to its lease holder and
+        the final states to editors.  ``scheduled_at`` puts the record on the schedule (a
+        ``retry_wait`` without one is due at once).  Extra ``fields`` are stored on the hash.
+        """
+        wanted = {expected} if isinstance(expected, str) else set(expected)
+        if not wanted or not wanted <= TRANSITION_SOURCES:
+            raise ValueError(f"transition() cannot start from {sorted(wanted)}; "
+                             f"allowed: {sorted(TRANSITION_SOURCES)}")
+        if new not in TRANSITION_TARGETS:
+            raise ValueError(f"transition() cannot move to {new!r}")
+        extra: list[str] = []
+        for name, value in fields.items():
+            if name in PROTECTED_FIELDS or not _FIELD_NAME.match(name):
+                raise ValueError(f"field {name!r} cannot be set by transition()")
+            extra += [name, str(value)]
+        rid = record_id(post_url, platform, destination)
+        reply = self._transition(
+            keys=self._record_keys(rid)[:4],
+            args=[self.keys.state_prefix, rid, _num(now), "," + ",".join(sorted(wanted)) + ",",
+                  new, "0" if reason is None else "1", reason or "", by, _num(scheduled_at),
+                  *extra],
+        )
+        return self._result(rid, reply)
+
+    # ------------------------------------------------------------------ sending
+    def acquire_send(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        ignore_pause: bool = False,
+        now: float | None = None,
+    ) -> Record | None:
+        """Take the send lease: queued (or due retry_wait) -> sending, attempts + 1.
+
+        None when the record is missing, in any other state (someone holds it, it is sent, a
+        retry_wait is not due yet) or the pause flag is set.  ``owner`` must be unique per attempt
+        (e.g. task id + attempt number): it is what later proves the outcome is ours.
+        """
+        if not owner:
+            raise ValueError("owner must be non-empty")
+        if lease_seconds <= 0:
+            raise ValueError("lease_seconds must be positive")
+        rid = record_id(post_url, platform, destination)
+        reply = self._acquire(
+            keys=[*self._record_keys(rid), self.keys.pause],
+            args=[self.keys.state_prefix, rid, _num(now), owner, repr(float(lease_seconds)),
+                  "1" if ignore_pause else "0"],
+        )
+        return self._result(rid, reply)
+
+    def complete_send(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        receipt_id: str,
+        receipt_url: str = "",
+        now: float | None = None,
+    ) -> bool:
+        """sending (held by ``owner``) -> sent with the platform's receipt.
+
+        Also accepted when the lease already expired into ``in_doubt`` and nobody resolved it yet:
+        a receipt is proof the post is out, and resolving the doubt with it prevents a duplicate.
+        """
+        rid = record_id(post_url, platform, destination)
+        k = self.keys
+        reply = self._complete(
+            keys=[k.rec(rid), k.hist(rid), k.recent, k.leases],
+            args=[k.state_prefix, rid, _num(now), owner, str(receipt_id), receipt_url or ""],
+        )
+        return int(reply[0]) == 1
+
+    def fail_send(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        reason: str,
+        permanent: bool,
+        retry_at: float | None = None,
+        now: float | None = None,
+    ) -> bool:
+        """sending (held by ``owner``) -> failed (permanent) or retry_wait due at ``retry_at``."""
+        rid = record_id(post_url, platform, destination)
+        reply = self._fail(
+            keys=self._record_keys(rid),
+            args=[self.keys.state_prefix, rid, _num(now), owner, reason,
+                  "1" if permanent else "0", _num(retry_at)],
+        )
+        return int(reply[0]) == 1
+
+    def renew_lease(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        lease_seconds: float,
+        now: float | None = None,
+    ) -> float | None:
+        """Extend a held lease (long uploads); the new lease_until, or None if not held."""
+        rid = record_id(post_url, platform, destination)
+        reply = self._renew(
+            keys=[self.keys.rec(rid), self.keys.leases],
+            args=[rid, _num(now), owner, repr(float(lease_seconds))],
+        )
+        return float(reply[1]) if int(reply[0]) == 1 else None
+
+    def expire_leases(self, now: float | None = None, *, limit: int = 1000) -> list[Record]:
+        """sending with lease_until < now -> in_doubt.  Never re-queued: an editor decides."""
+        k = self.keys
+        rids = self._expire(
+            keys=[k.leases, k.recent],
+            args=[k.state_prefix, k.rec_prefix, k.hist_prefix, _num(now), str(limit)],
+        )
+        return self._load(rids)
+
+    def editor_resolve(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        action: str,
+        who: str,
+        *,
+        reason: str = "",
+        now: float | None = None,
+    ) -> Record:
+        """The editors' way out of sent / failed / in_doubt / skipped.
+
+        resend: in_doubt|failed -> queued.  mark_sent: anything not sending -> sent (no receipt).
+        retry: failed|retry_wait -> queued.  skip: anything unsent and not sending -> skipped.
+        force: anything not sending (even sent) -> queued, the old receipt kept as prev_receipt_*.
+        Raises RecordNotFoundError or TransitionRefusedError (with the current record).
+        """
+        if action not in EDITOR_ACTIONS:
+            raise ValueError(f"unknown editor action {action!r}; one of {sorted(EDITOR_ACTIONS)}")
+        if not who:
+            raise ValueError("who must name the editor")
+        allowed, target = EDITOR_ACTIONS[action]
+        rid = record_id(post_url, platform, destination)
+        text = reason or f"editor {action} by {who}"
+        reply = self._editor(
+            keys=self._record_keys(rid),
+            args=[self.keys.state_prefix, rid, _num(now), "," + ",".join(sorted(allowed)) + ",",
+                  target, text, who],
+        )
+        if int(reply[0]) == 1:
+            return Record.from_hash(rid, _pairs(reply[1]))
+        if len(reply) < 2:
+            raise RecordNotFoundError(rid)
+        raise TransitionRefusedError(Record.from_hash(rid, _pairs(reply[1])), action)
+
+    # ------------------------------------------------------------------ listing
+    def _load(self, rids: Iterable[str]) -> list[Record]:
+        ids = list(rids)
+        if not ids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for rid in ids:
+            pipe.hgetall(self.keys.rec(rid))
+        return [Record.from_hash(rid, data)
+                for rid, data in zip(ids, pipe.execute(), strict=True) if data]
+
+    def records(self, *, post_url: str | None = None, state: str | None = None) -> list[Record]:
+        """Matching records, most recently updated first."""
+        if state is not None and state not in STATES:
+            raise ValueError(f"unknown state {state!r}")
+        k = self.keys
+        if post_url is not None and state is not None:
+            rids: Iterable[str] = self.client.sinter(k.by_post(post_url), k.by_state(state))
+        elif post_url is not None:
+            rids = self.client.smembers(k.by_post(post_url))
+        elif state is not None:
+            rids = self.client.smembers(k.by_state(state))
+        else:
+            rids = self.client.zrevrange(k.recent, 0, -1)
+        found = self._load(rids)
+        found.sort(key=lambda r: (r.updated_at or 0.0, r.key), reverse=True)
+        return found
+
+    def counts(self) -> dict[str, int]:
+        """Records per state (every state present, zeros included)."""
+        pipe = self.client.pipeline(transaction=False)
+        for name in STATES:
+            pipe.scard(self.keys.by_state(name))
+        return dict(zip(STATES, (int(n) for n in pipe.execute()), strict=True))
+
+    def recent(self, limit: int = 20) -> list[Record]:
+        if limit <= 0:
+            return []
+        return self._load(self.client.zrevrange(self.keys.recent, 0, limit - 1))
+
+    # ------------------------------------------------------------------ schedule
+    def schedule(self, record_key: str, at: float) -> None:
+        """Put a record key on the schedule (replacing its due time)."""
+        self.client.zadd(self.keys.schedule, {record_key: float(at)})
+
+    def unschedule(self, record_key: str) -> bool:
+        return bool(self.client.zrem(self.keys.schedule, record_key))
+
+    def due(self, now: float | None = None, limit: int = 100) -> list[str]:
+        """Claim the record keys due by ``now``: each is returned to exactly one caller.
+
+        A claimed key is off the schedule; if the caller dies before acting on it the record
+        stays where it was.  ``promote_due`` does claim + move in one step.
+        """
+        return list(self._due(keys=[self.keys.schedule], args=[_num(now), str(int(limit))]))
+
+    def promote_due(self, now: float | None = None, limit: int = 100) -> list[Record]:
+        """Claim due keys and move their waiting / retry_wait records to queued, atomically."""
+        k = self.keys
+        rids = self._promote(
+            keys=[k.schedule, k.recent],
+            args=[k.state_prefix, k.rec_prefix, k.hist_prefix, _num(now), str(int(limit))],
+        )
+        return self._load(rids)
+
+    def next_due(self) -> tuple[str, float] | None:
+        """(record key, due epoch) of the earliest scheduled record, without claiming it."""
+        first = self.client.zrange(self.keys.schedule, 0, 0, withscores=True)
+        return (first[0][0], float(first[0][1])) if first else None
+
+    # ------------------------------------------------------------------ scanning
+    def file_signatures(self, site_key: str) -> dict[str, str]:
+        return dict(self.client.hgetall(self.keys.site_files(site_key)))
+
+    def set_file_signatures(
+        self, site_key: str, mapping: Mapping[str, str], removed: Iterable[str] = ()
+    ) -> None:
+        """Record changed files and forget removed ones in one transaction."""
+        key = self.keys.site_files(site_key)
+        gone = list(removed)
+        pipe = self.client.pipeline(transaction=True)
+        items = list(mapping.items())
+        for start in range(0, len(items), 1000):
+            pipe.hset(key, mapping=dict(items[start:start + 1000]))
+        for start in range(0, len(gone), 1000):
+            pipe.hdel(key, *gone[start:start + 1000])
+        pipe.execute()
+
+    def mark_seen(self, site_key: str, post_url: str, info: Mapping[str, Any]) -> bool:
+        """True only for the first sighting of that post URL on that site."""
+        payload = json.dumps(dict(info), ensure_ascii=False, sort_keys=True, default=str)
+        return bool(self.client.hsetnx(self.keys.site_seen(site_key), post_url, payload))
+
+    def is_seen(self, site_key: str, post_url: str) -> bool:
+        return bool(self.client.hexists(self.keys.site_seen(site_key), post_url))
+
+    def seen_info(self, site_key: str, post_url: str) -> dict[str, Any] | None:
+        raw = self.client.hget(self.keys.site_seen(site_key), post_url)
+        return json.loads(raw) if raw else None
+
+    def seen_count(self, site_key: str) -> int:
+        return int(self.client.hlen(self.keys.site_seen(site_key)))
+
+    def baseline_done(self, site_key: str) -> bool:
+        return bool(self.client.exists(self.keys.site_baseline(site_key)))
+
+    def set_baseline_done(self, site_key: str, now: float | None = None) -> None:
+        stamp = now if now is not None else self.now()
+        self.client.set(self.keys.site_baseline(site_key), repr(stamp), nx=True)
+
+    # ------------------------------------------------------------------ pause
+    def pause(self, who: str, reason: str = "", now: float | None = None) -> None:
+        stamp = now if now is not None else self.now()
+        self.client.hset(self.keys.pause, mapping={"who": who, "reason": reason,
+                                                   "at": repr(stamp)})
+
+    def resume(self, who: str) -> bool:
+        """Clear the pause flag; False if it was not set.  (``who`` goes to the audit log.)"""
+        del who
+        return bool(self.client.delete(self.keys.pause))
+
+    def is_paused(self) -> bool:
+        return bool(self.client.exists(self.keys.pause))
+
+    def pause_info(self) -> dict[str, Any] | None:
+        data = self.client.hgetall(self.keys.pause)
+        if not data:
+            return None
+        return {"who": data.get("who", ""), "reason": data.get("reason", ""),
+                "at": float(data["at"]) if data.get("at") else None}
+
+    # ------------------------------------------------------------------ audit
+    def audit(
+        self, who: str, action: str, target: str, result: Any, now: float | None = None
+    ) -> str:
+        """Append to the capped audit stream; returns the entry id."""
+        text = result if isinstance(result, str) else json.dumps(result, default=str,
+                                                                  ensure_ascii=False)
+        stamp = now if now is not None else self.now()
+        return str(self.client.xadd(
+            self.keys.audit,
+            {"who": who, "action": action, "target": target, "result": text, "at": repr(stamp)},
+            maxlen=AUDIT_MAXLEN, approximate=True,
+        ))
+
+    def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Newest first: {"id", "who", "action", "target", "result", "at"}."""
+        entries = self.client.xrevrange(self.keys.audit, count=max(0, limit)) if limit > 0 else []
+        out: list[dict[str, Any]] = []
+        for entry_id, data in entries:
+            out.append({"id": entry_id, "who": data.get("who", ""),
+                        "action": data.get("action", ""), "target": data.get("target", ""),
+                        "result": data.get("result", ""), "at": float(data.get("at") or 0.0)})
+        return out
+
+    # ------------------------------------------------------------------ heartbeat
+    def heartbeat(self, name: str, now: float | None = None) -> None:
+        stamp = now if now is not None else self.now()
+        self.client.hset(self.keys.heartbeat, name, repr(stamp))
+
+    def heartbeats(self, now: float | None = None) -> dict[str, float]:
+        """Worker name -> seconds since its last heartbeat (by the server clock)."""
+        data = self.client.hgetall(self.keys.heartbeat)
+        current = now if now is not None else self.now()
+        return {name: max(0.0, current - float(stamp)) for name, stamp in data.items()}
+
+    def forget_heartbeat(self, name: str) -> None:
+        self.client.hdel(self.keys.heartbeat, name)

