@@ -44,7 +44,8 @@ console = Console()
 err_console = Console(stderr=True)
 
 SiteOption = Annotated[
-    Path | None, typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False)
+    Path | None,
+    typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")]
 
@@ -65,7 +66,9 @@ def _print_json(data: Any) -> None:
 def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
     """List every post: publishable or not and why, and every bad file with its reason."""
     settings = _settings(site)
-    site_cfg = SiteConfig.load(settings.site_dir, site_url=settings.site_url, timezone=settings.timezone)
+    site_cfg = SiteConfig.load(
+        settings.site_dir, site_url=settings.site_url, timezone=settings.timezone
+    )
     now = datetime.now(UTC)
     show_progress = not as_json and console.is_terminal
     if show_progress:
@@ -98,7 +101,10 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
         table.add_column("title / reason", overflow="fold")
         for r in rows:
             if not r.ok:
-                status, detail = Text("bad file", style="bold red"), Text(r.reason or "", style="red")
+                status, detail = (
+                    Text("bad file", style="bold red"),
+                    Text(r.reason or "", style="red"),
+                )
             elif r.publishable:
                 status, detail = Text("publishable", style="green"), Text(r.title or "")
             else:
@@ -120,12 +126,10 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
 def preview(
     ref: Annotated[str, typer.Argument(help="Post file, slug or URL.")],
     site: SiteOption = None,
-    platform: Annotated[
-        str, typer.Option("--platform", "-p", help="telegram, x or all.")
-    ] = "all",
+    platform: Annotated[str, typer.Option("--platform", "-p", help="telegram, x or all.")] = "all",
     as_json: JsonOption = False,
 ) -> None:
-    """Print each teaser exactly as it would be sent, its length against the limit, and the image."""
+    """Print each teaser exactly as it would be sent, its length against its limit, the image."""
     if platform not in (*PLATFORMS, "all"):
         raise UserError(f"unknown platform {platform!r}; choose telegram, x or all")
     settings = _settings(site)
@@ -138,9 +142,13 @@ def preview(
     items = [prepare(tools, post, p) for p in wanted]
 
     if as_json:
-        _print_json({"post": post_json(post), "teasers": {i.platform: teaser_json(i) for i in items}})
+        _print_json(
+            {"post": post_json(post), "teasers": {i.platform: teaser_json(i) for i in items}}
+        )
         return
-    console.print(f"[bold]{post.title}[/]\n{post.url}\n[dim]{post.rel_path} · {post.date.isoformat()}[/]")
+    console.print(
+        f"[bold]{post.title}[/]\n{post.url}\n[dim]{post.rel_path} · {post.date.isoformat()}[/]"
+    )
     why_not = post.unpublishable_reason(datetime.now(UTC))
     if why_not:
         console.print(f"[yellow]not publishable now: {why_not}[/]")
@@ -158,6 +166,17 @@ def preview(
                 subtitle_align="left",
             )
         )
+
+
+def _register_more() -> None:
+    """Delivery and operations commands live in their own modules to keep this one small."""
+    from bot import cli_ops, cli_run
+
+    cli_run.register(app)
+    cli_ops.register(app)
+
+
+_register_more()
 
 
 def main() -> None:

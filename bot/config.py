@@ -28,17 +28,26 @@ class Settings(BaseSettings):
     )
 
     # --- the site -------------------------------------------------------------------------
-    site_dir: Path = Field(Path("."), description="Jekyll source folder (holds _config.yml, _posts/).")
-    site_url: str | None = Field(None, description="Public site origin; default: `url` in _config.yml.")
+    site_dir: Path = Field(
+        Path("."), description="Jekyll source folder (holds _config.yml, _posts/)."
+    )
+    site_url: str | None = Field(
+        None, description="Public site origin; default: `url` in _config.yml."
+    )
     templates_dir: Path | None = Field(None, description="Folder with your own teaser templates.")
-    timezone: str | None = Field(None, description="Overrides `timezone` in _config.yml (IANA name).")
+    timezone: str | None = Field(
+        None, description="Overrides `timezone` in _config.yml (IANA name)."
+    )
     hashtag_max: int = Field(3, ge=0, le=30, description="Most hashtags in one teaser.")
     image_allow_private_hosts: bool = Field(
-        False, description="Allow fetching images from loopback/private addresses (tests, intranets)."
+        False,
+        description="Allow fetching images from loopback/private addresses (tests, intranets).",
     )
 
     # --- runtime ----------------------------------------------------------------------------
-    data_dir: Path = Field(Path("var"), description="Embedded Redis data, image cache, dry-run outbox.")
+    data_dir: Path = Field(
+        Path("var"), description="Embedded Redis data, image cache, dry-run outbox."
+    )
     redis_url: str | None = Field(None, description="Use this Redis instead of the embedded one.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -113,4 +122,6 @@ def load_settings(**overrides: object) -> Settings:
         problems = len(exc.errors())
         more = f" (and {problems - 1} more)" if problems > 1 else ""
         # Never echo the rejected value: it may be a secret.
-        raise ConfigError(f"invalid setting {name.upper()}: {first.get('msg', 'invalid')}{more}") from None
+        raise ConfigError(
+            f"invalid setting {name.upper()}: {first.get('msg', 'invalid')}{more}"
+        ) from None

@@ -38,7 +38,7 @@ class Post:
     x_text: str | None = None
     """Front-matter override for the X teaser body."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
-    """Remaining front matter, read-only by convention, exposed to user templates as `post.extra`."""
+    """Remaining front matter (read-only by convention), for user templates as `post.extra`."""
 
     @property
     def id(self) -> str:

@@ -52,7 +52,9 @@ def check_site(
         else:
             why_not = post.unpublishable_reason(now)
             rows.append(
-                CheckRow(rel, True, why_not is None, why_not, post.url, post.date.isoformat(), post.title)
+                CheckRow(
+                    rel, True, why_not is None, why_not, post.url, post.date.isoformat(), post.title
+                )
             )
         if progress is not None:
             progress(index, len(files))

@@ -26,7 +26,9 @@ class ContentTools:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ContentTools:
-        site = SiteConfig.load(settings.site_dir, site_url=settings.site_url, timezone=settings.timezone)
+        site = SiteConfig.load(
+            settings.site_dir, site_url=settings.site_url, timezone=settings.timezone
+        )
         renderer = TeaserRenderer(settings.templates_dir, hashtag_max=settings.hashtag_max)
         images = ImageResolver(
             site_dir=site.root,
@@ -42,6 +44,8 @@ class PlatformTeaser:
     platform: str
     teaser: Teaser
     image: ImageVariant | ImageFailure | None
+    fallback: Teaser | None = None
+    """Telegram text teaser (4096 limit) to send instead when the platform refuses the photo."""
 
     @property
     def has_photo(self) -> bool:
@@ -53,11 +57,15 @@ def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r}; choose from {', '.join(PLATFORMS)}")
     decision = tools.images.decide(post.image, platform)
+    fallback = None
     if platform == "telegram":
-        teaser = tools.renderer.telegram(post, photo=isinstance(decision, ImageVariant))
+        photo = isinstance(decision, ImageVariant)
+        teaser = tools.renderer.telegram(post, photo=photo)
+        if photo:
+            fallback = tools.renderer.telegram(post, photo=False)
     else:
         teaser = tools.renderer.x(post)
-    return PlatformTeaser(platform=platform, teaser=teaser, image=decision)
+    return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback)
 
 
 def image_json(decision: ImageVariant | ImageFailure | None) -> dict[str, Any] | None:

@@ -84,4 +84,6 @@ def _one(ref: str, matches: list[Post], bad: list[BadFile]) -> Post:
             hint = f" (a bad file may be meant: {broken[0]})"
         raise PostLookupError(f"no post matches {ref!r}{hint}")
     listed = ", ".join(p.rel_path for p in matches[:5])
-    raise PostLookupError(f"{len(matches)} posts match {ref!r}: {listed}; give the file name or URL")
+    raise PostLookupError(
+        f"{len(matches)} posts match {ref!r}: {listed}; give the file name or URL"
+    )

@@ -7,6 +7,7 @@ Delivery never looks at a platform's exceptions: each publisher turns them into 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -23,7 +24,9 @@ class Receipt:
     id: str
     url: str | None
     notes: tuple[str, ...] = field(default=())
-    """Decisions taken while sending, e.g. 'photo refused (PHOTO_INVALID_DIMENSIONS): sent as text'."""
+    """Decisions taken while sending, e.g. 'photo refused (...): sent as text'."""
+    meta: Mapping[str, object] = field(default_factory=dict)
+    """Platform facts delivery uses, e.g. X's 24-hour counters (`user_24h_remaining`, ...)."""
 
 
 class DeliveryError(Exception):
