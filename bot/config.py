@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     max_attempts: int = Field(5, ge=1, le=50, description="Sends tried before a post is failed.")
     min_spacing_seconds: float = Field(0.0, ge=0, description="Least time between two posts.")
     watch: bool = Field(True, description="Watch _posts/ for file events (else rescans only).")
+    lease_seconds: float = Field(
+        120.0, gt=0, description="How long a send may take before its record becomes in_doubt."
+    )
+    rate_time_scale: float = Field(
+        1.0, gt=0, le=1, description="Shrinks rate-limit windows (benchmarks against scaled fakes)."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

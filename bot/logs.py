@@ -1,0 +1,377 @@
+"""Logging for newsbot: plain or JSON lines on stderr, and no secret ever in a line.
+
+A bot token is part of every Telegram Bot API URL, and X's OAuth header carries the consumer key
+and a signature, so the libraries we use leak secrets as soon as they log at INFO/DEBUG
+(httpx: ``HTTP Request: POST https://api.telegram.org/bot<token>/sendMessage``; PTB: ``Set Bot API
+URL``; tweepy: request headers). Two layers keep them out:
+
+1. Those loggers are held at WARNING whatever level the operator picks.
+2. Every record is redacted before *any* handler sees it: registered secrets (exact, and
+   percent-encoded) and generic shapes (Telegram tokens, ``/bot<token>/``, OAuth parameters,
+   ``Authorization`` values, ``Bearer`` credentials) become ``[REDACTED]``.
+
+Why patch ``logging.Handler.handle`` (once, idempotently) instead of a record factory or a
+formatter wrapper: ``Handler.handle`` is the one door every record passes through on its way to
+any handler, including handlers that Celery (``worker_hijack_root_logger`` replaces the root
+handlers), pytest or a library add *after* ``configure_logging`` ran, and handlers that never
+format (QueueHandler, MemoryHandler). A record factory runs before ``Logger.makeRecord`` attaches
+``extra`` fields and never sees hand-built records (``makeLogRecord``, socket/queue listeners); a
+formatter wrapper misses handlers whose formatter is replaced later and handlers that keep the raw
+record. The patched ``handle`` runs the same `RedactingFilter` that is also attached explicitly to
+our own handler; redaction is idempotent, and a record is redacted once (it is marked).
+
+Exception text is rendered (``logging.Formatter.formatException``), redacted into ``exc_text``
+and ``exc_info`` is dropped, because some handlers (rich tracebacks, error trackers) render the
+live exception object themselves and would print its message, token and all. Uncaught exceptions
+(``sys.excepthook``, ``threading.excepthook``) go through the same redaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+import traceback
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final
+from urllib.parse import quote, quote_plus
+
+__all__ = [
+    "QUIET_LOGGERS",
+    "REDACTED",
+    "RedactingFilter",
+    "add_secrets",
+    "configure_logging",
+    "log_event",
+    "redact",
+]
+
+REDACTED: Final = "[REDACTED]"
+MIN_SECRET_LENGTH: Final = 6
+
+#: Loggers that log request URLs, headers or bodies: held at WARNING whatever the chosen level.
+QUIET_LOGGERS: Final = (
+    "httpx",
+    "httpcore",
+    "telegram",
+    "telegram.ext",
+    "tweepy",
+    "tweepy.client",
+    "urllib3",
+    "requests_oauthlib",
+    "oauthlib",
+)
+
+# --- redaction -----
+
+_TOKEN68 = r"[A-Za-z0-9._~+/=-]+"
+# `Authorization: <value>`: an OAuth parameter list, `<scheme> <credentials>`, or one bare token.
+# `(?!\[REDACTED\])` keeps a second pass from touching an already redacted value (idempotence).
+_AUTH_VALUE = (
+    r"(?!\[REDACTED\])(?:"
+    r"OAuth\s+[A-Za-z_]+=\"[^\"]*\"(?:\s*,\s*[A-Za-z_]+=\"[^\"]*\")*"
+    rf"|[A-Za-z][\w-]*[ \t]+(?:\[REDACTED\]|{_TOKEN68})"
+    rf"|{_TOKEN68})"
+)
+
+# (pattern, replacement), applied in this order after the registered secrets.
+_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
+    # OAuth 1.0a parameters in a header (`oauth_token="..."`) or a query/body (`oauth_token=...`).
+    (
+        re.compile(
+            r"\b(oauth_(?:token_secret|token|signature|consumer_key|consumer_secret|verifier))"
+            r"=(\"?)[^\",&\s]*\2",
+            re.IGNORECASE,
+        ),
+        rf"\1=\2{REDACTED}\2",
+    ),
+    # The same, as oauthlib logs them: a (name, value) tuple or a percent-encoded base string.
+    (
+        re.compile(
+            r"""(['"]oauth_(?:token_secret|token|signature|consumer_key|verifier)['"]\s*,\s*)"""
+            r"""(['"])(?:(?!\2).)*\2""",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}\2",
+    ),
+    (
+        re.compile(
+            r"(?<![A-Za-z_])(oauth_(?:token_secret|token|signature|consumer_key|verifier))"
+            r"(%3D|%253D)"
+            r"(?:(?!%26|%2526)[^&\s\"'])+",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}",
+    ),
+    # oauthlib's Client repr: `client_key=..., resource_owner_key=...`.
+    (
+        re.compile(r"\b((?:client|resource_owner)_(?:key|secret)=)(?!\*\*\*\*)[^,\s>]+"),
+        rf"\1{REDACTED}",
+    ),
+    (re.compile(r"\b(signature:\s*)(?!\[REDACTED\])\S+", re.IGNORECASE), rf"\1{REDACTED}"),
+    # A header in a dict/tuple repr: {'Authorization': 'OAuth ...'}, (b'authorization', b'...').
+    (
+        re.compile(
+            r"""(['"](?:proxy-)?authorization['"]\s*[:,]\s*b?)(['"])(?:(?!\2).)*\2""",
+            re.IGNORECASE,
+        ),
+        rf"\1\2{REDACTED}\2",
+    ),
+    # A header line: `Authorization: Bearer abc`, `authorization=OAuth oauth_...`.
+    (re.compile(rf"(\bauthorization\s*[:=]\s*){_AUTH_VALUE}", re.IGNORECASE), rf"\1{REDACTED}"),
+    (re.compile(rf"\b(bearer\s+)(?!\[REDACTED\]){_TOKEN68}", re.IGNORECASE), rf"\1{REDACTED}"),
+    # Telegram: the token inside a Bot API URL (any length, fakes included), then any bare token.
+    (re.compile(r"/bot\d+(?::|%3A)[^/\s\"'?#]+", re.IGNORECASE), f"/bot{REDACTED}"),
+    (re.compile(r"\b\d{6,12}(?::|%3A)[A-Za-z0-9_-]{30,}", re.IGNORECASE), REDACTED),
+)
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_secret_re: re.Pattern[str] | None = None
+
+
+def add_secrets(*values: str | None) -> None:
+    """Register values that must never be printed; empty or very short values are skipped because
+    replacing every `abc` in every line would make logs unreadable without protecting anything."""
+    global _secret_re
+    fresh: set[str] = set()
+    for value in values:
+        if not isinstance(value, str) or len(value.strip()) < MIN_SECRET_LENGTH:
+            continue
+        # A secret also travels percent-encoded in URLs and form bodies.
+        fresh.update({value, quote(value, safe=""), quote(value), quote_plus(value)})
+    with _lock:
+        if fresh <= _secrets:
+            return
+        _secrets.update(fresh)
+        # Longest first, so a secret that contains another is replaced whole.
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _secret_re = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def redact(text: str) -> str:
+    """`text` with every registered secret and every known credential shape replaced."""
+    if not text:
+        return text
+    secret_re = _secret_re
+    if secret_re is not None:
+        text = secret_re.sub(REDACTED, text)
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def _redact_value(value: object) -> object:
+    """Redact strings inside containers; other objects only when their text holds a secret."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _redact_value(v) for k, v in value.items()}
+    if type(value) in (list, tuple):
+        return type(value)(_redact_value(v) for v in value)  # type: ignore[call-arg]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _redact_text_of(value)
+
+
+def _redact_text_of(value: object) -> object:
+    try:
+        text = str(value)
+    except Exception:  # a broken __str__ must not break logging
+        return value
+    cleaned = redact(text)
+    return value if cleaned == text else cleaned
+
+
+# Attributes every LogRecord has; anything else in record.__dict__ came from `extra=`.
+_STANDARD_ATTRS: Final = frozenset(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__
+) | {"message", "asctime", "taskName"}
+_MARK: Final = "_newsbot_redacted"
+_exc_formatter = logging.Formatter()
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a record in place so that no secret survives in any of its fields; never drops."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact_record(record)
+        return True
+
+
+def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    if record.__dict__.get(_MARK):
+        return record
+    try:
+        message = record.getMessage()
+    except Exception:  # bad %-args: keep logging's own error path, but without the secret
+        message = f"{record.msg!s} % {record.args!r}"
+    record.msg = redact(message)
+    record.args = None
+    if record.exc_info:
+        if not record.exc_text:
+            record.exc_text = _exc_formatter.formatException(record.exc_info)
+        # Handlers that render the live exception would bypass exc_text: drop it.
+        record.exc_info = None
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
+    for key, value in list(record.__dict__.items()):
+        if key not in _STANDARD_ATTRS:
+            record.__dict__[key] = _redact_value(value)
+    record.__dict__[_MARK] = True
+    return record
+
+
+_FILTER: Final = RedactingFilter()
+_original_handle = logging.Handler.handle
+
+
+def _redacting_handle(self: logging.Handler, record: logging.LogRecord) -> Any:
+    redact_record(record)
+    return _original_handle(self, record)
+
+
+def _install_handle_patch() -> None:
+    if getattr(logging.Handler.handle, "_newsbot", False):
+        return
+    _redacting_handle._newsbot = True  # type: ignore[attr-defined]
+    logging.Handler.handle = _redacting_handle  # type: ignore[method-assign]
+
+
+# --- formatting -----
+
+_EVENT_ATTR: Final = "newsbot_event"
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line; structured events put their fields at the top level."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        event = record.__dict__.get(_EVENT_ATTR)
+        if isinstance(event, dict):
+            data.update(event)
+        else:
+            data["msg"] = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(self.formatException(record.exc_info))
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        if record.stack_info:
+            data["stack"] = record.stack_info
+        return json.dumps(data, ensure_ascii=False, default=str)
+
+
+def configure_logging(
+    level: str | int = "INFO", *, secrets: Iterable[str | None] = (), json_lines: bool = False
+) -> None:
+    """Set up root logging on stderr; safe to call again (it replaces its own handler only)."""
+    add_secrets(*secrets)
+    _install_handle_patch()
+    _install_excepthooks()
+
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if getattr(h, "_newsbot", False)]:
+        root.removeHandler(old)
+        old.close()
+    handler = logging.StreamHandler(sys.stderr)
+    handler._newsbot = True  # type: ignore[attr-defined]
+    handler.addFilter(_FILTER)
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
+    root.addHandler(handler)
+    root.setLevel(level.upper() if isinstance(level, str) else level)
+    # WARNING at the most verbose: a chosen ERROR still applies to them (logger levels are
+    # checked only where a record is born, so a WARNING logger under an ERROR root would print).
+    quiet = max(logging.WARNING, root.level)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(quiet)
+
+
+# --- uncaught exceptions -----
+
+def _print_redacted(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redact(text))
+
+
+def _sys_hook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    if issubclass(exc_type, KeyboardInterrupt):
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    _print_redacted(exc_type, exc, tb)
+
+
+def _thread_hook(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    sys.stderr.write(f"Exception in thread {name}:\n")
+    _print_redacted(args.exc_type, args.exc_value, args.exc_traceback)
+
+
+def _install_excepthooks() -> None:
+    sys.excepthook = _sys_hook
+    threading.excepthook = _thread_hook
+
+
+# --- structured events -----
+
+_NEEDS_QUOTES = re.compile(r"[\s\"'=\\]|^$")
+
+
+def _logfmt_value(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = value if isinstance(value, str) else str(value)
+    if not _NEEDS_QUOTES.search(text):
+        return text
+    escaped = (
+        text.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("\n", "\\n")
+        .replace("\r", "\\r")
+        .replace("\t", "\\t")
+    )
+    return f'"{escaped}"'
+
+
+def format_event(event: str, fields: dict[str, object]) -> str:
+    """`event=<event> k=v ...` (logfmt); values are redacted *before* quoting, so a secret
+    holding a quote or a backslash is still recognised."""
+    parts = [f"event={_logfmt_value(redact(event))}"]
+    for key, value in fields.items():
+        clean = _redact_value(value)
+        parts.append(f"{key}={_logfmt_value(clean)}")
+    return " ".join(parts)
+
+
+def log_event(logger: logging.Logger, event: str, /, **fields: object) -> None:
+    """One structured line per state change, greppable (`event=state_change post=...`) or, with
+    `json_lines`, one JSON object whose keys are `event` and the fields."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    clean = {"event": redact(event), **{k: _redact_value(v) for k, v in fields.items()}}
+    line = format_event(event, fields)
+    # The message stays the logfmt line for text handlers; JSON handlers use the dict.
+    logger.info("%s", line, extra={_EVENT_ATTR: clean}, stacklevel=2)
