@@ -46,35 +46,82 @@ ALT_TEXT_MAX = 1000
 WINDOW_15MIN = 900.0
 WINDOW_24H = 86400.0
 
-_TWEET_KEYS = frozenset({
-    "text", "media", "reply", "quote_tweet_id", "poll", "reply_settings", "community_id", "geo",
-    "for_super_followers_only", "made_with_ai", "paid_partnership", "nullcast", "card_uri",
-    "direct_message_deep_link", "share_with_followers",
-})
-_MEDIA_CATEGORIES = frozenset({
-    "tweet_image", "tweet_gif", "tweet_video", "dm_image", "dm_gif", "dm_video", "subtitles",
-    "amplify_video",
-})
+_TWEET_KEYS = frozenset(
+    {
+        "text",
+        "media",
+        "reply",
+        "quote_tweet_id",
+        "poll",
+        "reply_settings",
+        "community_id",
+        "geo",
+        "for_super_followers_only",
+        "made_with_ai",
+        "paid_partnership",
+        "nullcast",
+        "card_uri",
+        "direct_message_deep_link",
+        "share_with_followers",
+    }
+)
+_MEDIA_CATEGORIES = frozenset(
+    {
+        "tweet_image",
+        "tweet_gif",
+        "tweet_video",
+        "dm_image",
+        "dm_gif",
+        "dm_video",
+        "subtitles",
+        "amplify_video",
+    }
+)
 _IMAGE_MIMES = {
-    "JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp",
-    "BMP": "image/bmp", "TIFF": "image/tiff",
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+    "TIFF": "image/tiff",
 }
 # MediaUploadRequestOneShot.media_type enum [docs.x.com]; no GIF or video in one-shot.
-ONESHOT_MEDIA_TYPES = frozenset({
-    "image/jpeg", "image/bmp", "image/png", "image/webp", "image/pjpeg", "image/tiff",
-    "text/srt", "text/vtt",
-})
-_CHUNKED_MIMES = frozenset({
-    *_IMAGE_MIMES.values(), "image/pjpeg", "video/mp4", "video/webm", "video/mp2t",
-    "video/quicktime", "text/srt", "text/vtt",
-})
+ONESHOT_MEDIA_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/bmp",
+        "image/png",
+        "image/webp",
+        "image/pjpeg",
+        "image/tiff",
+        "text/srt",
+        "text/vtt",
+    }
+)
+_CHUNKED_MIMES = frozenset(
+    {
+        *_IMAGE_MIMES.values(),
+        "image/pjpeg",
+        "video/mp4",
+        "video/webm",
+        "video/mp2t",
+        "video/quicktime",
+        "text/srt",
+        "text/vtt",
+    }
+)
 # Documented per-user 15-minute limits for the non-posting endpoints [XDOCS rate-limits.mdx].
 _ROUTE_LIMITS = {"media_upload": 500, "media_chunked": 1875, "media_metadata": 500, "users_me": 75}
 _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
-def _problem(status: int, title: str, detail: str, type_: str = "about:blank",
-             errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _problem(
+    status: int,
+    title: str,
+    detail: str,
+    type_: str = "about:blank",
+    errors: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {"title": title, "detail": detail, "type": type_, "status": status}
     if errors:
         body["errors"] = errors
@@ -89,9 +136,16 @@ def _invalid(message: str, parameters: dict[str, Any] | None = None) -> dict[str
 
 
 _DEFAULT_TITLES = {
-    400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-    409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
-    502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+    400: "Invalid Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
 }
 
 
@@ -127,12 +181,16 @@ class JournalEntry:
     response_headers: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
-        headers = {k: ("<redacted>" if k.lower() == "authorization" else v)
-                   for k, v in self.headers.items()}
+        headers = {
+            k: ("<redacted>" if k.lower() == "authorization" else v)
+            for k, v in self.headers.items()
+        }
         files = {k: f"<{len(v)} bytes>" for k, v in self.files.items()}
-        return (f"JournalEntry({self.method} {self.path} status={self.status} "
-                f"headers={headers} json={self.json!r} form={self.form!r} files={files} "
-                f"response={self.response!r})")
+        return (
+            f"JournalEntry({self.method} {self.path} status={self.status} "
+            f"headers={headers} json={self.json!r} form={self.form!r} files={files} "
+            f"response={self.response!r})"
+        )
 
 
 @dataclass
@@ -162,9 +220,11 @@ class _Window:
             self.reset = now + self.seconds
 
     def headers(self, prefix: str) -> dict[str, str]:
-        return {f"{prefix}-limit": str(self.limit),
-                f"{prefix}-remaining": str(max(self.remaining, 0)),
-                f"{prefix}-reset": str(math.ceil(self.reset))}
+        return {
+            f"{prefix}-limit": str(self.limit),
+            f"{prefix}-remaining": str(max(self.remaining, 0)),
+            f"{prefix}-reset": str(math.ceil(self.reset)),
+        }
 
 
 @dataclass
@@ -181,12 +241,23 @@ class _Rule:
 class FakeX:
     """In-process fake of the X API v2 subset newsbot uses; start()/stop() or ``with``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, time_scale: float = 1.0,
-                 credentials: tuple[str, str, str, str] = (
-                     "test-api-key", "test-api-secret", "test-access-token",
-                     "test-access-secret"),
-                 user_24h_limit: int = 100, rate_limit_15min: int = 100,
-                 app_24h_limit: int = 10_000, base_path: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        time_scale: float = 1.0,
+        credentials: tuple[str, str, str, str] = (
+            "test-api-key",
+            "test-api-secret",
+            "test-access-token",
+            "test-access-secret",
+        ),
+        user_24h_limit: int = 100,
+        rate_limit_15min: int = 100,
+        app_24h_limit: int = 10_000,
+        base_path: str = "",
+    ) -> None:
         self.host = host
         self.port = port
         self.time_scale = time_scale
@@ -205,7 +276,8 @@ class FakeX:
         self._processing_steps = 0
         self._processing_fail = False
         self._ids: Iterator[int] = itertools.count(
-            1_860_000_000_000_000_000 + random.randrange(10**15), 7919)
+            1_860_000_000_000_000_000 + random.randrange(10**15), 7919
+        )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -220,8 +292,9 @@ class FakeX:
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         # A short poll interval keeps stop() fast (the default 0.5 s adds up over many tests).
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,),
-                                        name=f"fake-x-{self.port}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.02,), name=f"fake-x-{self.port}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -249,12 +322,20 @@ class FakeX:
         with self._lock:
             return [e for e in self.journal if e.path.startswith(path_prefix)]
 
-    def fail_next(self, path_prefix: str, *, status: int, body: Any = None, count: int = 1,
-                  headers: dict[str, str] | None = None) -> None:
+    def fail_next(
+        self,
+        path_prefix: str,
+        *,
+        status: int,
+        body: Any = None,
+        count: int = 1,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """Answer the next ``count`` matching requests with ``status`` (problem body by default)."""
         with self._lock:
-            self._rules.append(_Rule(path_prefix, count, "fail", status=status, body=body,
-                                     headers=headers))
+            self._rules.append(
+                _Rule(path_prefix, count, "fail", status=status, body=body, headers=headers)
+            )
 
     def delay_next(self, path_prefix: str, seconds: float, *, count: int = 1) -> None:
         """Sleep before handling the next ``count`` matching requests (client timeouts)."""
@@ -316,8 +397,11 @@ class FakeX:
             taken = []
             for rule in self._rules:
                 final_taken = any(t.action != "delay" for t in taken)
-                if (rule.count > 0 and path.startswith(rule.prefix)
-                        and (rule.action == "delay" or not final_taken)):
+                if (
+                    rule.count > 0
+                    and path.startswith(rule.prefix)
+                    and (rule.action == "delay" or not final_taken)
+                ):
                     rule.count -= 1
                     taken.append(rule)
             self._rules = [r for r in self._rules if r.count > 0]
@@ -326,26 +410,43 @@ class FakeX:
     def _check_auth(self, headers: dict[str, str]) -> None:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
         if auth.startswith("Bearer "):
-            raise _Reply(403, _problem(
-                403, "Unsupported Authentication",
-                "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
-                "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
-                "Context].", "https://api.twitter.com/2/problems/unsupported-authentication"))
+            raise _Reply(
+                403,
+                _problem(
+                    403,
+                    "Unsupported Authentication",
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+                    "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
+                    "Context].",
+                    "https://api.twitter.com/2/problems/unsupported-authentication",
+                ),
+            )
         params = {k: unquote(v) for k, v in _OAUTH_PARAM.findall(auth)}
         key, _secret, token, _token_secret = self.credentials
-        if (not auth.startswith("OAuth ") or params.get("oauth_consumer_key") != key
-                or params.get("oauth_token") != token or "oauth_signature" not in params):
+        if (
+            not auth.startswith("OAuth ")
+            or params.get("oauth_consumer_key") != key
+            or params.get("oauth_token") != token
+            or "oauth_signature" not in params
+        ):
             raise _Reply(401, _problem(401, "Unauthorized", "Unauthorized"))
 
-    def _handle(self, method: str, route: str, query: dict[str, list[str]],
-                req: _Parsed) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _handle(
+        self, method: str, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         """Dispatch one request; returns (status, body, extra headers). Holds the lock."""
         now = time.time()
         key = _route_key(method, route)
         if key is None:
-            raise _Reply(404, _problem(404, "Not Found Error",
-                                       f"Could not find a route for {method} {route}",
-                                       NOT_FOUND_TYPE))
+            raise _Reply(
+                404,
+                _problem(
+                    404,
+                    "Not Found Error",
+                    f"Could not find a route for {method} {route}",
+                    NOT_FOUND_TYPE,
+                ),
+            )
         window = self._window(key, now)
         headers = window.headers("x-rate-limit")
         if key == "tweets":
@@ -359,13 +460,20 @@ class FakeX:
             reply.headers = headers | reply.headers
             raise
 
-    def _handle_checked(self, key: str, window: _Window, headers: dict[str, str], route: str,
-                        query: dict[str, list[str]],
-                        req: _Parsed) -> tuple[int, dict[str, Any], dict[str, str]]:
+    def _handle_checked(
+        self,
+        key: str,
+        window: _Window,
+        headers: dict[str, str],
+        route: str,
+        query: dict[str, list[str]],
+        req: _Parsed,
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         self._check_auth(req.headers)
         # A spent 24 h counter shows in its own headers; the 15-min ones stay as they are.
-        if window.remaining <= 0 or (key == "tweets" and (
-                self._user_24h.remaining <= 0 or self._app_24h.remaining <= 0)):
+        if window.remaining <= 0 or (
+            key == "tweets" and (self._user_24h.remaining <= 0 or self._app_24h.remaining <= 0)
+        ):
             return 429, _problem(429, "Too Many Requests", "Too Many Requests"), headers
         window.remaining -= 1
         headers |= window.headers("x-rate-limit")
@@ -378,16 +486,21 @@ class FakeX:
         return status, body, headers
 
     # ---- POST /2/tweets
-    def _do_tweets(self, route: str, query: dict[str, list[str]],
-                   req: _Parsed) -> tuple[int, dict[str, Any]]:
+    def _do_tweets(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
         body = req.json
         if not isinstance(body, dict):
             raise _Reply(400, _invalid("Request body must be a JSON object"))
         unknown = sorted(set(body) - _TWEET_KEYS)
         if unknown:
-            raise _Reply(400, _invalid(
-                f"$.{unknown[0]}: is not defined in the schema and the schema does not allow "
-                "additional properties"))
+            raise _Reply(
+                400,
+                _invalid(
+                    f"$.{unknown[0]}: is not defined in the schema and the schema does not allow "
+                    "additional properties"
+                ),
+            )
         text = body.get("text")
         media_ids = self._check_post_media(body.get("media"))
         if text is not None and not isinstance(text, str):
@@ -396,11 +509,19 @@ class FakeX:
             raise _Reply(400, _invalid("Post text or media is required"))
         text = text or ""
         if parse_tweet(text).weightedLength > 280:
-            raise _Reply(400, _problem(400, "Invalid Request", TOO_LONG_DETAIL,
-                                       INVALID_REQUEST_TYPE))
+            raise _Reply(
+                400, _problem(400, "Invalid Request", TOO_LONG_DETAIL, INVALID_REQUEST_TYPE)
+            )
         if text and any(p.text == text for p in self.posts):
-            raise _Reply(403, {"detail": DUPLICATE_DETAIL, "type": "about:blank",
-                               "title": "Forbidden", "status": 403})
+            raise _Reply(
+                403,
+                {
+                    "detail": DUPLICATE_DETAIL,
+                    "type": "about:blank",
+                    "title": "Forbidden",
+                    "status": 403,
+                },
+            )
         post_id = self._new_id()
         self.posts.append(FakePost(post_id, text, media_ids, time.time(), body))
         return 201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}
@@ -411,20 +532,31 @@ class FakeX:
         ids = media.get("media_ids") if isinstance(media, dict) else None
         if not isinstance(ids, list) or not 1 <= len(ids) <= 4:
             raise _Reply(400, _invalid("$.media.media_ids: must have 1 to 4 items"))
-        bad = [i for i in ids if not (isinstance(i, str) and i.isdigit()
-                                      and self.media.get(i, {}).get("state") == "succeeded")]
+        bad = [
+            i
+            for i in ids
+            if not (
+                isinstance(i, str)
+                and i.isdigit()
+                and self.media.get(i, {}).get("state") == "succeeded"
+            )
+        ]
         if bad:
-            raise _Reply(400, _invalid("Your media IDs are invalid.",
-                                       {"media.media_ids": [str(i) for i in bad]}))
+            raise _Reply(
+                400,
+                _invalid("Your media IDs are invalid.", {"media.media_ids": [str(i) for i in bad]}),
+            )
         kinds = [self.media[i]["media_category"] for i in ids]
         if len(ids) > 1 and any(k in ("tweet_gif", "tweet_video", "amplify_video") for k in kinds):
-            raise _Reply(400, _invalid("Your media IDs are invalid.",
-                                       {"media.media_ids": list(ids)}))
+            raise _Reply(
+                400, _invalid("Your media IDs are invalid.", {"media.media_ids": list(ids)})
+            )
         return list(ids)
 
     # ---- media
-    def _do_media_upload(self, route: str, query: dict[str, list[str]],
-                         req: _Parsed) -> tuple[int, dict[str, Any]]:
+    def _do_media_upload(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
         if req.method == "GET":
             return self._media_status(query)
         fields = req.fields()
@@ -435,12 +567,22 @@ class FakeX:
         if data is None or not category:
             raise _Reply(400, _invalid("media and media_category are required"))
         if category not in _MEDIA_CATEGORIES:
-            raise _Reply(400, _invalid(f"$.media_category: does not have a value in the "
-                                       f"enumeration {sorted(_MEDIA_CATEGORIES)}"))
+            raise _Reply(
+                400,
+                _invalid(
+                    f"$.media_category: does not have a value in the "
+                    f"enumeration {sorted(_MEDIA_CATEGORIES)}"
+                ),
+            )
         media_type = fields.get("media_type")
         if media_type is not None and media_type not in ONESHOT_MEDIA_TYPES:
-            raise _Reply(400, _invalid(f"$.media_type: does not have a value in the enumeration "
-                                       f"{sorted(ONESHOT_MEDIA_TYPES)}"))
+            raise _Reply(
+                400,
+                _invalid(
+                    f"$.media_type: does not have a value in the enumeration "
+                    f"{sorted(ONESHOT_MEDIA_TYPES)}"
+                ),
+            )
         record = self._new_media(category, media_type, len(data))
         self._store_bytes(record, data)
         return 200, {"data": self._media_view(record, initial=True)}
@@ -460,8 +602,9 @@ class FakeX:
                 record["state"] = "in_progress"
         return 200, {"data": self._media_view(record)}
 
-    def _do_media_chunked(self, route: str, query: dict[str, list[str]],
-                          req: _Parsed) -> tuple[int, dict[str, Any]]:
+    def _do_media_chunked(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
         parts = route.split("/")  # ['', '2', 'media', 'upload', id?, action]
         if parts[-1] == "initialize":
             fields = req.fields()
@@ -475,8 +618,13 @@ class FakeX:
             record = self._new_media(category, mime, total)
             self._check_size(record, total)
             record.update(state="uploading", chunks={})
-            return 200, {"data": {"id": record["id"], "media_key": record["media_key"],
-                                  "expires_after_secs": 86400}}
+            return 200, {
+                "data": {
+                    "id": record["id"],
+                    "media_key": record["media_key"],
+                    "expires_after_secs": 86400,
+                }
+            }
         record = self.media.get(parts[4])
         if record is None:
             raise _Reply(404, _problem(404, "Not Found Error", "Media not found", NOT_FOUND_TYPE))
@@ -498,42 +646,66 @@ class FakeX:
         self._store_bytes(record, data)
         return 200, {"data": self._media_view(record, initial=True)}
 
-    def _do_media_metadata(self, route: str, query: dict[str, list[str]],
-                           req: _Parsed) -> tuple[int, dict[str, Any]]:
+    def _do_media_metadata(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
         body = req.json if isinstance(req.json, dict) else {}
         media_id = body.get("id")
         alt = ((body.get("metadata") or {}).get("alt_text") or {}).get("text")
         if not isinstance(media_id, str) or not isinstance(alt, str):
             raise _Reply(400, _invalid("$.id and $.metadata.alt_text.text are required"))
         if len(alt) > ALT_TEXT_MAX:
-            raise _Reply(400, _invalid(f"$.metadata.alt_text.text: must be at most "
-                                       f"{ALT_TEXT_MAX} characters long"))
+            raise _Reply(
+                400,
+                _invalid(
+                    f"$.metadata.alt_text.text: must be at most {ALT_TEXT_MAX} characters long"
+                ),
+            )
         record = self.media.get(media_id)
         if record is None:
             raise _Reply(404, _problem(404, "Not Found Error", "Media not found", NOT_FOUND_TYPE))
         record["alt_text"] = alt
-        return 200, {"data": {"id": media_id,
-                              "associated_metadata": {"alt_text": {"text": alt}}}}
+        return 200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": alt}}}}
 
-    def _do_users_me(self, route: str, query: dict[str, list[str]],
-                     req: _Parsed) -> tuple[int, dict[str, Any]]:
-        return 200, {"data": {"id": "1600000000000000001", "name": "Newsbot Test",
-                              "username": "newsbot_test"}}
+    def _do_users_me(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
+        return 200, {
+            "data": {
+                "id": "1600000000000000001",
+                "name": "Newsbot Test",
+                "username": "newsbot_test",
+            }
+        }
 
     def _new_media(self, category: str, mime: str | None, size: int) -> dict[str, Any]:
         media_id = self._new_id()
         record: dict[str, Any] = {
-            "id": media_id, "media_key": f"3_{media_id}", "media_category": category,
-            "mime": mime, "declared_size": size, "size": 0, "bytes": b"", "alt_text": None,
-            "state": "uploading", "width": None, "height": None, "created_at": time.time(),
+            "id": media_id,
+            "media_key": f"3_{media_id}",
+            "media_category": category,
+            "mime": mime,
+            "declared_size": size,
+            "size": 0,
+            "bytes": b"",
+            "alt_text": None,
+            "state": "uploading",
+            "width": None,
+            "height": None,
+            "created_at": time.time(),
         }
         self.media[media_id] = record
         return record
 
     def _check_size(self, record: dict[str, Any], size: int) -> None:
         category = record["media_category"]
-        limit = (GIF_MAX_BYTES if category.endswith("_gif") else
-                 VIDEO_MAX_BYTES if category.endswith("video") else IMAGE_MAX_BYTES)
+        limit = (
+            GIF_MAX_BYTES
+            if category.endswith("_gif")
+            else VIDEO_MAX_BYTES
+            if category.endswith("video")
+            else IMAGE_MAX_BYTES
+        )
         if size > limit:
             del self.media[record["id"]]
             raise _Reply(400, _invalid(f"File size exceeds {limit} bytes."))
@@ -550,17 +722,25 @@ class FakeX:
         record.update(bytes=data, size=len(data))
         steps = 2 if category.endswith(("_gif", "video")) else self._processing_steps
         if steps > 0:
-            record.update(state="pending", polls_left=steps, fail=self._processing_fail,
-                          processing_info=True)
+            record.update(
+                state="pending", polls_left=steps, fail=self._processing_fail, processing_info=True
+            )
         else:
             record["state"] = "succeeded"
 
     def _media_view(self, record: dict[str, Any], *, initial: bool = False) -> dict[str, Any]:
-        view: dict[str, Any] = {"id": record["id"], "media_key": record["media_key"],
-                                "size": record["size"], "expires_after_secs": 86400}
+        view: dict[str, Any] = {
+            "id": record["id"],
+            "media_key": record["media_key"],
+            "size": record["size"],
+            "expires_after_secs": 86400,
+        }
         if record["width"] is not None:
-            view["image"] = {"image_type": record["mime"], "w": record["width"],
-                             "h": record["height"]}
+            view["image"] = {
+                "image_type": record["mime"],
+                "w": record["width"],
+                "h": record["height"],
+            }
         if record.get("processing_info"):
             state = record["state"]
             info: dict[str, Any] = {"state": state}
@@ -570,8 +750,11 @@ class FakeX:
             elif state == "succeeded":
                 info["progress_percent"] = 100
             else:
-                info["error"] = {"code": 1, "name": "InvalidMedia",
-                                 "message": "Unsupported video format"}
+                info["error"] = {
+                    "code": 1,
+                    "name": "InvalidMedia",
+                    "message": "Unsupported video format",
+                }
             view["processing_info"] = info
         return view
 
@@ -581,8 +764,10 @@ def _route_key(method: str, route: str) -> str | None:
         return "tweets"
     if route == "/2/media/upload" and method in ("POST", "GET"):
         return "media_upload"
-    if method == "POST" and (route == "/2/media/upload/initialize" or re.fullmatch(
-            r"/2/media/upload/\d+/(append|finalize)", route)):
+    if method == "POST" and (
+        route == "/2/media/upload/initialize"
+        or re.fullmatch(r"/2/media/upload/\d+/(append|finalize)", route)
+    ):
         return "media_chunked"
     if route == "/2/media/metadata" and method == "POST":
         return "media_metadata"
@@ -659,8 +844,14 @@ def _parse_multipart(raw: bytes, boundary: bytes) -> Iterator[tuple[str, str | N
         head, _, content = chunk.partition(b"\r\n\r\n")
         if content.endswith(b"\r\n"):
             content = content[:-2]
-        disposition = next((line for line in head.decode("utf-8", "replace").split("\r\n")
-                            if line.lower().startswith("content-disposition")), "")
+        disposition = next(
+            (
+                line
+                for line in head.decode("utf-8", "replace").split("\r\n")
+                if line.lower().startswith("content-disposition")
+            ),
+            "",
+        )
         name = re.search(r'\bname="([^"]*)"', disposition)
         filename = re.search(r'\bfilename="([^"]*)"', disposition)
         if name:
@@ -694,7 +885,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         headers = dict(self.headers.items())
         path = split.path
-        route = path[len(fake.base_path):] if path.startswith(fake.base_path + "/") else path
+        route = path[len(fake.base_path) :] if path.startswith(fake.base_path + "/") else path
         query = parse_qs(split.query)
         entry = JournalEntry(method, route, query, headers)
         with fake._lock:
@@ -747,14 +938,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Fake X API v2 server on 127.0.0.1")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiply rate-limit windows (0.01: 15 min -> 9 s)")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="multiply rate-limit windows (0.01: 15 min -> 9 s)",
+    )
     parser.add_argument("--rate-limit-15min", type=int, default=100)
     parser.add_argument("--user-24h-limit", type=int, default=100)
     args = parser.parse_args(argv)
-    fake = FakeX(host=args.host, port=args.port, time_scale=args.time_scale,
-                 rate_limit_15min=args.rate_limit_15min,
-                 user_24h_limit=args.user_24h_limit).start()
+    fake = FakeX(
+        host=args.host,
+        port=args.port,
+        time_scale=args.time_scale,
+        rate_limit_15min=args.rate_limit_15min,
+        user_24h_limit=args.user_24h_limit,
+    ).start()
     print(fake.base_url, flush=True)
     try:
         while True:
