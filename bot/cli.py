@@ -30,6 +30,7 @@ from bot.actions.content import (
 )
 from bot.actions.lookup import PostLookupError, find_post
 from bot.config import ConfigError, Settings, load_settings
+from bot.logs import configure_logging
 from bot.sources.site import SiteConfig, SiteError
 from bot.teasers import TemplateError
 
@@ -55,7 +56,10 @@ class UserError(Exception):
 
 
 def _settings(site: Path | None) -> Settings:
-    return load_settings(site_dir=site)
+    """Load settings and set up redacted logging before anything can log a secret."""
+    settings = load_settings(site_dir=site)
+    configure_logging(settings.log_level, secrets=settings.secret_values())
+    return settings
 
 
 def _print_json(data: Any) -> None:
@@ -197,7 +201,3 @@ def main() -> None:
         raise
     if isinstance(code, int) and code:
         raise SystemExit(code)
-
-
-if __name__ == "__main__":
-    main()

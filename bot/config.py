@@ -112,6 +112,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
 
+    def secret_values(self) -> list[str]:
+        """Every configured secret in clear, for the log redactor only."""
+        fields = (
+            self.telegram_bot_token,
+            self.x_api_key,
+            self.x_api_secret,
+            self.x_access_token,
+            self.x_access_token_secret,
+        )
+        return [f.get_secret_value() for f in fields if f is not None]
+
     @property
     def image_cache_dir(self) -> Path:
         return self.data_dir / "images"

@@ -415,7 +415,8 @@ class FakeX:
                 _problem(
                     403,
                     "Unsupported Authentication",
-                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint.  "
+                    "Authenticating with OAuth 2.0 Application-Only is forbidden for this "
+                    "endpoint.  "
                     "Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User "
                     "Context].",
                     "https://api.twitter.com/2/problems/unsupported-authentication",

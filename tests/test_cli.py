@@ -1,0 +1,161 @@
+"""`newsbot check` and `newsbot preview` as a user runs them: a real subprocess, real files.
+
+The Telegram teaser is checked with the fake server's TDLib-port HTML parser (written apart from
+the teaser code), and the X teaser with twitter-text-parser, so these tests judge the product by
+the platforms' rules rather than by its own counters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from twitter_text import parse_tweet
+
+from bot.fakes.telegram_html import clean_and_trim, parse_html
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "examples" / "site"
+SAMPLE = REPO.parent / "shared" / "samples" / "newsdao-exaone-3.md"
+SAMPLE_COPY = DEMO / "_posts" / "2024-08-07-exaone-3-open-source.md"
+
+
+def newsbot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SITE_", "TIMEZONE"))}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd or REPO,
+        timeout=120,
+    )
+
+
+def test_demo_site_keeps_the_sample_post_verbatim() -> None:
+    if not SAMPLE.exists():
+        pytest.skip("../shared/samples is not beside this checkout")
+    assert SAMPLE_COPY.read_bytes() == SAMPLE.read_bytes()
+
+
+def test_preview_json_of_the_sample_post_gives_teasers_the_platforms_accept(tmp_path: Path) -> None:
+    run = newsbot(
+        "preview",
+        str(SAMPLE_COPY),
+        "--site",
+        str(DEMO),
+        "--json",
+        env={"DATA_DIR": str(tmp_path / "var")},
+    )
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert set(data) == {"post", "teasers"}
+    post = data["post"]
+    assert set(post) == {"id", "url", "title", "date", "categories", "tags", "excerpt", "image"}
+    url = "https://newsdao.kr/%EA%B8%B0%EC%88%A0/2024/08/07/exaone-3-open-source.html"
+    assert post["id"] == post["url"] == url
+    assert post["title"] == "AI LG ‘엑사원 3.0’ 오픈소스 공개 데이터 600만건!"
+    assert post["date"] == "2024-08-07T00:00:00+09:00"
+    assert post["categories"] == ["기술"]
+    assert post["excerpt"].startswith("LG AI연구원이") and not post["excerpt"].endswith("\n")
+    assert post["image"] == "/assets/img/newsdao_breakingnews.jpg"
+
+    tg = data["teasers"]["telegram"]
+    assert {"text", "parse_mode", "length", "limit", "image"} <= set(tg)
+    assert tg["parse_mode"] == "HTML" and tg["limit"] == 1024  # a photo caption
+    assert tg["image"]["status"] == "ok" and tg["image"]["mime"] == "image/jpeg"
+    visible = clean_and_trim(parse_html(tg["text"])).text  # raises if Telegram would refuse it
+    assert len(visible) == tg["length"] <= 1024
+    assert len(visible.encode("utf-16-le")) // 2 <= 1024
+    assert post["title"] in visible
+    assert f'href="{url}"' in tg["text"]
+
+    x = data["teasers"]["x"]
+    assert x["parse_mode"] is None and x["limit"] == 280
+    parsed = parse_tweet(x["text"])
+    assert parsed.valid and parsed.weightedLength == x["length"] <= 280
+    assert url in x["text"] and post["title"] in x["text"]
+    if x["shortened"]:
+        assert "…" in x["text"]
+
+
+def test_preview_terminal_output_shows_lengths_and_image(tmp_path: Path) -> None:
+    run = newsbot(
+        "preview",
+        "exaone-3-open-source",
+        "--site",
+        str(DEMO),
+        "--platform",
+        "x",
+        env={"DATA_DIR": str(tmp_path / "var")},
+    )
+    assert run.returncode == 0, run.stderr
+    assert "x " in run.stdout and "/280" in run.stdout
+    assert "telegram" not in run.stdout
+    assert "photo 1200x630" in run.stdout
+
+
+def test_preview_of_an_unknown_post_is_one_clear_line(tmp_path: Path) -> None:
+    run = newsbot("preview", "no-such-post", "--site", str(DEMO), env={"DATA_DIR": str(tmp_path)})
+    assert run.returncode == 2
+    assert "no post matches 'no-such-post'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_check_json_lists_every_file_and_exits_1_on_a_bad_file(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    (site / "_posts" / "2024-08-09-broken.md").write_text(
+        "---\ntitle: Broken: colon\n---\nbody\n", encoding="utf-8"
+    )
+    (site / "_posts" / "notes.md").write_text("---\ntitle: Not a post\n---\n", encoding="utf-8")
+    run = newsbot("check", "--site", str(site), "--json")
+    assert run.returncode == 1, run.stderr
+    rows = {row["file"]: row for row in json.loads(run.stdout)}
+    for row in rows.values():
+        assert set(row) == {"file", "ok", "publishable", "reason", "url", "date", "title"}
+    broken = rows["_posts/2024-08-09-broken.md"]
+    assert broken["ok"] is False and broken["publishable"] is False
+    assert "line 2" in broken["reason"]
+    assert rows["_posts/notes.md"]["ok"] is False
+    sample = rows["_posts/2024-08-07-exaone-3-open-source.md"]
+    assert sample["ok"] and sample["publishable"] and sample["reason"] is None
+    assert sample["date"] == "2024-08-07T00:00:00+09:00"
+    future = next(r for r in rows.values() if r["file"].startswith("_posts/2030-"))
+    assert future["ok"] and not future["publishable"] and "scheduled" in future["reason"]
+    draft = next(r for r in rows.values() if "draft" in r["file"])
+    assert draft["reason"] == "published: false"
+
+
+def test_check_of_the_demo_site_is_clean() -> None:
+    run = newsbot("check", "--site", str(DEMO))
+    assert run.returncode == 0, run.stderr
+    assert "0 bad" in run.stdout
+
+
+def test_an_invalid_setting_is_one_line_naming_it(tmp_path: Path) -> None:
+    run = newsbot("check", "--site", str(DEMO), env={"TIMEZONE": "Mars/Olympus_Mons"})
+    assert run.returncode == 2
+    lines = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, run.stderr
+    assert "TIMEZONE" in lines[0] and "Mars/Olympus_Mons" in lines[0]
+
+
+def test_a_missing_site_folder_is_one_line(tmp_path: Path) -> None:
+    run = newsbot("check", "--site", str(tmp_path / "nowhere"))
+    assert run.returncode == 2
+    assert "site folder not found" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"SITE_DIR={DEMO}\nHASHTAG_MAX=0\n", encoding="utf-8")
+    run = newsbot("preview", "exaone-3-open-source", "--json", "--platform", "x", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    text = json.loads(run.stdout)["teasers"]["x"]["text"]
+    assert "#기술" not in text  # HASHTAG_MAX=0 from .env took effect
