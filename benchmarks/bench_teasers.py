@@ -22,7 +22,9 @@ from bot.teasers import render as render_module
 from bot.teasers.graphemes import cuts
 from bot.teasers.x_length import x_cluster_weight
 
-SAMPLE = Path("/work/shared/samples/newsdao-exaone-3.md")
+SAMPLE = (
+    Path(__file__).resolve().parents[1] / "examples/site/_posts/2024-08-07-exaone-3-open-source.md"
+)
 RUNS = 300
 
 
