@@ -159,3 +159,27 @@ def test_settings_come_from_a_dotenv_file(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     text = json.loads(run.stdout)["teasers"]["x"]["text"]
     assert "#기술" not in text  # HASHTAG_MAX=0 from .env took effect
+
+
+def test_the_readme_template_example_renders(tmp_path: Path) -> None:
+    import re
+
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```jinja\n(.*?)```", readme, re.S)
+    assert example, "README lost its template example"
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "telegram.html.j2").write_text(example.group(1), encoding="utf-8")
+    run = newsbot(
+        "preview",
+        "exaone-3-open-source",
+        "--site",
+        str(DEMO),
+        "--json",
+        env={"TEMPLATES_DIR": str(tmp_path / "tpl"), "DATA_DIR": str(tmp_path / "var")},
+    )
+    assert run.returncode == 0, run.stderr
+    teasers = json.loads(run.stdout)["teasers"]
+    assert teasers["telegram"]["text"].startswith("<b>[속보] AI LG")
+    assert "<i>08/07 00:00</i>" in teasers["telegram"]["text"]
+    clean_and_trim(parse_html(teasers["telegram"]["text"]))
+    assert not teasers["x"]["text"].startswith("[속보]")  # x.txt.j2 fell back to the default
