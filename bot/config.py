@@ -8,10 +8,11 @@ log or a traceback shows `**********` instead of a token.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings.exceptions import SettingsError
 
 
 class ConfigError(Exception):
@@ -62,6 +63,24 @@ class Settings(BaseSettings):
     x_api_url: str = "https://api.x.com"
     x_daily_limit: int | None = Field(None, ge=1, description="Most X posts per 24 hours.")
 
+    # --- editors' desk (the editor bot) ---------------------------------------------------------
+    telegram_editor_chat: str | None = Field(
+        None, description="Chat id (or @name) that receives previews, failures and notices."
+    )
+    telegram_editor_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Telegram user ids allowed to use the editor commands."
+    )
+    editor_chat_members_are_editors: bool = Field(
+        False, description="Also let members of TELEGRAM_EDITOR_CHAT use the commands."
+    )
+    bot_language: Literal["ko", "en"] = Field("ko", description="Language of the bot's replies.")
+    approval_required: bool = Field(False, description="Nothing goes out until an editor approves.")
+    notify_published: bool = Field(False, description="Tell the editors' chat about each publish.")
+    bot_webhook_url: str | None = Field(
+        None, description="Public HTTPS URL for webhook mode; unset = long polling."
+    )
+    bot_webhook_listen: str = Field("127.0.0.1:8443", description="host:port the webhook serves.")
+
     # --- delivery ----------------------------------------------------------------------------
     scan_seconds: float = Field(60.0, gt=0, description="Safety-net rescan interval.")
     max_age_hours: float = Field(48.0, gt=0, description="Older posts are skipped when first seen.")
@@ -80,7 +99,32 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("site_url", "telegram_channel", "timezone", mode="before")
+    @field_validator("telegram_editor_ids", mode="before")
+    @classmethod
+    def _id_list(cls, value: object) -> object:
+        """Accept `123,456` or `123 456` as well as a JSON list, as operators write it."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    return value
+            return [part for part in text.replace(",", " ").split() if part]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator(
+        "site_url",
+        "telegram_channel",
+        "timezone",
+        "telegram_editor_chat",
+        "bot_webhook_url",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -133,6 +177,8 @@ def load_settings(**overrides: object) -> Settings:
     clean = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**clean)  # type: ignore[arg-type]
+    except SettingsError as exc:
+        raise ConfigError(f"invalid setting: {exc}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         name = ".".join(str(p) for p in first.get("loc", ())) or "settings"
