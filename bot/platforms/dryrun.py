@@ -1,0 +1,89 @@
+"""Dry run: what would have been sent, one JSON line per send in `data_dir/outbox.jsonl`.
+
+Several worker processes may append at once. Each record is written with a single `write` on an
+`O_APPEND` descriptor under an exclusive `flock`, so lines never interleave even past the pipe
+atomicity size, and a reader never sees half a record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.actions.content import PlatformTeaser, image_json
+from bot.platforms.base import Receipt
+from bot.posts import Post
+
+log = logging.getLogger(__name__)
+
+OUTBOX_NAME = "outbox.jsonl"
+
+
+class DryRunPublisher:
+    """Records teasers instead of sending them; never fails for platform reasons."""
+
+    destination = "dryrun"
+
+    def __init__(self, platform: str, data_dir: Path) -> None:
+        self.platform = platform
+        self.path = Path(data_dir) / OUTBOX_NAME
+
+    def __repr__(self) -> str:
+        return f"DryRunPublisher(platform={self.platform!r}, path={str(self.path)!r})"
+
+    def send(self, post: Post, item: PlatformTeaser) -> Receipt:
+        receipt_id = f"dryrun-{uuid.uuid4().hex[:12]}"
+        teaser = item.teaser
+        record = {
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            "platform": self.platform,
+            "destination": self.destination,
+            "post": post.url,
+            "title": post.title,
+            "text": teaser.text,
+            "parse_mode": teaser.parse_mode,
+            "length": teaser.length,
+            "limit": teaser.limit,
+            "image": image_json(item.image),
+            "id": receipt_id,
+        }
+        line = (_json_line(record) + "\n").encode("utf-8")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                _write_all(fd, line)
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        log.info(
+            "dry run: %s teaser for %s (%d/%d) written to %s",
+            self.platform, post.url, teaser.length, teaser.limit, self.path,
+        )  # fmt: skip
+        return Receipt(id=receipt_id, url=None)
+
+    def close(self) -> None:
+        """Nothing is held open between sends."""
+
+
+# Characters str.splitlines() treats as line breaks that json.dumps leaves raw: escaped, so a
+# record stays one line for any reader (Korean text itself stays readable, not \u-escaped).
+_LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _json_line(record: dict[str, object]) -> str:
+    return json.dumps(record, ensure_ascii=False).translate(_LINE_BREAKS)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]

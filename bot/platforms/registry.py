@@ -1,0 +1,82 @@
+"""Which publishers a configuration asks for; the only place that knows every platform.
+
+Half a configuration is an error, never a silent dry run or a silently skipped platform: an
+operator who set a token expects posts to go out. With no platform configured at all newsbot runs
+dry, writing every teaser to the outbox file, which is how a new installation is tried safely.
+Error messages name settings, never their values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import SecretStr
+
+from bot.config import ConfigError, Settings
+from bot.platforms.base import Publisher
+from bot.platforms.dryrun import DryRunPublisher
+from bot.platforms.telegram import TelegramPublisher
+from bot.platforms.x import XPublisher
+from bot.platforms.x_api import XCredentials
+
+DRY_RUN_PLATFORMS = ("telegram", "x")
+_X_KEYS = (
+    ("x_api_key", "X_API_KEY"),
+    ("x_api_secret", "X_API_SECRET"),
+    ("x_access_token", "X_ACCESS_TOKEN"),
+    ("x_access_token_secret", "X_ACCESS_TOKEN_SECRET"),
+)
+
+
+def build_publishers(settings: Settings) -> list[Publisher]:
+    """Real publishers for every configured platform, else one dry-run publisher per platform."""
+    publishers: list[Publisher] = []
+    telegram = _telegram(settings)
+    if telegram is not None:
+        publishers.append(telegram)
+    x = _x(settings)
+    if x is not None:
+        publishers.append(x)
+    if publishers:
+        return publishers
+    return [DryRunPublisher(platform, settings.data_dir) for platform in DRY_RUN_PLATFORMS]
+
+
+def is_dry_run(publishers: Sequence[Publisher]) -> bool:
+    return bool(publishers) and all(isinstance(p, DryRunPublisher) for p in publishers)
+
+
+def secrets_of(settings: Settings) -> list[str]:
+    """Every configured secret value, for log redaction."""
+    fields = ("telegram_bot_token", *(name for name, _ in _X_KEYS))
+    return [v for v in (_secret(getattr(settings, name)) for name in fields) if v]
+
+
+def _telegram(settings: Settings) -> TelegramPublisher | None:
+    token = _secret(settings.telegram_bot_token)
+    channel = (settings.telegram_channel or "").strip()
+    if token and not channel:
+        raise ConfigError("TELEGRAM_CHANNEL is required when TELEGRAM_BOT_TOKEN is set")
+    if channel and not token:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is required when TELEGRAM_CHANNEL is set")
+    if not token:
+        return None
+    return TelegramPublisher(token, channel, api_url=settings.telegram_api_url)
+
+
+def _x(settings: Settings) -> XPublisher | None:
+    values = {env: _secret(getattr(settings, name)) for name, env in _X_KEYS}
+    missing = [env for env, value in values.items() if not value]
+    if len(missing) == len(values):
+        return None
+    if missing:
+        raise ConfigError(
+            f"X needs all four keys: {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} missing"
+        )
+    creds = XCredentials(*(values[env] for _, env in _X_KEYS))
+    return XPublisher(creds, api_url=settings.x_api_url)
+
+
+def _secret(value: SecretStr | None) -> str:
+    return value.get_secret_value().strip() if value is not None else ""

@@ -1,0 +1,117 @@
+"""X publisher: photo + alt text when possible, the post itself is what matters.
+
+A permanently refused image (too big, bad format, alt text rejected) must not cost the post, so
+it falls back to text only and says so in the Receipt. A media failure that will pass (rate
+limit, network) raises instead: retrying later gives the post its photo.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+from bot.actions.content import PlatformTeaser
+from bot.images import ImageVariant
+from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
+from bot.posts import Post
+
+log = logging.getLogger(__name__)
+
+
+class XPublisher:
+    """Posts teasers to the account of `creds`; thread-safe as far as requests' Session is."""
+
+    platform = "x"
+    destination = "x"
+
+    def __init__(
+        self,
+        creds: XCredentials,
+        *,
+        api_url: str = DEFAULT_API_URL,
+        timeout: float = 20.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._api = XApi(creds, api_url=api_url, timeout=timeout)
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"XPublisher(api_url={self._api.api_url!r})"
+
+    def send(self, post: Post, item: PlatformTeaser) -> Receipt:
+        # tweepy's Client and its requests.Session are not documented as thread-safe, and X
+        # allows a few posts per minute at best: serialising costs nothing.
+        with self._lock:
+            return self._send(post, item)
+
+    def _send(self, post: Post, item: PlatformTeaser) -> Receipt:
+        notes: tuple[str, ...] = ()
+        media_ids: list[str] = []
+        if isinstance(item.image, ImageVariant):
+            try:
+                media_ids = [self._upload(post, item.image)]
+            except XApiError as exc:
+                if exc.kind != "permanent":
+                    raise self._error("media upload", exc) from None
+                log.warning("x: image refused (%s), posting text only", exc.detail)
+                notes = (f"image refused by X ({_one_line(exc.detail)}): posted without it",)
+        try:
+            post_id, limits = self._api.create_post(item.teaser.text, media_ids or None)
+        except XApiError as exc:
+            raise self._error("create post", exc) from None
+        return Receipt(
+            id=post_id,
+            url=f"https://x.com/i/web/status/{post_id}",
+            notes=notes,
+            meta=asdict(limits),
+        )
+
+    def close(self) -> None:
+        self._api.client.session.close()
+
+    def _upload(self, post: Post, image: ImageVariant) -> str:
+        try:
+            data = image.read_bytes()
+        except OSError as exc:  # the variant cache was cleaned: the next prepare() rebuilds it
+            raise XApiError(
+                "transient", f"cannot read the prepared image ({exc.strerror})"
+            ) from None
+        media_id = self._api.upload_image(data, image.mime)
+        alt = post.image_alt.strip()
+        if alt:
+            self._api.set_alt_text(media_id, alt[:ALT_TEXT_MAX])
+        return media_id
+
+    def _error(self, what: str, exc: XApiError) -> DeliveryError:
+        reason = f"{what}: {_one_line(str(exc))}"
+        if exc.kind == "rate_limited":
+            now = self._clock()
+            retry = max(1.0, exc.reset_at - now) if exc.reset_at is not None else 60.0
+            return DeliveryError("rate_limited", reason, retry_after=retry)
+        if exc.kind == "transient":
+            uncertain = what == "create post" and _maybe_created(exc)
+            return DeliveryError("transient", reason, uncertain=uncertain)
+        return DeliveryError(exc.kind, reason)
+
+
+def _maybe_created(exc: XApiError) -> bool:
+    """Whether X may have created the post although we got no usable answer.
+
+    A timeout or dropped connection after the body left, or a 2xx without an id, may hide a
+    created post (the duplicate answer on the retry settles it); a refused connection does not.
+    """
+    if exc.status is not None:
+        return 200 <= exc.status < 300
+    return not any(m in exc.detail for m in _NOT_SENT)
+
+
+_NOT_SENT = ("ConnectTimeout", "NewConnectionError", "Connection refused", "NameResolution")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:500]
