@@ -54,7 +54,11 @@ def find_post(site: SiteConfig, ref: str, *, allow_outside_site: bool = False) -
 
     candidates = [Path(ref), site.root / ref, site.root / "_posts" / ref]
     for candidate in candidates:
-        if candidate.is_file():
+        try:
+            is_file = candidate.is_file()
+        except OSError:  # a name too long for the file system is simply not a file
+            is_file = False
+        if is_file:
             if not allow_outside_site and not _inside(candidate, site.root):
                 raise PostLookupError(f"{ref}: not a file of the site")
             try:
