@@ -1,9 +1,380 @@
-"""`newsbot push | status | retry`: an operator's hands on the delivery records."""
+"""`newsbot push | status | retry | skip | resolve | pause | resume`: an operator's hands on the
+delivery records.
+
+Thin like the rest of the CLI: each command opens a session (settings, Redis, services, the
+Celery send), calls one action of ``bot.actions.delivery`` and formats its report.  The editors'
+Telegram bot calls the same actions, so both always agree.
+
+Redis: ``REDIS_URL`` when set; otherwise the embedded server under ``DATA_DIR``.  When
+``newsbot run`` already owns that server (its lock is held) we connect to it through the port it
+recorded in ``embedded.pid`` instead of starting a second one; when nobody runs it we start it for
+the length of the command (records written then are picked up by the next ``newsbot run``).
+"""
 
 from __future__ import annotations
 
+import getpass
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import unquote
+
+import redis
 import typer
+from rich.table import Table
+from rich.text import Text
+
+from bot.actions import delivery as actions
+from bot.actions.content import PLATFORMS
+from bot.config import Settings
+from bot.redis_embedded import EmbeddedRedis, EmbeddedRedisBusyError, resolve_redis_url
+
+if TYPE_CHECKING:
+    from bot.delivery.services import Services
+
+# Where bot/redis_embedded.py keeps its files (it writes "<pid> <port>" into the pid file).
+_EMBEDDED_SUBDIR = "redis"
+_EMBEDDED_PID = "embedded.pid"
+_EMBEDDED_HOST = "127.0.0.1"
+
+_RESULT_STYLE = {
+    "queued": "green", "already_sent": "cyan", "marked_sent": "cyan", "skipped": "yellow",
+    "paused": "yellow", "waiting": "yellow", "in_progress": "blue", "in_doubt": "magenta",
+    "nothing_to_do": "dim", "refused": "red",
+}
+_STATE_STYLE = {
+    "sent": "green", "queued": "blue", "sending": "blue", "waiting": "yellow",
+    "retry_wait": "yellow", "failed": "red", "in_doubt": "magenta", "skipped": "dim", "new": "",
+}
 
 
+# Same as bot.cli's options; defined here because typer resolves these (string) annotations in
+# this module's globals, and importing them from bot.cli at import time would be circular.
+RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.")]
+SiteOption = Annotated[
+    Path | None,
+    typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")]
+
+
+@dataclass
+class OpsSession:
+    settings: Settings
+    services: Services
+    enqueue: Callable[[str], None]
+    who: str
+
+
+def operator() -> str:
+    """The audit name of whoever runs the command."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli:unknown"
+
+
+def running_embedded_url(data_dir: Path) -> str:
+    """URL of the embedded server another process (``newsbot run``) owns for ``data_dir``.
+
+    The pid file holds "<server pid> <port>"; the server answering on that port must report the
+    same process id, so a stale file or a recycled port never leads us to a foreign server.
+    """
+    from bot.cli import UserError
+
+    pid_file = Path(data_dir) / _EMBEDDED_SUBDIR / _EMBEDDED_PID
+    try:
+        pid_text, port_text = pid_file.read_text(encoding="utf-8").split()[:2]
+        pid, port = int(pid_text), int(port_text)
+    except (OSError, ValueError):
+        raise UserError(
+            f"another process holds the embedded Redis in {pid_file.parent} but has not "
+            "recorded its port yet; try again in a moment, or set REDIS_URL"
+        ) from None
+    url = f"redis://{_EMBEDDED_HOST}:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=5)
+    try:
+        info = client.info("server")
+    except redis.RedisError as exc:
+        raise UserError(f"the running embedded Redis ({url}) does not answer: {exc}") from None
+    finally:
+        client.close()
+    if int(info.get("process_id", -1)) != pid:
+        raise UserError(f"the server on {url} is not the embedded Redis of {pid_file.parent}")
+    return url
+
+
+def connect_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
+    """(URL, embedded server this command started or None)."""
+    if settings.redis_url:
+        return settings.redis_url, None
+    try:
+        return resolve_redis_url(None, settings.data_dir)
+    except EmbeddedRedisBusyError:
+        return running_embedded_url(settings.data_dir), None
+
+
+def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]:
+    """A Celery send of newsbot.publish on the broker the workers listen to (the same Redis)."""
+    import tasks
+
+    tasks.configure(settings, redis_url=redis_url)
+    return tasks.enqueue_publish
+
+
+@contextmanager
+def session(site: Path | None) -> Iterator[OpsSession]:
+    from bot.cli import UserError, _settings
+    from bot.delivery.services import Services
+
+    settings = _settings(site)
+    url, embedded = connect_redis(settings)
+    services = None
+    try:
+        try:
+            services = Services.from_settings(settings, redis_url=url)
+            services.state.client.ping()
+        except redis.RedisError as exc:
+            raise UserError(f"cannot reach Redis: {exc}") from None
+        yield OpsSession(settings=settings, services=services,
+                         enqueue=_celery_enqueue(settings, url), who=operator())
+    finally:
+        if services is not None:
+            services.close()
+        if embedded is not None:
+            embedded.stop()
+
+
+# ------------------------------------------------------------------------------------- output
+def _print_report(report: actions.DeliveryReport, as_json: bool) -> None:
+    from bot.cli import _print_json, console
+
+    if as_json:
+        _print_json(report.to_json())
+        return
+    if report.post:
+        console.print(Text.assemble((report.title or "", "bold"), "\n",
+                                    (unquote(report.post), "dim")), highlight=False)
+    if report.warning:
+        console.print(f"[yellow]note: {report.warning}[/]", highlight=False)
+    if report.paused:
+        console.print("[yellow]publishing is paused[/]")
+    for o in report.outcomes:
+        style = _RESULT_STYLE.get(o.result, "")
+        line = Text.assemble((f"{o.platform:<9}", "bold"), f"{o.destination}  ",
+                             (o.result.replace("_", " "), style), f"  {o.message}")
+        console.print(line, highlight=False, soft_wrap=True)
+    if report.error:
+        console.print(f"[red]{report.error}[/]", highlight=False)
+
+
+def _finish(report: actions.DeliveryReport, as_json: bool) -> None:
+    _print_report(report, as_json)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _platforms(value: str) -> tuple[str, ...]:
+    from bot.cli import UserError
+
+    if value == "all":
+        return PLATFORMS
+    if value not in PLATFORMS:
+        raise UserError(f"unknown platform {value!r}; choose telegram, x or all")
+    return (value,)
+
+
+def _ago(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f}s ago"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f}m ago"
+    return f"{seconds / 3600:.1f}h ago"
+
+
+def _short(iso_text: str | None) -> str:
+    return (iso_text or "")[:19].replace("T", " ")
+
+
+def _print_status(report: actions.StatusReport) -> None:
+    from bot.cli import console
+
+    mode = "[yellow]dry-run[/]" if report.mode == "dry-run" else "[green]live[/]"
+    head = f"mode {mode}"
+    if report.paused:
+        who = (report.pause or {}).get("who", "")
+        why = (report.pause or {}).get("reason", "")
+        head += f"  [bold yellow]PAUSED[/] by {who}" + (f": {why}" if why else "")
+    console.print(head, highlight=False)
+    console.print("  ".join(f"[{_STATE_STYLE.get(s, '')}]{s}[/] {n}" if n else f"[dim]{s} 0[/]"
+                            for s, n in report.counts.items()), highlight=False)
+
+    shown = len(report.deliveries)
+    table = Table(title=f"deliveries ({shown} of {report.total}, newest first; updated UTC)",
+                  title_justify="left")
+    table.add_column("updated", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("to", no_wrap=True)
+    table.add_column("post", overflow="fold", ratio=3)
+    table.add_column("receipt / reason", overflow="fold", ratio=2)
+    for d in report.deliveries:
+        receipt = d["receipt"]
+        detail = (receipt.get("url") or receipt.get("id") or "") if receipt else d["reason"]
+        state = Text(d["state"], style=_STATE_STYLE.get(d["state"], ""))
+        table.add_row(_short(d["updated_at"])[5:16], state, f"{d['platform']} {d['destination']}",
+                      Text(unquote(d["post"])), Text(detail or ""))
+    console.print(table)
+
+    if report.pending:
+        pending = Table(title="pending", title_justify="left")
+        pending.add_column("due (UTC)", no_wrap=True)
+        pending.add_column("state", no_wrap=True)
+        pending.add_column("to", no_wrap=True)
+        pending.add_column("post", overflow="fold", ratio=3)
+        pending.add_column("reason", overflow="fold", ratio=2)
+        for p in report.pending:
+            pending.add_row(_short(p["eta"]) or "now", p["state"],
+                            f"{p['platform']} {p['destination']}", Text(unquote(p["post"])),
+                            Text(p["reason"] or ""))
+        console.print(pending)
+
+    for bucket, entry in report.rate.items():
+        parts = [f"{r['remaining']}/{r['limit']} per {r['window']:g}s" for r in entry["rules"]]
+        daily = entry.get("daily")
+        if daily and daily.get("platform_remaining") is not None:
+            parts.append(f"platform says {daily['platform_remaining']} left today")
+        if entry.get("blocked_until"):
+            parts.append(f"[red]blocked until {_short(entry['blocked_until'])}[/]")
+        note = "" if entry.get("enforced", True) else " [dim](not enforced in a dry run)[/]"
+        console.print(f"rate {bucket}: " + (", ".join(parts) or "no local limit") + note,
+                      highlight=False)
+    if report.workers:
+        console.print("workers: " + ", ".join(f"{name} ({_ago(age)})"
+                                              for name, age in report.workers.items()),
+                      highlight=False)
+    else:
+        console.print("[yellow]workers: none has reported a heartbeat[/]")
+
+
+# ------------------------------------------------------------------------------------- commands
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `newsbot` app."""
+    from bot.cli import UserError, _print_json, console
+
+    @app.command()
+    def push(
+        ref: RefArg,
+        platform: Annotated[str, typer.Option("--platform", "-p",
+                                              help="telegram, x or all.")] = "all",
+        force: Annotated[bool, typer.Option("--force",
+                                            help="Send again even where already sent.")] = False,
+        yes: Annotated[bool, typer.Option("--yes", "-y",
+                                          help="Queue even while publishing is paused.")] = False,
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Publish a post by hand now (a stale, baseline or skipped one; --force re-posts)."""
+        wanted = _platforms(platform)
+        with session(site) as ops:
+            def run(confirm: bool) -> actions.DeliveryReport:
+                return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+                                    platforms=wanted, force=force, confirm_paused=confirm,
+                                    allow_outside_site=True)
+
+            report = run(yes)
+            if (report.needs_confirmation and not as_json and sys.stdin.isatty()
+                    and console.is_terminal):
+                _print_report(report, as_json=False)
+                if typer.confirm("Publishing is paused. Queue it anyway (it goes out on "
+                                 "resume)?", default=False):
+                    report = run(True)
+                else:
+                    raise typer.Exit(1)
+            elif report.needs_confirmation and not as_json:
+                report = _with_hint(report, "publishing is paused: add --yes to queue anyway")
+            _finish(report, as_json)
+
+    @app.command()
+    def status(
+        all_: Annotated[bool, typer.Option("--all", help="Every delivery, not the last 20.")
+                        ] = False,
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
+        with session(site) as ops:
+            report = actions.status(ops.services, limit=None if all_ else 20)
+        if as_json:
+            _print_json(report.to_json())
+        else:
+            _print_status(report)
+
+    @app.command()
+    def retry(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
+        """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
+        with session(site) as ops:
+            report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+                                   allow_outside_site=True)
+        _finish(report, as_json)
+
+    @app.command()
+    def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
+        """Never publish this post automatically (push still can)."""
+        with session(site) as ops:
+            report = actions.skip(ops.services, ref, who=ops.who, allow_outside_site=True)
+        _finish(report, as_json)
+
+    @app.command()
+    def resolve(
+        ref: RefArg,
+        resend: Annotated[bool, typer.Option("--resend",
+                                             help="It is not on the channel: send it.")] = False,
+        mark_sent: Annotated[bool, typer.Option("--mark-sent",
+                                                help="It is on the channel: never send.")
+                             ] = False,
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Settle an in-doubt delivery (a send interrupted before its outcome was known)."""
+        if resend == mark_sent:
+            raise UserError("give exactly one of --resend or --mark-sent")
+        with session(site) as ops:
+            report = actions.resolve(ops.services, ref, action="resend" if resend else
+                                     "mark_sent", who=ops.who, enqueue=ops.enqueue,
+                                     allow_outside_site=True)
+        _finish(report, as_json)
+
+    @app.command()
+    def pause(
+        reason: Annotated[str, typer.Option("--reason", help="Shown in status and audit.")] = "",
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
+        with session(site) as ops:
+            report = actions.pause(ops.services, ops.who, reason)
+        if as_json:
+            _print_json(report.to_json())
+        else:
+            console.print("[yellow]paused[/]" if report.changed else "already paused")
+
+    @app.command()
+    def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
+        """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
+        with session(site) as ops:
+            report = actions.resume(ops.services, ops.who, ops.enqueue)
+        if as_json:
+            _print_json(report.to_json())
+        else:
+            state = "[green]resumed[/]" if report.changed else "was not paused"
+            console.print(f"{state}; {len(report.requeued)} queued deliveries handed to the "
+                          "workers")
+
+
+def _with_hint(report: actions.DeliveryReport, hint: str) -> actions.DeliveryReport:
+    from dataclasses import replace
+
+    return replace(report, error=hint)

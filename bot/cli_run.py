@@ -1,9 +1,111 @@
-"""`newsbot run | worker | beat | scan`: the processes and the scan trigger."""
+"""`newsbot run | worker | beat | scan`: the processes and the scan trigger.
+
+`scan` runs the scan in this process (it needs only the files and Redis, and prints its report
+right away) and hands what it queues to the workers through the broker; when no worker is running
+(nothing holds the embedded Redis), the messages wait in Redis for the next `newsbot run`.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+SiteOption = Annotated[
+    Path | None,
+    typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `newsbot` app."""
+    app.command("run")(run)
+    app.command("worker")(worker)
+    app.command("beat")(beat)
+    app.command("scan")(scan)
+
+
+def _load(site: Path | None):  # -> Settings
+    from bot.config import load_settings
+    from bot.runner import setup_logging
+
+    settings = load_settings(site_dir=site)
+    setup_logging(settings)
+    return settings
+
+
+def run(
+    site: SiteOption = None,
+    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+) -> None:
+    """Everything on one machine: embedded Redis (unless REDIS_URL), worker, beat, file watcher."""
+    from bot.runner import run_all
+
+    settings = _load(site)
+    code = run_all(settings, concurrency=concurrency,
+                   announce=lambda line: print(line, file=sys.stderr, flush=True))
+    raise typer.Exit(code)
+
+
+def worker(
+    site: SiteOption = None,
+    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+    pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
+) -> None:
+    """A publish worker for split deployments (REDIS_URL required; run as many as you like)."""
+    from bot.runner import run_worker
+
+    raise typer.Exit(run_worker(_load(site), concurrency=concurrency, pool=pool))
+
+
+def beat(site: SiteOption = None) -> None:
+    """The scheduler and file watcher for split deployments (REDIS_URL required; exactly one)."""
+    from bot.runner import run_beat
+
+    raise typer.Exit(run_beat(_load(site)))
+
+
+def scan(
+    site: SiteOption = None,
+    backfill: Annotated[
+        int, typer.Option("--backfill", min=0, help="Also publish the N newest unsent posts.")
+    ] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")] = False,
+) -> None:
+    """Scan the site now; new posts are queued for the workers."""
+    import tasks
+    from bot.cli import console
+    from bot.cli_ops import connect_redis
+    from bot.delivery.planner import scan as run_scan
+    from bot.delivery.services import Services
+
+    settings = _load(site)
+    url, embedded = connect_redis(settings)
+    try:
+        tasks.configure(settings, redis_url=url)
+        svc = Services.from_settings(settings, redis_url=url)
+        try:
+            report = run_scan(svc, backfill=backfill, enqueue=tasks.enqueue_publish)
+        finally:
+            svc.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    console.print(
+        f"{report.files} files: {report.new} new, {report.changed} changed, "
+        f"{report.unchanged} unchanged, {len(report.bad)} bad"
+        + (" (first run: existing posts recorded as baseline)" if report.baseline else "")
+    )
+    console.print(f"queued {report.queued}, waiting {report.waiting}, skipped {report.skipped}"
+                  + (f", backfilled {report.backfilled} posts" if backfill else ""))
+    for bad in report.bad:
+        console.print(f"[red]bad file[/] {bad}", highlight=False)
+    if embedded is not None and report.queued:
+        console.print("[yellow]no worker is running: queued posts go out with the next "
+                      "`newsbot run`[/]")

@@ -1,0 +1,384 @@
+"""From the files in the site to delivery records: what is new, what waits, what is skipped.
+
+Why signatures: a rescan runs every SCAN_SECONDS on sites of tens of thousands of posts, so it
+only stats files and parses those whose "mtime_ns:size" changed since the last scan.  Identity is
+the post URL: a changed file of a known post only re-evaluates records that have not gone out
+(``new``/``waiting``), so editing a published post never publishes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.delivery.services import Services
+from bot.logs import log_event
+from bot.posts import BadFile, Post
+from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+from bot.state import Record, TransitionRefusedError
+
+__all__ = ["Enqueue", "ScanReport", "decide", "plan_manual", "scan"]
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+REEVALUATE = ("new", "waiting")
+MANUAL_FIELD = "manual"
+
+
+@dataclass
+class ScanReport:
+    full: bool = True
+    files: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    bad: list[BadFile] = field(default_factory=list)
+    queued: int = 0
+    waiting: int = 0
+    skipped: int = 0
+    backfilled: int = 0
+    baseline: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "full": self.full, "files": self.files, "new": self.new, "changed": self.changed,
+            "unchanged": self.unchanged, "removed": self.removed,
+            "bad": [{"file": b.rel_path, "line": b.line, "reason": b.reason} for b in self.bad],
+            "queued": self.queued, "waiting": self.waiting, "skipped": self.skipped,
+            "backfilled": self.backfilled, "baseline": self.baseline,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    state: str
+    reason: str = ""
+    scheduled_at: float | None = None
+
+
+def decide(post: Post, now: float, *, max_age_hours: float, baseline: bool) -> Decision:
+    """What a post's record should be when the post is first seen."""
+    if baseline:
+        return Decision("skipped", "baseline")
+    published_at = post.date.timestamp()
+    age_hours = (now - published_at) / 3600.0
+    if age_hours > max_age_hours:
+        return Decision("skipped", f"stale (first seen {age_hours:.0f} h after its date)")
+    return content_decision(post, now)
+
+
+def content_decision(post: Post, now: float) -> Decision:
+    """The part of the decision that changes when the file changes (front matter, date)."""
+    if not post.published:
+        return Decision("waiting", "published: false")
+    if not post.social:
+        return Decision("waiting", "social: false")
+    published_at = post.date.timestamp()
+    if published_at > now:
+        return Decision("waiting", f"scheduled for {post.date.isoformat()}", published_at)
+    return Decision("queued")
+
+
+def _signature(path: Path) -> str | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return f"{info.st_mtime_ns}:{info.st_size}"
+
+
+def _rel(root: Path, path: Path) -> str | None:
+    for candidate in (path, path.resolve()):
+        try:
+            return candidate.relative_to(root).as_posix()
+        except ValueError:
+            continue
+    return None
+
+
+def _in_posts(rel: str) -> bool:
+    return "_posts" in rel.split("/")[:-1]
+
+
+def _log_change(rec: Record, old: str, by: str = "scan") -> None:
+    log_event(log, "state_change", post=rec.post, platform=rec.platform,
+              destination=rec.destination, old=old, new=rec.state, attempt=rec.attempts,
+              reason=rec.reason, receipt=rec.receipt, by=by)
+
+
+def _safe_enqueue(enqueue: Enqueue, key: str) -> None:
+    """A broker hiccup must not lose the post: the record stays queued and the periodic safety
+    net (``newsbot.requeue``) hands it to the queue again."""
+    try:
+        enqueue(key)
+    except Exception as exc:
+        log.warning("enqueue of %s failed (%s); the safety net will retry", key, exc)
+
+
+def _seen_payload(post: Post, now: float) -> dict[str, Any]:
+    return {"rel_path": post.rel_path, "title": post.title, "date": post.date.isoformat(),
+            "first_seen": now}
+
+
+def scan(
+    svc: Services,
+    *,
+    paths: list[Path] | None = None,
+    backfill: int = 0,
+    now: float | None = None,
+    enqueue: Enqueue,
+) -> ScanReport:
+    """Scan the site (or just ``paths``, from file events) and plan deliveries.
+
+    Before the site's first full scan every path scan becomes a full scan, so the baseline always
+    covers the whole site.
+    """
+    current = time.time() if now is None else now
+    state, site = svc.state, svc.tools.site
+    root = site.root
+    baseline = not state.baseline_done(svc.site_key)
+    full = paths is None or baseline
+    report = ScanReport(full=full, baseline=baseline)
+    known = state.file_signatures(svc.site_key)
+
+    if full:
+        files = list(iter_post_files(site))
+    else:
+        files = []
+        for raw in paths or []:
+            path = Path(raw) if Path(raw).is_absolute() else root / raw
+            rel = _rel(root, path)
+            if rel is not None and _in_posts(rel) and path.is_file():
+                files.append(path)
+    report.files = len(files)
+
+    changed_sigs: dict[str, str] = {}
+    to_parse: list[tuple[Path, str]] = []
+    present: set[str] = set()
+    for path in files:
+        rel = _rel(root, path) or path.as_posix()
+        present.add(rel)
+        sig = _signature(path)
+        if sig is None:
+            continue
+        if known.get(rel) == sig:
+            report.unchanged += 1
+            continue
+        changed_sigs[rel] = sig
+        to_parse.append((path, rel))
+    removed = sorted(set(known) - present) if full else []
+    report.removed = len(removed)
+
+    for path, rel in to_parse:
+        try:
+            post = read_post(site, path)
+        except (PostFileError, OSError) as exc:
+            bad = BadFile(path, rel, getattr(exc, "reason", None) or str(exc),
+                          getattr(exc, "line", None))
+            _report_bad(report, bad)
+            continue
+        _plan_post(svc, post, rel, current, report, enqueue, baseline=baseline)
+
+    state.set_file_signatures(svc.site_key, changed_sigs, removed)
+    if baseline and full:
+        state.set_baseline_done(svc.site_key)
+    if backfill > 0:
+        report.backfilled = _backfill(svc, backfill, current, enqueue, report)
+    log_event(log, "scan", full=report.full, files=report.files, new=report.new,
+              changed=report.changed, unchanged=report.unchanged, bad=len(report.bad),
+              queued=report.queued, waiting=report.waiting, skipped=report.skipped,
+              backfilled=report.backfilled)
+    return report
+
+
+def _report_bad(report: ScanReport, bad: BadFile) -> None:
+    """Logged here once per (file, signature): the signature is stored, so the unchanged bad file
+    is not parsed (nor logged) again until it changes."""
+    report.bad.append(bad)
+    log_event(log, "bad_file", file=bad.rel_path, line=bad.line, reason=bad.reason)
+
+
+def _plan_post(svc: Services, post: Post, rel: str, now: float, report: ScanReport,
+               enqueue: Enqueue, *, baseline: bool) -> None:
+    state = svc.state
+    info = _seen_payload(post, now)
+    if state.mark_seen(svc.site_key, post.url, info):
+        report.new += 1
+        decision = decide(post, now, max_age_hours=svc.settings.max_age_hours, baseline=baseline)
+        for platform, destination in svc.destinations():
+            _create(svc, post, platform, destination, decision, report, enqueue)
+        return
+    report.changed += 1
+    seen = state.seen_info(svc.site_key, post.url) or {}
+    old_rel = seen.get("rel_path")
+    if old_rel != rel:
+        if isinstance(old_rel, str) and (svc.tools.site.root / old_rel).is_file():
+            other = svc.find_post_by_url(post.url)
+            if other is not None and other.rel_path != rel:
+                _report_bad(report, BadFile(post.path, rel,
+                                            f"same URL as {old_rel} ({post.url}): give it "
+                                            "another file name, slug or permalink"))
+                return
+        # The file was renamed (same URL): follow it so delivery re-reads the right file.
+        _update_seen(svc, post, {**seen, "rel_path": rel})
+    existing = {(r.platform, r.destination): r for r in state.records(post_url=post.url)}
+    content = content_decision(post, now)
+    for platform, destination in svc.destinations():
+        rec = existing.get((platform, destination))
+        if rec is None:  # a destination configured after the post was first seen
+            decision = decide(post, now, max_age_hours=svc.settings.max_age_hours,
+                              baseline=False)
+            _create(svc, post, platform, destination, decision, report, enqueue)
+        elif rec.state in REEVALUATE:
+            _reevaluate(svc, rec, content, report, enqueue)
+
+
+def _update_seen(svc: Services, post: Post, info: dict[str, Any]) -> None:
+    import json
+
+    # State has no "update seen" call (mark_seen is set-once); the key comes from its builder.
+    svc.state.client.hset(svc.state.keys.site_seen(svc.site_key), post.url,
+                          json.dumps(info, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def _count(report: ScanReport, state: str) -> None:
+    if state == "queued":
+        report.queued += 1
+    elif state == "waiting":
+        report.waiting += 1
+    elif state == "skipped":
+        report.skipped += 1
+
+
+def _create(svc: Services, post: Post, platform: str, destination: str, decision: Decision,
+            report: ScanReport, enqueue: Enqueue) -> None:
+    rec = svc.state.ensure(post.url, platform, destination, state=decision.state,
+                           reason=decision.reason, scheduled_at=decision.scheduled_at, by="scan")
+    if rec.state != decision.state or rec.reason != decision.reason:
+        return  # someone else created it first (a concurrent scan or an editor push)
+    _log_change(rec, "none")
+    _count(report, rec.state)
+    if rec.state == "queued":
+        _safe_enqueue(enqueue, rec.key)
+
+
+def _reevaluate(svc: Services, rec: Record, decision: Decision, report: ScanReport,
+                enqueue: Enqueue) -> None:
+    if (rec.state == decision.state and rec.reason == decision.reason
+            and rec.scheduled_at == decision.scheduled_at):
+        return
+    moved = svc.state.transition(*rec.ref, REEVALUATE, decision.state, reason=decision.reason,
+                                 scheduled_at=decision.scheduled_at, by="scan")
+    if moved is None:
+        return
+    _log_change(moved, rec.state)
+    _count(report, moved.state)
+    if moved.state == "queued":
+        _safe_enqueue(enqueue, moved.key)
+
+
+def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,
+              report: ScanReport) -> int:
+    """Publish the ``count`` newest posts that never went out, whatever the baseline/age said.
+
+    Parses every post (a manual, rare command); posts that opt out (`published: false`,
+    `social: false`) or are dated in the future are left to their own rules.
+    """
+    posts: list[Post] = []
+    for path in iter_post_files(svc.tools.site):
+        try:
+            post = read_post(svc.tools.site, path)
+        except (PostFileError, OSError):
+            continue
+        if content_decision(post, now).state == "queued":
+            posts.append(post)
+    posts.sort(key=lambda p: p.date, reverse=True)
+    done = 0
+    for post in posts:
+        if done >= count:
+            break
+        records = svc.state.records(post_url=post.url)
+        if any(r.state in ("sent", "sending", "in_doubt") for r in records):
+            continue
+        if not svc.state.is_seen(svc.site_key, post.url):
+            svc.state.mark_seen(svc.site_key, post.url, _seen_payload(post, now))
+        for platform, destination in svc.destinations():
+            rec = svc.state.ensure(post.url, platform, destination, state="queued",
+                                   reason="backfill", by="backfill")
+            old = rec.state
+            if rec.state in ("skipped", "new", "waiting", "retry_wait"):
+                try:
+                    if rec.state == "skipped":
+                        rec = svc.state.editor_resolve(*rec.ref, "force", "backfill",
+                                                       reason="backfill")
+                    else:
+                        moved = svc.state.transition(*rec.ref, rec.state, "queued",
+                                                     reason="backfill", by="backfill")
+                        rec = moved or rec
+                except TransitionRefusedError:
+                    continue
+            elif rec.reason != "backfill" or rec.state != "queued":
+                continue
+            _log_change(rec, old if old != rec.state else "none", by="backfill")
+            report.queued += 1
+            _safe_enqueue(enqueue, rec.key)
+        done += 1
+    return done
+
+
+def plan_manual(
+    svc: Services,
+    post: Post,
+    platforms: Iterable[str],
+    *,
+    force: bool,
+    who: str,
+    enqueue: Enqueue,
+) -> list[Record]:
+    """An editor's push: queue the post for ``platforms`` whatever scanning decided.
+
+    A sent record goes out again only with ``force``; a record being sent, or already queued, is
+    left alone (returned as is).  Pushed records carry ``manual=<who>`` so the sender does not
+    hold them back for `published: false` / `social: false` (the editor decided).
+    """
+    wanted = set(platforms)
+    state = svc.state
+    now = time.time()
+    if not state.is_seen(svc.site_key, post.url):
+        state.mark_seen(svc.site_key, post.url, _seen_payload(post, now))
+    out: list[Record] = []
+    for platform, destination in svc.destinations():
+        if platform not in wanted:
+            continue
+        rec = state.ensure(post.url, platform, destination, state="new", by=who)
+        old = rec.state
+        try:
+            if rec.state in ("new", "waiting", "queued", "retry_wait"):
+                moved = state.transition(*rec.ref, ("new", "waiting", "queued", "retry_wait"),
+                                         "queued", reason=f"pushed by {who}", by=who,
+                                         **{MANUAL_FIELD: who})
+                rec = moved or rec
+            elif rec.state == "sending" or (rec.state == "sent" and not force):
+                out.append(rec)
+                continue
+            else:
+                action = "resend" if rec.state in ("failed", "in_doubt") and not force else "force"
+                rec = state.editor_resolve(*rec.ref, action, who, reason=f"pushed by {who}")
+                moved = state.transition(*rec.ref, "queued", "queued", reason=f"pushed by {who}",
+                                         by=who, **{MANUAL_FIELD: who})
+                rec = moved or rec
+        except TransitionRefusedError as exc:
+            out.append(exc.record)
+            continue
+        if rec.state == "queued":
+            _log_change(rec, old, by=who)
+            _safe_enqueue(enqueue, rec.key)
+        out.append(rec)
+    return out
+

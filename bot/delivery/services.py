@@ -1,0 +1,119 @@
+"""One process's delivery collaborators, built once from the settings.
+
+Why one object: a Celery worker handles thousands of tasks and must not re-read `_config.yml`,
+re-open HTTP pools or reconnect to Redis per task; the ops commands and tests build the same
+object, so every path shares one wiring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from bot.actions.content import ContentTools
+from bot.config import Settings
+from bot.logs import add_secrets
+from bot.platforms.base import Publisher
+from bot.platforms.registry import build_publishers, is_dry_run
+from bot.posts import Post
+from bot.sources.jekyll import PostFileError, read_post
+from bot.state import RateLimiter, State
+
+__all__ = ["Services", "site_key_of"]
+
+log = logging.getLogger(__name__)
+
+
+def site_key_of(tools: ContentTools) -> str:
+    """Stable across restarts and machines serving the same site from the same folder."""
+    site = tools.site
+    raw = f"{site.url}{site.baseurl}\x1f{site.root}".encode()
+    return hashlib.blake2b(raw, digest_size=8).hexdigest()
+
+
+@dataclass
+class Services:
+    settings: Settings
+    tools: ContentTools
+    state: State
+    limiter: RateLimiter
+    publishers: list[Publisher]
+    site_key: str
+    lease_seconds: float = 120.0
+    _by_target: dict[tuple[str, str], Publisher] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_target = {(p.platform, p.destination): p for p in self.publishers}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        redis_url: str,
+        namespace: str = "newsbot",
+        publishers: list[Publisher] | None = None,
+    ) -> Services:
+        """``publishers`` overrides the registry (tests); ``namespace`` prefixes every key."""
+        # Whatever process builds Services holds the secrets: redact them from here on, also in
+        # the reasons stored on records (exception texts).
+        add_secrets(*settings.secret_values())
+        tools = ContentTools.from_settings(settings)
+        client = redis.Redis.from_url(
+            redis_url, decode_responses=True, socket_timeout=30, health_check_interval=30
+        )
+        return cls(
+            settings=settings,
+            tools=tools,
+            state=State(client, namespace=namespace),
+            limiter=RateLimiter(client, namespace=namespace),
+            publishers=list(publishers) if publishers is not None else build_publishers(settings),
+            site_key=site_key_of(tools),
+            lease_seconds=settings.lease_seconds,
+        )
+
+    @property
+    def dry_run(self) -> bool:
+        return is_dry_run(self.publishers)
+
+    def destinations(self) -> list[tuple[str, str]]:
+        """(platform, destination) of every configured publisher, in configuration order."""
+        return list(self._by_target)
+
+    def publisher_for(self, platform: str, destination: str) -> Publisher | None:
+        return self._by_target.get((platform, destination))
+
+    def find_post_by_url(self, url: str) -> Post | None:
+        """The post as it is on disk now, through the seen index's file path.
+
+        None when that file is gone or now holds another URL (the planner moves the index to a
+        renamed file when it parses it, so a rename is followed after the next scan).
+        """
+        info = self.state.seen_info(self.site_key, url) or {}
+        rel = info.get("rel_path")
+        if not isinstance(rel, str) or not rel:
+            return None
+        post = self._read(self.tools.site.root / rel)
+        return post if post is not None and post.url == url else None
+
+    def _read(self, path: Path) -> Post | None:
+        try:
+            return read_post(self.tools.site, path)
+        except (PostFileError, OSError):
+            return None
+
+    def close(self) -> None:
+        """Release publishers' pools, the image fetcher and the Redis connections."""
+        for publisher in self.publishers:
+            try:
+                publisher.close()
+            except Exception as exc:  # closing must not break a shutdown
+                log.debug("closing %r failed: %s", publisher, type(exc).__name__)
+        close_images = getattr(self.tools.images, "close", None)
+        if callable(close_images):
+            close_images()
+        self.state.client.close()

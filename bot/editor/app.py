@@ -1,0 +1,238 @@
+"""The editor bot process: a python-telegram-bot ``Application`` over the shared services.
+
+Only this process reads updates (long polling, or a webhook when BOT_WEBHOOK_URL is set); workers
+never poll, they only send notices (``bot.notify``).  The bot itself never sends channel posts:
+``/push`` and the buttons queue records, and the Celery workers deliver them, so a push from
+Telegram obeys the same pause flag, rate limits and exactly-once state as everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.config import ConfigError, Settings
+from bot.notify import Notifier
+
+from .auth import EditorAuth, RefusalGate
+from .callbacks import CallbackSigner
+from .handlers import EditorDesk
+from .i18n import COMMANDS, LANGUAGES, command_descriptions
+
+__all__ = ["BotThread", "bot_main", "build_application", "default_enqueue", "run_bot", "serve"]
+
+log = logging.getLogger(__name__)
+
+Enqueue = Callable[[str], None]
+
+
+def _token(settings: Settings) -> str:
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is required for the editor bot")
+    return settings.telegram_bot_token.get_secret_value()
+
+
+def default_enqueue(settings: Settings, redis_url: str) -> Enqueue:
+    """The Celery send the workers listen to (imported late: tests pass their own)."""
+    import tasks
+
+    configure = getattr(tasks, "configure", None)
+    if configure is not None:
+        configure(settings, redis_url=redis_url)
+    return tasks.enqueue_publish  # type: ignore[no-any-return]
+
+
+def build_application(
+    settings: Settings,
+    services: Any,
+    *,
+    enqueue: Enqueue,
+    notifier: Notifier | None = None,
+    member_cache_seconds: float = 60.0,
+    refusal_window_seconds: int = 600,
+) -> Application:
+    """The Application with every handler registered; not started."""
+    token = _token(settings)
+    api = settings.telegram_api_url.rstrip("/")
+    state = services.state
+    app = (
+        Application.builder()
+        .token(token)
+        .base_url(f"{api}/bot")
+        .base_file_url(f"{api}/file/bot")
+        .concurrent_updates(16)
+        .post_init(_post_init(settings.bot_language))
+        .build()
+    )
+    lookup = None
+    if settings.editor_chat_members_are_editors and settings.telegram_editor_chat:
+        chat = settings.telegram_editor_chat
+        chat_id: int | str = int(chat) if chat.lstrip("-").isdigit() else chat
+
+        async def lookup(user_id: int) -> str | None:
+            member = await app.bot.get_chat_member(chat_id, user_id)
+            return str(member.status)
+
+    if notifier is None and settings.telegram_editor_chat:
+        notifier = Notifier.from_settings(settings, state)
+    desk = EditorDesk(
+        services,
+        signer=CallbackSigner.from_token(token, state.client, namespace=state.namespace),
+        auth=EditorAuth(settings.telegram_editor_ids, member_lookup=lookup,
+                        cache_seconds=member_cache_seconds),
+        refusals=RefusalGate(state.client, namespace=state.namespace,
+                             window_seconds=refusal_window_seconds),
+        language=settings.bot_language,
+        enqueue=enqueue,
+        notifier=notifier,
+    )
+    app.bot_data["desk"] = desk
+    # New messages only: editing an old "/push ... force" must not run it a second time.
+    fresh = filters.UpdateType.MESSAGE
+    for name in COMMANDS:
+        app.add_handler(CommandHandler(name, getattr(desk, name), filters=fresh))
+    app.add_handler(CommandHandler("start", desk.help, filters=fresh))
+    app.add_handler(CallbackQueryHandler(desk.button_pressed))
+    app.add_handler(MessageHandler(
+        fresh & (filters.COMMAND | (filters.ChatType.PRIVATE & filters.TEXT)), desk.unknown))
+    app.add_error_handler(_on_error)
+    return app
+
+
+def _post_init(language: str) -> Callable[[Application], Any]:
+    async def set_commands(app: Application) -> None:
+        """Telegram's command menu, in the bot language by default and per client language."""
+        try:
+            await app.bot.set_my_commands(_commands(language))
+            for code in LANGUAGES:
+                await app.bot.set_my_commands(_commands(code), language_code=code)
+        except Exception as exc:  # a menu is a convenience: never block the bot on it
+            log.warning("editor bot: setMyCommands failed (%s)", type(exc).__name__)
+
+    return set_commands
+
+
+def _commands(language: str) -> Sequence[BotCommand]:
+    return [BotCommand(name, text) for name, text in command_descriptions(language)]
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # PTB's default prints the exception, whose text may hold the API URL and so the token.
+    error = context.error
+    log.warning("editor bot: %s while handling an update", type(error).__name__)
+
+
+def webhook_secret(token: str) -> str:
+    """Telegram's X-Telegram-Bot-Api-Secret-Token, derived so it survives restarts."""
+    return hashlib.sha256(b"newsbot-webhook\0" + token.encode()).hexdigest()[:48]
+
+
+def run_bot(
+    settings: Settings,
+    services: Any,
+    *,
+    enqueue: Enqueue,
+    stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM),
+) -> None:
+    """Block serving updates until a stop signal (long polling, or webhook when configured).
+
+    For ``newsbot run`` (the bot beside other work in one process) use ``BotThread`` instead:
+    signals belong to the main thread there.
+    """
+    serve(build_application(settings, services, enqueue=enqueue), settings,
+          stop_signals=stop_signals)
+
+
+def serve(app: Application, settings: Settings, *,
+          stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM)) -> None:
+    """Run ``app`` until stopped: webhook when BOT_WEBHOOK_URL is set, else long polling."""
+    if settings.bot_webhook_url:
+        host, _, port = settings.bot_webhook_listen.rpartition(":")
+        token = _token(settings)
+        secret = webhook_secret(token)
+        app.run_webhook(
+            listen=host or "127.0.0.1",
+            port=int(port),
+            url_path=secret[:16],
+            webhook_url=f"{settings.bot_webhook_url.rstrip('/')}/{secret[:16]}",
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+            drop_pending_updates=False,
+            stop_signals=stop_signals,
+            close_loop=False,
+            bootstrap_retries=-1,
+        )
+        return
+    app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals,
+                    close_loop=False, bootstrap_retries=-1)
+
+
+class BotThread:
+    """The editor bot in a daemon thread with its own event loop (``newsbot run``, tests).
+
+    ``start()`` returns once the thread runs; ``stop()`` asks the application to stop (it then
+    finishes its last long poll or closes the webhook server) and waits for the thread.
+    """
+
+    def __init__(self, settings: Settings, services: Any, *, enqueue: Enqueue) -> None:
+        self.settings = settings
+        self.app = build_application(settings, services, enqueue=enqueue)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="editor-bot", daemon=True)
+        self.error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            serve(self.app, self.settings, stop_signals=None)
+        except BaseException as exc:  # reported by stop(); a thread must not die silently
+            log.warning("editor bot stopped: %s", type(exc).__name__)
+            self.error = exc
+        finally:
+            if not self._loop.is_closed():
+                self._loop.close()
+
+    def start(self) -> BotThread:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self._thread.is_alive() and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                self._loop.call_soon_threadsafe(self.app.stop_running)
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+
+def bot_main(settings: Settings) -> None:
+    """``newsbot bot``: connect to Redis (as the ops commands do), then serve until signalled."""
+    from bot.cli_ops import connect_redis
+    from bot.delivery.services import Services
+
+    url, embedded = connect_redis(settings)
+    services = Services.from_settings(settings, redis_url=url)
+    try:
+        run_bot(settings, services, enqueue=default_enqueue(settings, url))
+    finally:
+        services.close()
+        if embedded is not None:
+            embedded.stop()

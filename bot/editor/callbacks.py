@@ -1,0 +1,142 @@
+"""Signed inline-button data: a button press can only do what the bot itself offered.
+
+Telegram hands ``callback_data`` back verbatim from any client, so anyone can send any string
+(a modified client, a replayed old button).  Each button therefore carries ``<id>.<mac>`` where
+``id`` is a random handle of the full payload stored in Redis (the payload does not fit
+callback_data's 64 bytes) and ``mac`` is HMAC-SHA256 over id and payload, keyed by a key derived
+from the bot token.  A press is honoured only when the payload exists, the MAC matches, the expiry
+has not passed and, for state-changing actions, the handle was not used before (``SET NX`` on a
+used-marker: two editors tapping the same [Publish now] at once act once).
+
+The Notifier (Celery worker) and the bot process share the signer through Redis and the token,
+so a button sent by a worker is honoured by the bot.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+__all__ = [
+    "CALLBACK_DATA_LIMIT",
+    "CallbackError",
+    "CallbackSigner",
+    "Payload",
+    "derive_key",
+]
+
+CALLBACK_DATA_LIMIT = 64
+DEFAULT_TTL = 7 * 24 * 3600.0
+_MAC_BYTES = 12  # 96 bits: forging needs ~2^95 tries, each a Telegram round trip
+_ID_BYTES = 9
+
+
+class CallbackError(Exception):
+    """A press that must do nothing; ``code`` is ``invalid`` (forged/expired) or ``used``."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    """What a button means: an action, its target (a post URL, a view name) and options."""
+
+    action: str
+    target: str
+    options: dict[str, Any]
+    expires_at: float
+    single_use: bool
+    handle: str
+
+
+def derive_key(token: str, purpose: bytes = b"newsbot/editor/callbacks/v1") -> bytes:
+    """HKDF-SHA256 (RFC 5869, one block): the token itself is never used as the MAC key."""
+    prk = hmac.new(b"newsbot-callback-salt", token.encode(), hashlib.sha256).digest()
+    return hmac.new(prk, purpose + b"\x01", hashlib.sha256).digest()
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class CallbackSigner:
+    """Issues and checks button data; synchronous (Redis calls take well under a millisecond)."""
+
+    def __init__(self, key: bytes, client: redis.Redis, *, namespace: str = "newsbot") -> None:
+        if len(key) < 16:
+            raise ValueError("callback key too short")
+        self._key = key
+        self._client = client
+        self._prefix = f"{namespace}:editor:cb:"
+
+    @classmethod
+    def from_token(cls, token: str, client: redis.Redis, *, namespace: str = "newsbot"
+                   ) -> CallbackSigner:
+        return cls(derive_key(token), client, namespace=namespace)
+
+    def __repr__(self) -> str:  # never show the key
+        return f"CallbackSigner(prefix={self._prefix!r})"
+
+    def _mac(self, handle: str, body: str) -> str:
+        digest = hmac.new(self._key, f"{handle}|{body}".encode(), hashlib.sha256).digest()
+        return _b64(digest[:_MAC_BYTES])
+
+    def issue(
+        self,
+        action: str,
+        target: str = "",
+        *,
+        ttl: float = DEFAULT_TTL,
+        single_use: bool = True,
+        **options: Any,
+    ) -> str:
+        """Store the payload and return callback_data (<= 64 bytes) for one button."""
+        handle = _b64(secrets.token_bytes(_ID_BYTES))
+        expires = time.time() + ttl
+        body = json.dumps(
+            {"a": action, "t": target, "o": options, "e": round(expires, 3),
+             "s": 1 if single_use else 0, "n": secrets.token_hex(4)},
+            ensure_ascii=False, sort_keys=True, separators=(",", ":"),
+        )
+        self._client.set(self._prefix + handle, body, ex=max(1, int(ttl) + 60))
+        data = f"{handle}.{self._mac(handle, body)}"
+        assert len(data.encode()) <= CALLBACK_DATA_LIMIT
+        return data
+
+    def peek(self, data: str | None) -> Payload:
+        """Verify without consuming (paging buttons, and checks before auth-gated work)."""
+        if not data or len(data) > CALLBACK_DATA_LIMIT or data.count(".") != 1:
+            raise CallbackError("invalid")
+        handle, mac = data.split(".")
+        body = self._client.get(self._prefix + handle)
+        if body is None:
+            raise CallbackError("invalid")
+        if isinstance(body, bytes):
+            body = body.decode()
+        if not hmac.compare_digest(self._mac(handle, body), mac):
+            raise CallbackError("invalid")
+        raw = json.loads(body)
+        payload = Payload(action=str(raw["a"]), target=str(raw["t"]), options=dict(raw["o"]),
+                          expires_at=float(raw["e"]), single_use=bool(raw["s"]), handle=handle)
+        if payload.expires_at < time.time():
+            raise CallbackError("invalid")
+        return payload
+
+    def consume(self, data: str | None) -> Payload:
+        """Verify and, for single-use buttons, claim: a second press raises ``used``."""
+        payload = self.peek(data)
+        if payload.single_use:
+            ttl = max(1, int(payload.expires_at - time.time()) + 60)
+            if not self._client.set(self._prefix + payload.handle + ":used", "1", nx=True, ex=ttl):
+                raise CallbackError("used")
+        return payload

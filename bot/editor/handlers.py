@@ -1,0 +1,516 @@
+"""The editors' commands and buttons: thin async wrappers over the shared actions.
+
+Every handler does the same four things: check the user is an editor, check the argument is
+sane data, call the action from ``bot.actions`` in a worker thread (the actions are synchronous
+and may scan the site), and format its report with ``render``.  The terminal and Telegram thus
+cannot disagree, and the event loop stays free to answer other editors meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.actions import delivery as actions
+from bot.actions.content import PLATFORMS
+from bot.actions.lookup import PostLookupError, find_post
+from bot.notify import Notifier, approval_notice_for
+from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+
+from . import render
+from .audit import audit_entries
+from .auth import EditorAuth, RefusalGate
+from .callbacks import CallbackError, CallbackSigner, Payload
+from .i18n import t
+from .preview import OutMessage, fingerprint, prepare_both, preview_messages
+
+__all__ = ["MAX_ARGUMENT", "EditorDesk"]
+
+log = logging.getLogger(__name__)
+
+MAX_ARGUMENT = 512  # longest reference an editor can mean (slugs, URLs, file names)
+PAGE_TTL = 24 * 3600.0
+LIST_LIMIT = 200
+Handler = Callable[["EditorDesk", Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+
+
+class ArgumentError(Exception):
+    """The editor's argument is unusable; the message is one escaped line."""
+
+
+def editors_only(fn: Handler) -> Handler:
+    """Auth gate plus the one-line answer for anything unexpected."""
+
+    @functools.wraps(fn)
+    async def wrapper(self: EditorDesk, update: Update, context: ContextTypes.DEFAULT_TYPE
+                      ) -> None:
+        user = update.effective_user
+        if not await self.auth.is_editor(user.id if user else None):
+            await self.refuse(update)
+            return
+        try:
+            await fn(self, update, context)
+        except ArgumentError as exc:
+            await self.say(update, str(exc))
+        except Exception as exc:
+            log.exception("editor bot: %s failed", fn.__name__)
+            await self.say(update, t(self.language, "error", action=fn.__name__.strip("_"),
+                                     reason=type(exc).__name__))
+
+    return wrapper
+
+
+class EditorDesk:
+    """All handlers, sharing the services, signer, auth and language."""
+
+    def __init__(
+        self,
+        services: Any,
+        *,
+        signer: CallbackSigner,
+        auth: EditorAuth,
+        refusals: RefusalGate,
+        language: str,
+        enqueue: Callable[[str], None],
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.svc = services
+        self.signer = signer
+        self.auth = auth
+        self.refusals = refusals
+        self.language = language
+        self.enqueue = enqueue
+        self.notifier = notifier
+
+    # ------------------------------------------------------------------ plumbing
+    @staticmethod
+    def who(update: Update) -> str:
+        user = update.effective_user
+        return f"tg:{user.id}" if user else "tg:unknown"
+
+    async def refuse(self, update: Update) -> None:
+        user = update.effective_user
+        user_id = user.id if user else None
+        query = update.callback_query
+        what = query.data if query else (update.effective_message.text
+                                          if update.effective_message else "")
+        answer = await asyncio.to_thread(self.refusals.should_answer, user_id, what or "")
+        if query is not None:
+            text = t(self.language, "refused_short") if answer else None
+            await _quiet(query.answer(text))
+            return
+        if answer and update.effective_chat is not None:
+            await update.effective_chat.send_message(
+                t(self.language, "refused", user_id=int(user_id or 0)), parse_mode=ParseMode.HTML)
+
+    async def say(self, update: Update, text: str,
+                  markup: InlineKeyboardMarkup | None = None) -> Message | None:
+        chat = update.effective_chat
+        if chat is None:
+            return None
+        return await chat.send_message(
+            text, parse_mode=ParseMode.HTML, reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True))
+
+    async def say_pages(self, update: Update, view: str, pages: Sequence[str], page: int = 0,
+                        extra: InlineKeyboardMarkup | None = None) -> None:
+        await self.say(update, pages[page], self.nav(view, page, len(pages)))
+
+    def nav(self, view: str, page: int, pages: int) -> InlineKeyboardMarkup | None:
+        if pages <= 1:
+            return None
+        row = []
+        if page > 0:
+            row.append(InlineKeyboardButton("◀", callback_data=self.signer.issue(
+                "page", view, ttl=PAGE_TTL, single_use=False, p=page - 1)))
+        row.append(InlineKeyboardButton(t(self.language, "page", page=page + 1, pages=pages),
+                                        callback_data=self.signer.issue(
+                                            "page", view, ttl=PAGE_TTL, single_use=False,
+                                            p=page)))
+        if page < pages - 1:
+            row.append(InlineKeyboardButton("▶", callback_data=self.signer.issue(
+                "page", view, ttl=PAGE_TTL, single_use=False, p=page + 1)))
+        return InlineKeyboardMarkup([row])
+
+    def button(self, label_key: str, action: str, target: str, **options: Any
+               ) -> InlineKeyboardButton:
+        return InlineKeyboardButton(t(self.language, label_key),
+                                    callback_data=self.signer.issue(action, target, **options))
+
+    def argument(self, update: Update, context: ContextTypes.DEFAULT_TYPE, usage: str,
+                 *, required: bool = True) -> list[str]:
+        """The command's words; refuses oversized or binary arguments before any lookup."""
+        message = update.effective_message
+        raw = (message.text or "") if message else ""
+        _, _, rest = raw.partition(" ")
+        if len(rest) > MAX_ARGUMENT:
+            raise ArgumentError(t(self.language, "too_long", length=len(rest),
+                                  limit=MAX_ARGUMENT))
+        if "\x00" in rest:
+            raise ArgumentError(t(self.language, "cannot", action="read",
+                                  reason="argument is not text"))
+        words = list(context.args or [])
+        for word in words:  # a file name component over 255 bytes makes stat() raise OSError
+            if len(word.encode()) > 255 and not word.startswith(("http://", "https://")):
+                raise ArgumentError(self.cannot(usage.split()[0].lstrip("/"),
+                                                "no post has a name that long"))
+        if required and not words:
+            raise ArgumentError(t(self.language, "usage", usage=render.esc(usage)))
+        return words
+
+    def cannot(self, action: str, reason: str) -> str:
+        return t(self.language, "cannot", action=action, reason=render.esc(reason, 300))
+
+    # ------------------------------------------------------------------ commands
+    @editors_only
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.say(update, t(self.language, "help"))
+
+    @editors_only
+    async def preview(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ref = " ".join(self.argument(update, context, "/preview <slug|URL|file>"))
+
+        def build() -> list[OutMessage]:
+            post = find_post(self.svc.tools.site, quick_ref(self.svc, ref))
+            tg, x = prepare_both(self.svc.tools, post)
+            return preview_messages(self.language, post, tg, x)
+
+        try:
+            messages = await asyncio.to_thread(build)
+        except PostLookupError as exc:
+            await self.say(update, self.cannot("preview", str(exc)))
+            return
+        chat = update.effective_chat
+        assert chat is not None
+        for message in messages:
+            await send_out(chat.get_bot(), chat.id, message)
+
+    @editors_only
+    async def push(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        words = self.argument(update, context, "/push <slug|URL> [telegram|x|all] [force]")
+        platforms, force, ref = parse_push(words)
+        if not ref:
+            raise ArgumentError(t(self.language, "usage",
+                                  usage=render.esc("/push <slug|URL> [telegram|x|all] [force]")))
+        if force:
+            await self._ask_force(update, ref, platforms)
+            return
+        await self._push(update, ref, platforms, force=False, confirm_paused=False)
+
+    async def _ask_force(self, update: Update, ref: str, platforms: tuple[str, ...]) -> None:
+        def look() -> tuple[str, str, list[Any]]:
+            post = find_post(self.svc.tools.site, quick_ref(self.svc, ref))
+            return post.url, post.title, self.svc.state.records(post_url=post.url)
+
+        try:
+            url, title, records = await asyncio.to_thread(look)
+        except PostLookupError as exc:
+            await self.say(update, self.cannot("push", str(exc)))
+            return
+        lines = [f"• {render.esc(r.platform)} {render.esc(r.state)} {render.link(r.receipt_url)}"
+                 for r in records if r.platform in platforms]
+        text = t(self.language, "force_ask", title=render.esc(title, 200),
+                 lines="\n".join(lines) or t(self.language, "never_sent"))
+        markup = InlineKeyboardMarkup([[self.button("force_button", "force", url,
+                                                    pl=list(platforms))]])
+        await self.say(update, text, markup)
+
+    async def _push(self, update: Update, ref: str, platforms: Sequence[str], *, force: bool,
+                    confirm_paused: bool) -> None:
+        report = await asyncio.to_thread(
+            lambda: actions.push(self.svc, quick_ref(self.svc, ref), who=self.who(update),
+                                 enqueue=self.enqueue, platforms=tuple(platforms), force=force,
+                                 confirm_paused=confirm_paused))
+        if not report.ok and report.needs_confirmation:
+            markup = InlineKeyboardMarkup([[self.button(
+                "paused_button", "pushp", report.post or ref, pl=list(platforms), f=force)]])
+            await self.say(update, t(self.language, "paused_ask",
+                                     title=render.esc(report.title or ref, 200)), markup)
+            return
+        await self._report(update, "push", "push_head", report)
+
+    async def _report(self, update: Update, action: str, head: str, report: Any) -> None:
+        if not report.ok and not report.outcomes:
+            await self.say(update, self.cannot(action, report.error or "failed"))
+            return
+        pages = render.paginate(render.delivery_lines(self.language, head, report))
+        for page in pages:
+            await self.say(update, page)
+
+    @editors_only
+    async def status(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pages = await asyncio.to_thread(self.view_pages, "status")
+        await self.say_pages(update, "status", pages)
+
+    @editors_only
+    async def failed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pages = await asyncio.to_thread(self.view_pages, "failed")
+        await self.say_pages(update, "failed", pages)
+
+    @editors_only
+    async def audit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        pages = await asyncio.to_thread(self.view_pages, "audit")
+        await self.say_pages(update, "audit", pages)
+
+    def view_pages(self, view: str) -> list[str]:
+        """The pages of a list view, recomputed on every request (pages show current facts)."""
+        state = self.svc.state
+        if view == "status":
+            report = actions.status(self.svc)
+            troubles = [*state.records(state="failed"), *state.records(state="in_doubt")]
+            header, lines = render.status_lines(self.language, report, troubles[:LIST_LIMIT])
+        elif view == "failed":
+            records = state.records(state="failed")[:LIST_LIMIT]
+            header, lines = render.failed_lines(self.language, records)
+        elif view == "audit":
+            header, lines = render.audit_lines(self.language, audit_entries(self.svc, 100))
+        else:
+            raise ValueError(view)
+        return render.paginate(lines, header)
+
+    @editors_only
+    async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ref = " ".join(self.argument(update, context, "/retry <slug|URL>"))
+        report = await asyncio.to_thread(
+            lambda: actions.retry(self.svc, quick_ref(self.svc, ref), who=self.who(update),
+                                  enqueue=self.enqueue))
+        await self._report(update, "retry", "retry_head", report)
+
+    @editors_only
+    async def skip(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        ref = " ".join(self.argument(update, context, "/skip <slug|URL>"))
+        report = await asyncio.to_thread(
+            lambda: actions.skip(self.svc, quick_ref(self.svc, ref), who=self.who(update)))
+        await self._report(update, "skip", "skip_head", report)
+
+    @editors_only
+    async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        reason = " ".join(self.argument(update, context, "/pause [reason]", required=False))
+        report = await asyncio.to_thread(actions.pause, self.svc, self.who(update), reason)
+        key = "paused" if report.changed else "paused_already"
+        await self.say(update, t(self.language, key, who=render.esc(report.who)))
+
+    @editors_only
+    async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.argument(update, context, "/resume", required=False)
+        report = await asyncio.to_thread(actions.resume, self.svc, self.who(update),
+                                         self.enqueue)
+        key = "resumed" if report.changed else "resumed_already"
+        await self.say(update, t(self.language, key, count=len(report.requeued)))
+
+    @editors_only
+    async def unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self.say(update, t(self.language, "help"))
+
+    # ------------------------------------------------------------------ buttons
+    @editors_only
+    async def button_pressed(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        try:
+            payload = await asyncio.to_thread(self._claim, query.data)
+        except CallbackError as exc:
+            key = "cb_used" if exc.code == "used" else "cb_invalid"
+            log.warning("editor bot: %s callback from user %s", exc.code, self.who(update))
+            await _quiet(query.answer(t(self.language, key)))
+            return
+        if payload.action == "page":
+            await self._page(update, payload)
+            return
+        await _quiet(query.answer(t(self.language, "cb_done")))
+        await _quiet(self._close_buttons(update))
+        handler = self._button_actions.get(payload.action)
+        if handler is None:
+            await self.say(update, self.cannot(payload.action, "unknown button"))
+            return
+        await handler(self, update, payload)
+
+    async def _close_buttons(self, update: Update) -> None:
+        """Replace the pressed message's buttons by who handled it, so nobody presses twice."""
+        query = update.callback_query
+        message = query.message if query else None
+        if query is None or not isinstance(message, Message):
+            return
+        note = f"\n\n✔ {render.esc(self.who(update))}"
+        if message.text is not None:
+            await query.edit_message_text(
+                message.text_html + note, parse_mode=ParseMode.HTML, reply_markup=None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
+        elif message.caption is not None:
+            await query.edit_message_caption(message.caption_html + note,
+                                             parse_mode=ParseMode.HTML, reply_markup=None)
+
+    def _claim(self, data: str | None) -> Payload:
+        payload = self.signer.peek(data)
+        return self.signer.consume(data) if payload.single_use else payload
+
+    async def _page(self, update: Update, payload: Payload) -> None:
+        query = update.callback_query
+        assert query is not None
+        await _quiet(query.answer())
+        pages = await asyncio.to_thread(self.view_pages, payload.target)
+        page = max(0, min(int(payload.options.get("p", 0)), len(pages) - 1))
+        try:
+            await query.edit_message_text(
+                pages[page], parse_mode=ParseMode.HTML,
+                reply_markup=self.nav(payload.target, page, len(pages)),
+                link_preview_options=LinkPreviewOptions(is_disabled=True))
+        except BadRequest as exc:  # "message is not modified": same page pressed again
+            if "not modified" not in str(exc).lower():
+                raise
+
+    async def _b_force(self, update: Update, payload: Payload) -> None:
+        await self._push(update, payload.target, _platforms(payload), force=True,
+                         confirm_paused=False)
+
+    async def _b_push_paused(self, update: Update, payload: Payload) -> None:
+        await self._push(update, payload.target, _platforms(payload),
+                         force=bool(payload.options.get("f")), confirm_paused=True)
+
+    async def _b_approve(self, update: Update, payload: Payload) -> None:
+        who = self.who(update)
+
+        def check() -> tuple[bool, Any]:
+            post = find_post(self.svc.tools.site, quick_ref(self.svc, payload.target))
+            tg, x = prepare_both(self.svc.tools, post)
+            if fingerprint([tg, x]) != payload.options.get("fp"):
+                return False, approval_notice_for(post, tg, x, self.language)
+            return True, post
+
+        try:
+            same, value = await asyncio.to_thread(check)
+        except PostLookupError as exc:
+            self.svc.state.audit(who, "approve", payload.target, {"error": str(exc)})
+            await self.say(update, self.cannot("approve", str(exc)))
+            return
+        if not same:
+            await asyncio.to_thread(self.svc.state.audit, who, "approve", payload.target,
+                                    {"refused": "changed since preview"})
+            if self.notifier is not None:
+                await asyncio.to_thread(self.notifier.notify, value)
+            await self.say(update, t(self.language, "approve_changed"))
+            return
+        report = await asyncio.to_thread(
+            actions.push, self.svc, payload.target, who=who, enqueue=self.enqueue,
+            confirm_paused=True)
+        await asyncio.to_thread(self.svc.state.audit, who, "approve", payload.target,
+                                {o.platform: o.result for o in report.outcomes}
+                                if report.ok else {"error": report.error})
+        await self.say(update, t(self.language, "approved", who=render.esc(who)))
+        await self._report(update, "approve", "push_head", report)
+
+    async def _b_skip(self, update: Update, payload: Payload) -> None:
+        report = await asyncio.to_thread(actions.skip, self.svc, payload.target,
+                                         who=self.who(update))
+        await self._report(update, "skip", "skip_head", report)
+
+    async def _b_retry(self, update: Update, payload: Payload) -> None:
+        report = await asyncio.to_thread(actions.retry, self.svc, payload.target,
+                                         who=self.who(update), enqueue=self.enqueue)
+        await self._report(update, "retry", "retry_head", report)
+
+    async def _b_resolve(self, update: Update, payload: Payload) -> None:
+        action = "resend" if payload.action == "resend" else "mark_sent"
+        report = await asyncio.to_thread(actions.resolve, self.svc, payload.target,
+                                         action=action, who=self.who(update),
+                                         enqueue=self.enqueue)
+        await self._report(update, action, "resolve_head", report)
+
+    _button_actions: ClassVar[dict[str, Callable[[EditorDesk, Update, Payload],
+                                                 Awaitable[None]]]] = {
+        "force": _b_force,
+        "pushp": _b_push_paused,
+        "approve": _b_approve,
+        "askip": _b_skip,
+        "retry": _b_retry,
+        "resend": _b_resolve,
+        "marksent": _b_resolve,
+    }
+
+
+# ---------------------------------------------------------------------- helpers
+def parse_push(words: Sequence[str]) -> tuple[tuple[str, ...], bool, str]:
+    """(platforms, force, ref) from `/push <ref> [telegram|x|all] [force]` (options at the end)."""
+    rest = list(words)
+    platforms: list[str] = []
+    force = False
+    while len(rest) > 1 and rest[-1].lower() in ("telegram", "x", "all", "force"):
+        word = rest.pop().lower()
+        if word == "force":
+            force = True
+        elif word == "all":
+            platforms.extend(PLATFORMS)
+        else:
+            platforms.append(word)
+    chosen = tuple(p for p in PLATFORMS if p in platforms) or PLATFORMS
+    return chosen, force, " ".join(rest)
+
+
+def quick_ref(svc: Any, ref: str) -> str:
+    """The post file's path for ``ref`` when one file obviously matches, else ``ref`` unchanged.
+
+    Why: ``find_post`` resolves a slug or URL by parsing every post of the site, which costs
+    seconds on a blog with thousands of posts; an editor typing ``/push kospi-rebound`` means the
+    one file named ``<date>-kospi-rebound.md``, and a URL the bot has seen is in the seen index.
+    Anything less certain goes the full way (ambiguity is then reported as usual).
+    """
+    ref = ref.strip()
+    site = svc.tools.site
+    if ref.startswith(("http://", "https://")):
+        by_url = getattr(svc, "find_post_by_url", None)
+        post = by_url(ref) if callable(by_url) else None
+        return post.rel_path if post is not None else ref
+    if not ref or "/" in ref or "\\" in ref or ref.startswith("."):
+        return ref
+    stem = ref.rsplit(".", 1)[0] if ref.endswith((".md", ".markdown", ".html")) else ref
+    found = [path for path in iter_post_files(site)
+             if path.name == ref or path.stem == stem or path.stem.endswith("-" + ref)]
+    if len(found) != 1:
+        return ref
+    try:
+        post = read_post(site, found[0])
+    except PostFileError:
+        return ref
+    if post.slug == ref or found[0].name == ref or found[0].stem == stem:
+        return post.rel_path
+    return ref
+
+
+def _platforms(payload: Payload) -> tuple[str, ...]:
+    wanted = payload.options.get("pl") or list(PLATFORMS)
+    return tuple(p for p in PLATFORMS if p in wanted)
+
+
+async def _quiet(call: Awaitable[Any]) -> None:
+    """Answer/edit calls whose failure (an old query, an unchanged markup) changes nothing."""
+    try:
+        await call
+    except TelegramError as exc:
+        log.debug("editor bot: ignored %s", exc)
+
+
+async def send_out(bot: Any, chat_id: int | str, message: OutMessage,
+                   markup: InlineKeyboardMarkup | None = None) -> Message:
+    """Send an OutMessage exactly as the channel publisher would."""
+    if message.photo is not None:
+        return await bot.send_photo(chat_id=chat_id, photo=message.photo, caption=message.text,
+                                    parse_mode=ParseMode.HTML, filename=message.filename,
+                                    reply_markup=markup)
+    preview = (LinkPreviewOptions(url=message.link_preview_url, prefer_large_media=True)
+               if message.link_preview_url else LinkPreviewOptions(is_disabled=True))
+    return await bot.send_message(chat_id=chat_id, text=message.text, parse_mode=ParseMode.HTML,
+                                  link_preview_options=preview, reply_markup=markup)

@@ -1,0 +1,71 @@
+"""What an editor is shown for a post: the channel message itself, then the X text and counts.
+
+Shared by ``/preview`` (async bot) and approval notices (sync Notifier in a worker), and built
+from the same ``prepare()`` delivery uses, so the first message is the channel post byte for byte:
+the same photo bytes and caption, or the same text with the same link preview.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from bot.actions.content import ContentTools, PlatformTeaser, image_summary, prepare
+from bot.images import ImageVariant
+from bot.posts import Post
+
+from .i18n import t
+from .render import esc
+
+__all__ = ["OutMessage", "fingerprint", "prepare_both", "preview_messages"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutMessage:
+    """One message to send: a photo with caption, or HTML text (optionally with a link preview)."""
+
+    text: str
+    photo: bytes | None = None
+    filename: str | None = None
+    link_preview_url: str | None = None
+
+
+def prepare_both(tools: ContentTools, post: Post) -> tuple[PlatformTeaser, PlatformTeaser]:
+    return prepare(tools, post, "telegram"), prepare(tools, post, "x")
+
+
+def fingerprint(items: tuple[PlatformTeaser, ...] | list[PlatformTeaser]) -> str:
+    """Changes whenever anything that would go out changes (text or image)."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(item.platform.encode() + b"\0" + item.teaser.text.encode() + b"\0")
+        image = item.image
+        digest.update((image.sha256 if isinstance(image, ImageVariant) else repr(image)).encode())
+    return digest.hexdigest()[:20]
+
+
+def channel_message(post: Post, item: PlatformTeaser) -> OutMessage:
+    """Exactly what the Telegram publisher sends for this teaser."""
+    if isinstance(item.image, ImageVariant):
+        return OutMessage(text=item.teaser.text, photo=item.image.read_bytes(),
+                          filename=item.image.path.name)
+    return OutMessage(text=item.teaser.text, link_preview_url=post.url)
+
+
+def details_text(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser) -> str:
+    tg_line = t(language, "preview_tg", length=tg.teaser.length, limit=tg.teaser.limit,
+                image=esc(image_summary(tg.image)))
+    if tg.teaser.shortened:
+        tg_line += " " + t(language, "preview_shortened")
+    x_line = t(language, "preview_x", length=x.teaser.length, limit=x.teaser.limit,
+               image=esc(image_summary(x.image)))
+    if x.teaser.shortened:
+        x_line += " " + t(language, "preview_shortened")
+    head = t(language, "preview_head", title=esc(post.title, 200))
+    return (f"{head}\n{tg_line}\n<b>{x_line}</b>\n"
+            f"<blockquote>{esc(x.teaser.text, 2000)}</blockquote>")
+
+
+def preview_messages(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser
+                     ) -> list[OutMessage]:
+    return [channel_message(post, tg), OutMessage(text=details_text(language, post, tg, x))]

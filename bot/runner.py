@@ -1,0 +1,184 @@
+"""The long-running processes: `newsbot run` (everything in one process), `worker`, `beat`.
+
+Why one process for `run`: the quick start and small sites need one command and little memory, so
+the Celery worker (threads pool), the beat scheduler (a thread) and the file watcher share one
+Python process next to the embedded Redis.  Celery's worker owns the signals: SIGINT/SIGTERM start
+a warm shutdown (running sends finish), then the beat thread, the watcher and the embedded Redis
+are stopped in that order, so a restart carries on from the same state and queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.config import ConfigError, Settings
+from bot.logs import configure_logging
+from bot.platforms.dryrun import OUTBOX_NAME
+from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
+from bot.redis_embedded import resolve_redis_url
+from bot.watcher import PostWatcher
+
+__all__ = ["describe_mode", "run_all", "run_beat", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY = 4
+
+
+# Celery logs every task received/succeeded at INFO: one tick a second would drown the state
+# changes operators read, so these stay at WARNING unless LOG_LEVEL=DEBUG.
+CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+
+
+def setup_logging(settings: Settings) -> None:
+    configure_logging(settings.log_level, secrets=[*settings.secret_values(),
+                                                   *secrets_of(settings)])
+    if settings.log_level != "DEBUG":
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def describe_mode(settings: Settings) -> str:
+    """One line: dry run and where the outbox is, or which platforms are live."""
+    publishers = build_publishers(settings)
+    try:
+        if is_dry_run(publishers):
+            outbox = (settings.data_dir / OUTBOX_NAME).resolve()
+            return f"dry run (no platform credentials): teasers go to {outbox}"
+        live = ", ".join(f"{p.platform} → {p.destination}" for p in publishers)
+        return f"live: {live}"
+    finally:
+        for p in publishers:
+            p.close()
+
+
+@dataclass
+class _Parts:
+    watcher: PostWatcher | None = None
+    beat: object | None = None
+
+
+def _start_watcher(settings: Settings) -> PostWatcher | None:
+    if not settings.watch:
+        return None
+    import tasks
+
+    def hand_over(paths: list[str]) -> None:
+        tasks.enqueue_scan(paths)
+
+    return PostWatcher(settings.site_dir, hand_over).start()
+
+
+def _worker(settings: Settings, *, hostname: str, concurrency: int, pool: str) -> object:
+    import tasks
+
+    return tasks.app.Worker(
+        hostname=hostname,
+        pool_cls=pool,
+        concurrency=concurrency,
+        loglevel=settings.log_level,
+        without_mingle=True,
+        without_gossip=True,
+        without_heartbeat=True,
+        task_events=False,
+        quiet=True,
+    )
+
+
+def run_all(
+    settings: Settings,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    announce: Callable[[str], None] = print,
+) -> int:
+    """`newsbot run`: embedded Redis (when REDIS_URL is unset), worker, beat, watcher."""
+    setup_logging(settings)
+    from celery.beat import EmbeddedService
+
+    import tasks
+
+    mode = describe_mode(settings)  # fails early on half a configuration
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url, embedded = resolve_redis_url(settings.redis_url, settings.data_dir)
+    parts = _Parts()
+    try:
+        tasks.configure(settings, redis_url=url)
+        where = f"embedded Redis in {embedded.directory}" if embedded else f"Redis {_safe(url)}"
+        announce(f"newsbot: {mode}; state in {where}; site {Path(settings.site_dir).resolve()}")
+        tasks.enqueue_scan()  # catch up with whatever changed while we were stopped
+        beat = EmbeddedService(tasks.app, thread=True, scheduler_cls="celery.beat:Scheduler")
+        beat.start()
+        parts.beat = beat
+        parts.watcher = _start_watcher(settings)
+        worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
+                         concurrency=concurrency, pool="threads")
+        worker.start()  # type: ignore[attr-defined]  (blocks until a signal stops it)
+        return int(getattr(worker, "exitcode", 0) or 0)
+    finally:
+        _stop(parts)
+        if embedded is not None:
+            embedded.stop()
+
+
+def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
+               pool: str = "threads") -> int:
+    """`newsbot worker`: publish and scan tasks only; scale by running more of them."""
+    setup_logging(settings)
+    import tasks
+
+    url = _require_redis(settings)
+    tasks.configure(settings, redis_url=url)
+    worker = _worker(settings, hostname=f"newsbot-worker@{socket.gethostname()}",
+                     concurrency=concurrency, pool=pool)
+    worker.start()  # type: ignore[attr-defined]
+    return int(getattr(worker, "exitcode", 0) or 0)
+
+
+def run_beat(settings: Settings) -> int:
+    """`newsbot beat`: the schedule (tick, requeue, rescan) and the file watcher; run exactly
+    one per deployment (two would only double the ticks, never the sends)."""
+    setup_logging(settings)
+    import tasks
+
+    url = _require_redis(settings)
+    tasks.configure(settings, redis_url=url)
+    parts = _Parts(watcher=_start_watcher(settings))
+    try:
+        tasks.enqueue_scan()
+        tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
+                       quiet=True).run()
+    finally:
+        _stop(parts)
+    return 0
+
+
+def _require_redis(settings: Settings) -> str:
+    if not settings.redis_url:
+        raise ConfigError(
+            "REDIS_URL is required for `newsbot worker` and `newsbot beat` (split deployments "
+            "share one Redis); use `newsbot run` for the embedded one"
+        )
+    return settings.redis_url
+
+
+def _stop(parts: _Parts) -> None:
+    if parts.watcher is not None:
+        parts.watcher.stop()
+    if parts.beat is not None:
+        parts.beat.stop()  # type: ignore[attr-defined]
+
+
+def _safe(url: str) -> str:
+    """A Redis URL without its password."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return url

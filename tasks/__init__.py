@@ -1,0 +1,240 @@
+"""The Celery app: ``celery -A tasks worker|beat|flower`` and ``newsbot run|worker|beat``.
+
+Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
+
+* ``task_acks_late`` + ``task_reject_on_worker_lost``: a worker that dies mid-task leaves the
+  message to be delivered again; the state machine (not the broker) makes that harmless.
+* ``worker_prefetch_multiplier=1``: a worker never sits on messages another worker could run.
+* ``visibility_timeout`` 3600 s, far longer than any countdown we use (we use none): future sends
+  (dates, rate-limit waits, backoff) live in the state's schedule sorted set, which ``tick`` moves
+  onto the queue every second (celery/celery#4766: ETAs beyond the visibility timeout are
+  delivered twice).
+* No result backend: nothing reads task results, and results would only fill Redis.
+
+Configuration comes from ``load_settings()`` at import (so plain ``celery -A tasks`` works with
+REDIS_URL in the environment or ``.env``), or from ``configure(settings, redis_url=...)``, which
+``newsbot run`` calls after starting the embedded server.  Importing never connects to Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+from celery import Celery, signals
+
+from bot.config import ConfigError, Settings, load_settings
+
+__all__ = ["app", "configure", "enqueue_publish", "enqueue_scan", "get_services"]
+
+log = logging.getLogger("newsbot.tasks")
+
+PUBLISH = "newsbot.publish"
+SCAN = "newsbot.scan"
+RESCAN = "newsbot.rescan"
+TICK = "newsbot.tick"
+REQUEUE = "newsbot.requeue"
+TICK_SECONDS = 1.0
+MIN_TICK_SECONDS = 0.05
+REQUEUE_SECONDS = 15.0
+REQUEUE_AFTER = 30.0
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+
+app = Celery("newsbot")
+app.conf.update(
+    broker_url=DEFAULT_BROKER,
+    task_ignore_result=True,
+    result_backend=None,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_transport_options={"visibility_timeout": 3600},
+    task_serializer="json",
+    accept_content=["json"],
+    event_serializer="json",
+    timezone="UTC",
+    enable_utc=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
+    worker_send_task_events=False,
+    beat_scheduler="celery.beat:Scheduler",
+)
+
+_lock = threading.Lock()
+_settings: Settings | None = None
+_redis_url: str | None = None
+_namespace = "newsbot"
+_services: Any = None  # bot.delivery.services.Services, built lazily once per process
+_services_pid: int | None = None
+
+
+def configure(settings: Settings, *, redis_url: str, namespace: str = "newsbot") -> None:
+    """Point the app at ``redis_url`` (broker and state) and set the beat schedule."""
+    global _settings, _redis_url, _namespace, _services
+    with _lock:
+        _settings, _redis_url, _namespace = settings, redis_url, namespace
+        old, _services = _services, None
+    if old is not None:
+        old.close()
+    if app.conf.broker_url != redis_url:
+        app.conf.broker_url = redis_url
+        _drop_broker_pools()
+    # RATE_TIME_SCALE (benchmarks) shrinks the tick with the rate windows it serves.
+    tick_every = max(MIN_TICK_SECONDS, TICK_SECONDS * settings.rate_time_scale)
+    app.conf.beat_schedule = {
+        "tick": {"task": TICK, "schedule": tick_every,
+                 "options": {"expires": max(tick_every * 3, 1.0)}},
+        "requeue": {"task": REQUEUE, "schedule": REQUEUE_SECONDS,
+                    "options": {"expires": REQUEUE_SECONDS}},
+        "rescan": {"task": RESCAN, "schedule": float(settings.scan_seconds),
+                   "options": {"expires": float(settings.scan_seconds)}},
+    }
+
+
+def _drop_broker_pools() -> None:
+    """Connections already opened to a previous broker URL must not be reused (Celery caches a
+    connection pool and a producer pool on first send)."""
+    pool = getattr(app, "_pool", None)
+    if pool is not None:
+        pool.force_close_all()
+        app._pool = None
+    amqp = app.__dict__.get("amqp")
+    if amqp is not None:
+        amqp._producer_pool = None
+
+
+def _configure_from_environment() -> None:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:  # importable anyway; the worker fails on its first task instead
+        log.warning("newsbot settings are invalid: %s", exc)
+        return
+    configure(settings, redis_url=settings.redis_url or DEFAULT_BROKER)
+
+
+def get_services() -> Any:
+    """This process's Services (built on first use; rebuilt in a forked child)."""
+    global _services, _services_pid
+    with _lock:
+        if _services is not None and _services_pid == os.getpid():
+            return _services
+        if _settings is None or _redis_url is None:
+            raise ConfigError("newsbot tasks are not configured (no settings)")
+        from bot.delivery.services import Services
+
+        _services = Services.from_settings(_settings, redis_url=_redis_url, namespace=_namespace)
+        _services_pid = os.getpid()
+        return _services
+
+
+def enqueue_publish(record_key: str) -> None:
+    """Hand one record to the workers (the state decides whether it is really sent)."""
+    publish.apply_async((record_key,))
+
+
+def enqueue_scan(paths: list[str] | None = None, backfill: int = 0) -> None:
+    scan.apply_async((), {"paths": paths, "backfill": backfill})
+
+
+@app.task(name=PUBLISH, bind=True, acks_late=True)
+def publish(self: Any, record_key: str) -> str:
+    from bot.delivery.sender import deliver
+
+    # Unique per attempt, even when the broker redelivers the same task id.
+    owner = f"{self.request.id or 'direct'}:{uuid.uuid4().hex[:8]}"
+    return deliver(get_services(), record_key, owner=owner)
+
+
+@app.task(name=SCAN)
+def scan(paths: list[str] | None = None, backfill: int = 0) -> dict[str, Any]:
+    from bot.delivery.planner import scan as run_scan
+
+    report = run_scan(get_services(), paths=[Path(p) for p in paths] if paths else None,
+                      backfill=int(backfill or 0), enqueue=enqueue_publish)
+    return report.to_json()
+
+
+@app.task(name=RESCAN)
+def rescan() -> dict[str, Any]:
+    return scan(None, 0)
+
+
+@app.task(name=TICK)
+def tick() -> dict[str, int]:
+    """Due schedule entries onto the queue, expired leases to in_doubt, a heartbeat."""
+    svc = get_services()
+    state = svc.state
+    promoted = state.promote_due()
+    for rec in promoted:
+        enqueue_publish(rec.key)
+    doubted = state.expire_leases()
+    if doubted:
+        from bot.logs import log_event
+
+        for rec in doubted:
+            log_event(log, "state_change", post=rec.post, platform=rec.platform,
+                      destination=rec.destination, old="sending", new="in_doubt",
+                      attempt=rec.attempts, reason=rec.reason, receipt=None)
+    state.heartbeat(_worker_name())
+    return {"promoted": len(promoted), "in_doubt": len(doubted)}
+
+
+@app.task(name=REQUEUE)
+def requeue(older_than: float = REQUEUE_AFTER) -> int:
+    """Safety net: a queued record whose broker message was lost is handed over again.
+
+    Sending twice is impossible (the state machine refuses the second lease), so this may be
+    generous; while paused nothing is sent, and resume re-queues by itself.
+    """
+    svc = get_services()
+    state = svc.state
+    if state.is_paused():
+        return 0
+    # Messages still waiting in the broker (same Redis in every newsbot deployment) mean the
+    # workers are behind, not that a message was lost: adding more would only pile up.
+    if state.client.llen(app.conf.task_default_queue or "celery"):
+        return 0
+    limit = state.now() - older_than
+    count = 0
+    for rec in state.records(state="queued"):
+        if (rec.updated_at or 0.0) < limit:
+            enqueue_publish(rec.key)
+            count += 1
+    return count
+
+
+def _worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@signals.setup_logging.connect
+def _setup_logging(**_: Any) -> None:
+    """Celery's own logging setup is replaced by ours (connecting here tells Celery to skip
+    it), so plain `celery -A tasks worker` also redacts secrets and quiets the HTTP loggers."""
+    if _settings is None:
+        return
+    from bot.runner import setup_logging
+
+    setup_logging(_settings)
+
+
+@signals.worker_shutdown.connect
+def _close_services(**_: Any) -> None:
+    global _services
+    with _lock:
+        svc, _services = _services, None
+    if svc is not None:
+        try:
+            svc.state.forget_heartbeat(_worker_name())
+        except Exception as exc:
+            log.debug("heartbeat cleanup failed: %s", type(exc).__name__)
+        svc.close()
+
+
+_configure_from_environment()

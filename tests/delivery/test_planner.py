@@ -1,0 +1,217 @@
+"""The planner against a real Redis and real post files (dry-run destinations)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from delivery_helpers import Queue, hours_ago, now_utc, write_post
+
+import bot.delivery.planner as planner
+from bot.delivery.planner import plan_manual, scan
+
+
+def states(svc, url: str) -> dict[str, tuple[str, str]]:
+    return {r.platform: (r.state, r.reason) for r in svc.state.records(post_url=url)}
+
+
+def baseline(svc) -> None:
+    report = scan(svc, enqueue=Queue())
+    assert report.baseline
+
+
+def test_first_run_records_every_post_as_baseline_and_sends_nothing(site: Path, make_services):
+    write_post(site, "old-one", hours_ago(5))
+    write_post(site, "old-two", hours_ago(1))
+    svc = make_services()
+    queue = Queue()
+    report = scan(svc, enqueue=queue)
+    assert report.baseline and report.new == 2 and report.skipped == 4
+    assert queue.keys == []
+    assert all(r.state == "skipped" and r.reason == "baseline" for r in svc.state.records())
+    assert svc.state.baseline_done(svc.site_key)
+
+    path = write_post(site, "fresh", now_utc() - timedelta(minutes=1))
+    report = scan(svc, enqueue=queue)
+    assert not report.baseline and report.new == 1 and report.unchanged == 2
+    assert report.queued == 2 and len(queue.keys) == 2
+    post = svc.find_post_by_url(svc.state.get_by_key(queue.keys[0]).post)
+    assert post is not None and post.path == path
+    assert {r.state for r in svc.state.records(state="queued")} == {"queued"}
+
+
+def test_old_post_is_skipped_as_stale(site: Path, make_services):
+    svc = make_services(max_age_hours=48)
+    baseline(svc)
+    write_post(site, "old", hours_ago(72))
+    queue = Queue()
+    report = scan(svc, enqueue=queue)
+    assert report.skipped == 2 and queue.keys == []
+    (record, *_) = svc.state.records()
+    assert record.state == "skipped"
+    assert record.reason == "stale (first seen 72 h after its date)"
+
+
+def test_future_post_waits_on_the_schedule_until_its_date(site: Path, make_services):
+    svc = make_services()
+    baseline(svc)
+    when = now_utc() + timedelta(hours=2)
+    write_post(site, "later", when)
+    queue = Queue()
+    report = scan(svc, enqueue=queue)
+    assert report.waiting == 2 and queue.keys == []
+    records = svc.state.records()
+    assert {r.state for r in records} == {"waiting"}
+    assert {r.scheduled_at for r in records} == {when.timestamp()}
+    assert svc.state.promote_due(now=when.timestamp() - 1) == []
+    promoted = svc.state.promote_due(now=when.timestamp() + 1)
+    assert sorted(r.key for r in promoted) == sorted(r.key for r in records)
+    assert {r.state for r in promoted} == {"queued"}
+
+
+def test_published_false_waits_and_flipping_it_publishes(site: Path, make_services):
+    svc = make_services()
+    baseline(svc)
+    when = now_utc() - timedelta(minutes=5)
+    write_post(site, "draft", when, extra="published: false")
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    url = svc.state.records()[0].post
+    assert set(states(svc, url).values()) == {("waiting", "published: false")}
+    assert queue.keys == []
+
+    write_post(site, "draft", when, extra="social: false")
+    report = scan(svc, enqueue=queue)
+    assert report.changed == 1 and queue.keys == []
+    assert set(states(svc, url).values()) == {("waiting", "social: false")}
+
+    write_post(site, "draft", when, extra="published: true")
+    report = scan(svc, enqueue=queue)
+    assert report.queued == 2 and len(queue.keys) == 2
+    assert {s for s, _ in states(svc, url).values()} == {"queued"}
+
+
+def test_editing_a_sent_post_never_sends_it_again(site: Path, make_services):
+    svc = make_services()
+    baseline(svc)
+    when = now_utc() - timedelta(minutes=5)
+    write_post(site, "story", when)
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    for rec in svc.state.records():
+        svc.state.editor_resolve(*rec.ref, "mark_sent", "test")
+    write_post(site, "story", when, title="Story with a corrected title")
+    queue.keys.clear()
+    report = scan(svc, enqueue=queue)
+    assert report.changed == 1 and report.new == 0 and queue.keys == []
+    assert {r.state for r in svc.state.records()} == {"sent"}
+
+
+def test_bad_files_are_reported_and_logged_once_per_version(
+    site: Path, make_services, caplog: pytest.LogCaptureFixture
+):
+    svc = make_services()
+    (site / "_posts" / "no-date-in-name.md").write_text("---\ntitle: x\n---\nbody\n")
+    broken = site / "_posts" / "2024-01-02-broken.md"
+    broken.write_text("---\ntitle: [unclosed\n---\nbody\n")
+    caplog.set_level(logging.INFO, logger="bot.delivery.planner")
+    report = scan(svc, enqueue=Queue())
+    assert sorted(b.rel_path for b in report.bad) == [
+        "_posts/2024-01-02-broken.md", "_posts/no-date-in-name.md"]
+    assert all(b.reason for b in report.bad)
+    report = scan(svc, enqueue=Queue())
+    assert report.bad == [] and report.unchanged == 2
+    bad_lines = [r for r in caplog.records if "event=bad_file" in r.getMessage()]
+    assert len(bad_lines) == 2
+    broken.write_text("---\ntitle: [still unclosed\n---\nbody\n")
+    report = scan(svc, enqueue=Queue())
+    assert [b.rel_path for b in report.bad] == ["_posts/2024-01-02-broken.md"]
+
+
+def test_two_files_with_one_url_keep_the_first(site: Path, make_services):
+    svc = make_services()
+    baseline(svc)
+    when = now_utc() - timedelta(minutes=5)
+    first = write_post(site, "same", when)
+    scan(svc, enqueue=Queue())
+    twin = site / "_posts" / "sub" / first.name
+    twin.parent.mkdir()
+    twin.write_text(first.read_text())
+    report = scan(svc, enqueue=Queue())
+    assert [b.rel_path for b in report.bad] == ["_posts/sub/" + first.name]
+    assert "same URL as" in report.bad[0].reason
+
+
+def test_backfill_publishes_the_newest_unsent_posts(site: Path, make_services):
+    for i in range(4):
+        write_post(site, f"p{i}", hours_ago(100 - i))  # p3 is the newest
+    svc = make_services()
+    baseline(svc)
+    queue = Queue()
+    report = scan(svc, backfill=2, enqueue=queue)
+    assert report.backfilled == 2 and len(queue.keys) == 4
+    queued = {svc.state.get_by_key(k).post.rsplit("/", 1)[-1] for k in queue.keys}
+    assert queued == {"p3.html", "p2.html"}
+    # Once sent, a post is not backfilled again: the next two go.
+    for key in queue.keys:
+        svc.state.editor_resolve(*svc.state.get_by_key(key).ref, "mark_sent", "test")
+    queue.keys.clear()
+    scan(svc, backfill=2, enqueue=queue)
+    queued = {svc.state.get_by_key(k).post.rsplit("/", 1)[-1] for k in queue.keys}
+    assert queued == {"p1.html", "p0.html"}
+
+
+def test_unchanged_rescan_parses_nothing(site: Path, make_services,
+                                         monkeypatch: pytest.MonkeyPatch):
+    for i in range(60):
+        write_post(site, f"bulk{i}", hours_ago(200 + i), image=False)
+    svc = make_services()
+    parsed: list[Path] = []
+    real = planner.read_post
+
+    def counting(site_cfg, path):
+        parsed.append(Path(path))
+        return real(site_cfg, path)
+
+    monkeypatch.setattr(planner, "read_post", counting)
+    scan(svc, enqueue=Queue())
+    assert len(parsed) == 60
+    parsed.clear()
+    report = scan(svc, enqueue=Queue())
+    assert parsed == [] and report.unchanged == 60
+    touched = write_post(site, "bulk7", hours_ago(207), image=False, body="Edited.")
+    report = scan(svc, enqueue=Queue())
+    assert parsed == [touched] and report.changed == 1
+
+
+def test_path_scan_reads_only_the_given_files(site: Path, make_services,
+                                              monkeypatch: pytest.MonkeyPatch):
+    write_post(site, "a", hours_ago(1))
+    svc = make_services()
+    baseline(svc)
+    new = write_post(site, "b", now_utc() - timedelta(minutes=1))
+    write_post(site, "c", now_utc() - timedelta(minutes=1))
+    queue = Queue()
+    report = scan(svc, paths=[new, site / "README.md"], enqueue=queue)
+    assert not report.full and report.files == 1 and report.new == 1 and len(queue.keys) == 2
+
+
+def test_editor_push_queues_a_skipped_post_and_force_resends_a_sent_one(
+    site: Path, make_services
+):
+    write_post(site, "old", hours_ago(5), extra="published: false")
+    svc = make_services()
+    baseline(svc)
+    post = svc.find_post_by_url(svc.state.records()[0].post)
+    queue = Queue()
+    records = plan_manual(svc, post, ["telegram"], force=False, who="cli:ed", enqueue=queue)
+    assert [(r.platform, r.state, r.extra.get("manual")) for r in records] == [
+        ("telegram", "queued", "cli:ed")]
+    assert queue.keys == [records[0].key]
+    svc.state.editor_resolve(*records[0].ref, "mark_sent", "test")
+    again = plan_manual(svc, post, ["telegram"], force=False, who="cli:ed", enqueue=queue)
+    assert again[0].state == "sent" and len(queue.keys) == 1
+    forced = plan_manual(svc, post, ["telegram"], force=True, who="cli:ed", enqueue=queue)
+    assert forced[0].state == "queued" and len(queue.keys) == 2

@@ -1,0 +1,216 @@
+"""deliver() through the real publishers against the fake Telegram and X servers."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from delivery_helpers import CHANNEL, Queue, live_env, now_utc, write_post
+
+from bot.delivery.planner import scan
+from bot.delivery.schedule import bucket_name
+from bot.delivery.sender import DUPLICATE_NOTE, deliver
+from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from bot.fakes.x import FakeX
+from bot.platforms.base import Receipt
+from bot.platforms.telegram import TelegramPublisher
+from bot.platforms.x import XPublisher
+from bot.platforms.x_api import XCredentials
+
+
+def queued_post(svc, site: Path, slug: str = "news") -> dict[str, str]:
+    """Baseline an empty site, drop one post, scan: platform -> queued record key."""
+    scan(svc, enqueue=Queue())
+    write_post(site, slug, now_utc() - timedelta(minutes=2), title=f"Big news {slug}")
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    return {svc.state.get_by_key(k).platform: k for k in queue.keys}
+
+
+@pytest.fixture
+def live(make_services, fake_tg: FakeTelegram, fake_x: FakeX):
+    def build(**overrides):
+        return make_services(**{**live_env(fake_tg, fake_x), **overrides})
+    return build
+
+
+def test_a_post_goes_out_once_to_each_platform_with_receipts(
+    live, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+):
+    svc = live()
+    keys = queued_post(svc, site)
+    assert deliver(svc, keys["telegram"], owner="t:1") == "sent"
+    assert deliver(svc, keys["x"], owner="x:1") == "sent"
+    [photo] = fake_tg.channel_posts(CHANNEL)
+    assert photo.kind == "photo" and "Big news news" in (photo.caption or "")
+    [tweet] = fake_x.posts
+    assert "Big news news" in tweet.text
+    [media_id] = tweet.media_ids
+    assert fake_x.media[media_id]["alt_text"] == "Blue test picture"
+    tg = svc.state.get_by_key(keys["telegram"])
+    assert tg.state == "sent" and tg.receipt_id == str(photo.message_id)
+    assert tg.receipt_url == f"https://t.me/{CHANNEL[1:]}/{photo.message_id}"
+    x = svc.state.get_by_key(keys["x"])
+    assert x.receipt_id == tweet.id and x.receipt_url.endswith(tweet.id)
+    # A second task for the same record sends nothing.
+    assert deliver(svc, keys["telegram"], owner="t:2") == "not_queued"
+    assert len(fake_tg.channel_posts(CHANNEL)) == 1
+
+
+def test_telegram_429_waits_exactly_retry_after_without_costing_an_attempt(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live(max_attempts=1)
+    key = queued_post(svc, site)["telegram"]
+    fake_tg.fail_next("sendPhoto", status=429, retry_after=7)
+    now = svc.state.now()
+    assert deliver(svc, key, owner="a", now=now) == "retry_wait"
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "retry_wait" and rec.scheduled_at == pytest.approx(now + 7)
+    bucket = bucket_name("telegram", CHANNEL)
+    assert svc.limiter.blocked_until(bucket, now=now) == pytest.approx(now + 7)
+    # Not due yet: nothing happens; when due it is sent (MAX_ATTEMPTS=1 was not used up).
+    assert deliver(svc, key, owner="b", now=now + 6) == "not_queued"
+    assert deliver(svc, key, owner="c", now=now + 7.01) == "sent"
+    assert len(fake_tg.channel_posts(CHANNEL)) == 1
+
+
+def test_rate_limit_budget_moves_the_record_to_waiting_on_the_schedule(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live(rate_time_scale=1.0)
+    key = queued_post(svc, site)["telegram"]
+    bucket = bucket_name("telegram", CHANNEL)
+    now = svc.state.now()
+    svc.limiter.block_until(bucket, now + 30, now=now)
+    assert deliver(svc, key, owner="a", now=now) == "rate_wait"
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "waiting" and rec.reason == "rate limit"
+    assert rec.scheduled_at == pytest.approx(now + 30, abs=0.01)
+    assert fake_tg.channel_posts(CHANNEL) == []
+    assert [r.key for r in svc.state.promote_due(now=now + 31)] == [key]
+
+
+def test_transient_errors_back_off_then_fail_after_max_attempts(live, site: Path, fake_x: FakeX):
+    svc = live(max_attempts=3)
+    key = queued_post(svc, site)["x"]
+    fake_x.fail_next("/2/tweets", status=503, count=10)
+    now = svc.state.now()
+    outcomes = []
+    delays = []
+    for i in range(3):
+        outcomes.append(deliver(svc, key, owner=f"o{i}", now=now))
+        rec = svc.state.get_by_key(key)
+        if rec.state == "retry_wait":
+            delays.append(rec.scheduled_at - now)
+            now = rec.scheduled_at + 0.001
+    assert outcomes == ["retry_wait", "retry_wait", "failed"]
+    assert 0 < delays[0] <= 2.0 and 0 < delays[1] <= 4.0
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "failed" and rec.reason.startswith("gave up after 3 attempts: ")
+    assert "503" in rec.reason or "Service Unavailable" in rec.reason
+    assert fake_x.posts == []
+
+
+def test_permanent_refusal_fails_at_once_with_the_platform_reason(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live()
+    key = queued_post(svc, site)["telegram"]
+    fake_tg.fail_next("sendPhoto", status=403,
+                      description="Forbidden: bot is not a member of the channel chat")
+    assert deliver(svc, key, owner="a") == "failed"
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "failed" and "bot is not a member of the channel chat" in rec.reason
+    assert rec.attempts == 1
+
+
+def test_x_duplicate_after_an_uncertain_send_counts_as_sent(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+):
+    env = live_env(fake_tg, fake_x)
+    creds = XCredentials(*fake_x.credentials)
+    slow = XPublisher(creds, api_url=fake_x.base_url, timeout=0.5)
+    tg = TelegramPublisher(env["telegram_bot_token"], CHANNEL, api_url=fake_tg.base_url)
+    svc = make_services(publishers=[tg, slow], **env)
+    key = queued_post(svc, site)["x"]
+    fake_x.delay_next("/2/tweets", 1.5)
+    now = svc.state.now()
+    assert deliver(svc, key, owner="a", now=now) == "retry_wait"
+    rec = svc.state.get_by_key(key)
+    assert "[uncertain]" in rec.reason
+    deadline = time.monotonic() + 5
+    while not fake_x.posts and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(fake_x.posts) == 1  # the timed-out post did reach X
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "sent" and DUPLICATE_NOTE in (rec.receipt_id or "")
+    assert len(fake_x.posts) == 1
+
+
+def test_x_duplicate_without_doubt_is_a_permanent_failure(live, site: Path, fake_x: FakeX):
+    svc = live()
+    key = queued_post(svc, site)["x"]
+    fake_x.fail_next("/2/tweets", status=403, body={
+        "detail": "You are not allowed to create a Tweet with duplicate content.",
+        "type": "about:blank", "title": "Forbidden", "status": 403})
+    assert deliver(svc, key, owner="a") == "failed"
+    assert "duplicate content" in svc.state.get_by_key(key).reason
+
+
+def test_paused_sends_nothing_and_keeps_the_record_queued(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live()
+    key = queued_post(svc, site)["telegram"]
+    svc.state.pause("ed", "checking")
+    assert deliver(svc, key, owner="a") == "paused"
+    assert svc.state.get_by_key(key).state == "queued"
+    assert fake_tg.calls("sendPhoto") == []
+    svc.state.resume("ed")
+    assert deliver(svc, key, owner="b") == "sent"
+
+
+def test_removed_post_file_fails_the_record(live, site: Path):
+    svc = live()
+    key = queued_post(svc, site)["telegram"]
+    for f in (site / "_posts").iterdir():
+        f.unlink()
+    assert deliver(svc, key, owner="a") == "failed"
+    assert svc.state.get_by_key(key).reason == "post file removed"
+
+
+def test_latest_text_goes_out_and_a_now_future_post_waits(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live()
+    key = queued_post(svc, site, slug="edit")["telegram"]
+    path = next((site / "_posts").iterdir())
+    path.write_text(path.read_text().replace("Big news edit", "Bigger news edit"))
+    assert deliver(svc, key, owner="a") == "sent"
+    assert "Bigger news edit" in fake_tg.channel_posts(CHANNEL)[0].caption
+
+
+class Exploding:
+    """A publisher with a bug: the record must not be lost, the secret must not leak."""
+
+    platform = "telegram"
+    destination = CHANNEL
+
+    def send(self, post, item) -> Receipt:
+        raise RuntimeError(f"boom with token {DEFAULT_TOKEN}")
+
+    def close(self) -> None:
+        pass
+
+
+def test_unexpected_exception_becomes_a_redacted_retry(make_services, site: Path):
+    svc = make_services(publishers=[Exploding()], telegram_bot_token=DEFAULT_TOKEN)
+    key = queued_post(svc, site)["telegram"]
+    assert deliver(svc, key, owner="a") == "retry_wait"
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "retry_wait" and "boom" in rec.reason
+    assert "TEST-fake-token-not-real" not in rec.reason

@@ -1,0 +1,104 @@
+"""The bot as a process runs it: ``serve`` in long-polling and in webhook mode (BotThread)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.delivery.services import Services
+from bot.editor.app import BotThread, webhook_secret
+from bot.fakes.telegram import FakeTelegram
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+EDITOR = 1001
+DEMO = Path(__file__).resolve().parents[2] / "examples" / "site"
+
+
+def _wait(check: Any, timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _settings(tmp_path: Path, fake: FakeTelegram, **extra: Any) -> Any:
+    from bot.config import load_settings
+
+    return load_settings(site_dir=DEMO, data_dir=tmp_path / "var", telegram_bot_token=fake.token,
+                         telegram_api_url=fake.base_url, telegram_channel="-1001234567890",
+                         telegram_editor_ids=str(EDITOR), bot_language="en", **extra)
+
+
+def test_long_polling_thread_serves_and_stops(tmp_path: Path, redis_url: str,
+                                              redis_namespace: str) -> None:
+    with FakeTelegram(enforce_rate_limits=False, time_scale=0.01) as fake:
+        fake.add_chat(-1001234567890, "newsdao_test")
+        settings = _settings(tmp_path, fake)
+        services = Services.from_settings(settings, redis_url=redis_url,
+                                          namespace=redis_namespace)
+        runner = BotThread(settings, services, enqueue=lambda key: None).start()
+        try:
+            _wait(lambda: fake.calls("setMyCommands"))
+            fake.push_update(fake.make_message_update(EDITOR, text="/help"))
+            reply = _wait(lambda: fake.channel_posts(EDITOR))
+            assert "editors' desk" in reply[0].text
+        finally:
+            runner.stop()
+            services.close()
+        assert not runner.alive and runner.error is None
+        assert len(fake.calls("setMyCommands")) == 3
+
+
+def test_webhook_mode_accepts_only_telegram_signed_posts(tmp_path: Path, redis_url: str,
+                                                         redis_namespace: str) -> None:
+    port = _free_port()
+    with FakeTelegram(enforce_rate_limits=False) as fake:
+        settings = _settings(tmp_path, fake, bot_webhook_url="https://desk.example/tg",
+                             bot_webhook_listen=f"127.0.0.1:{port}")
+        services = Services.from_settings(settings, redis_url=redis_url,
+                                          namespace=redis_namespace)
+        runner = BotThread(settings, services, enqueue=lambda key: None).start()
+        try:
+            hook = _wait(lambda: fake.calls("setWebhook"))[0].params
+            secret = webhook_secret(fake.token)
+            assert hook["url"] == f"https://desk.example/tg/{secret[:16]}"
+            assert hook["secret_token"] == secret
+            assert fake.token not in hook["url"]
+            update = fake.make_message_update(EDITOR, text="/help")
+            update["update_id"] = 1
+            url = f"http://127.0.0.1:{port}/{secret[:16]}"
+            forged = _wait(lambda: _post(url, update, "not-the-secret"))
+            assert forged.status_code == 403
+            good = _wait(lambda: _post(url, update, secret))
+            assert good.status_code == 200
+            reply = _wait(lambda: fake.channel_posts(EDITOR))
+            assert "editors' desk" in reply[0].text and len(reply) == 1
+            assert not fake.calls("getUpdates")  # webhook mode never polls
+        finally:
+            runner.stop()
+            services.close()
+        assert not runner.alive
+
+
+def _post(url: str, update: dict[str, Any], secret: str) -> httpx.Response | None:
+    try:
+        return httpx.post(url, content=json.dumps(update), headers={
+            "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": secret})
+    except httpx.TransportError:
+        return None

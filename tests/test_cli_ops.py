@@ -1,0 +1,136 @@
+"""`newsbot push | status | retry | skip | resolve | pause | resume` end to end through typer,
+against the real test Redis (REDIS_URL pointed at it) and the demo site."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+import redis
+from typer.testing import CliRunner
+
+from bot.cli import UserError, app
+from bot.cli_ops import connect_redis
+from bot.config import load_settings
+from bot.redis_embedded import start_embedded
+
+DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
+KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
+STABLE_DELIVERY_KEYS = ["post", "platform", "destination", "state", "attempts", "reason",
+                        "receipt", "updated_at"]
+
+
+@pytest.fixture
+def cli(redis_client: redis.Redis, redis_url: str, tmp_path: Path):
+    """Run `newsbot ...` with settings from the environment, as an operator would."""
+    runner = CliRunner()
+    env = {"REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "var"), "SITE_DIR": str(DEMO_SITE),
+           "TELEGRAM_BOT_TOKEN": "", "TELEGRAM_CHANNEL": "", "X_API_KEY": "", "X_API_SECRET": "",
+           "X_ACCESS_TOKEN": "", "X_ACCESS_TOKEN_SECRET": ""}
+
+    def run(*args: str, code: int | None = 0) -> str:
+        result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        if code is not None:
+            assert result.exit_code == code, result.output
+        return result.stdout
+
+    return run
+
+
+def _status(cli) -> dict:
+    return json.loads(cli("status", "--json"))
+
+
+def test_status_json_on_an_empty_store_has_the_stable_keys(cli) -> None:
+    data = _status(cli)
+    assert {"counts", "deliveries", "paused", "pending", "rate", "workers"} <= set(data)
+    assert set(data["counts"].values()) == {0} and "sent" in data["counts"]
+    assert data["deliveries"] == [] and data["paused"] is False
+    assert data["mode"] == "dry-run"
+
+
+def _celery_messages(client: redis.Redis) -> list[tuple[str, list]]:
+    """(task name, args) of the messages waiting on the default Celery queue."""
+    out = []
+    for raw in client.lrange("celery", 0, -1):
+        message = json.loads(raw)
+        body = json.loads(base64.b64decode(message["body"]))
+        out.append((message["headers"]["task"], body[0]))
+    return out
+
+
+def test_push_of_a_demo_post_queues_it_and_status_shows_it(cli, redis_client) -> None:
+    report = json.loads(cli("push", "kospi-rebound", "--json"))
+    assert report["ok"] and report["post"] == KOSPI
+    assert {o["result"] for o in report["outcomes"]} == {"queued"}
+    assert {o["platform"] for o in report["outcomes"]} == {"telegram", "x"}
+    # the worker's broker (same Redis) holds one publish task per queued record
+    keys = sorted([o["key"]] for o in report["outcomes"])
+    assert sorted(_celery_messages(redis_client)) == [("newsbot.publish", k) for k in keys]
+
+    data = _status(cli)
+    assert data["counts"]["queued"] == 2 and sum(data["counts"].values()) == 2
+    assert [list(d) for d in data["deliveries"]] == [STABLE_DELIVERY_KEYS] * 2
+    assert {d["post"] for d in data["deliveries"]} == {KOSPI}
+
+    again = json.loads(cli("push", "kospi-rebound", "--platform", "telegram", "--json"))
+    assert [o["platform"] for o in again["outcomes"]] == ["telegram"]
+
+
+def test_push_unknown_post_fails_with_a_reason(cli) -> None:
+    out = cli("push", "no-such-post", "--json", code=1)
+    assert "no post matches" in json.loads(out)["error"]
+
+
+def test_paused_push_needs_yes(cli) -> None:
+    assert json.loads(cli("pause", "--reason", "test", "--json"))["paused"] is True
+    assert _status(cli)["paused"] is True
+    refused = json.loads(cli("push", "kospi-rebound", "--json", code=1))
+    assert refused["needs_confirmation"] and _status(cli)["counts"]["queued"] == 0
+    text = cli("push", "kospi-rebound", code=1)
+    assert "--yes" in text
+    cli("push", "kospi-rebound", "--yes")
+    assert _status(cli)["counts"]["queued"] == 2
+    resumed = json.loads(cli("resume", "--json"))
+    assert resumed["changed"] and len(resumed["requeued"]) == 2
+    assert _status(cli)["paused"] is False
+
+
+def test_skip_retry_resolve_commands(cli) -> None:
+    skipped = json.loads(cli("skip", "kospi-rebound", "--json"))
+    assert {o["result"] for o in skipped["outcomes"]} == {"skipped"}
+    assert _status(cli)["counts"]["skipped"] == 2
+    nothing = json.loads(cli("retry", "kospi-rebound", "--json"))
+    assert {o["result"] for o in nothing["outcomes"]} == {"nothing_to_do"}
+    with pytest.raises(UserError, match="exactly one"):  # main() prints it, exit status 2
+        cli("resolve", "kospi-rebound", code=None)
+    no_doubt = json.loads(cli("resolve", "kospi-rebound", "--resend", "--json", code=1))
+    assert "no in-doubt" in no_doubt["error"]
+
+
+def test_terminal_status_renders(cli) -> None:
+    cli("push", "kospi-rebound")
+    text = cli("status", "--all")
+    assert "queued 2" in text and "dry-run" in text
+    assert "deliveries (2 of 2, newest first" in text and "telegram dryrun" in text
+
+
+def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -> None:
+    settings = load_settings(site_dir=DEMO_SITE, data_dir=tmp_path, redis_url="")
+    owner = start_embedded(tmp_path)  # stands in for `newsbot run`
+    try:
+        url, started = connect_redis(settings)
+        assert started is None and url.endswith(f":{owner.port}/0")
+        client = redis.Redis.from_url(url)
+        assert client.info("server")["process_id"] == owner.pid
+        client.close()
+    finally:
+        owner.stop()
+    url, started = connect_redis(settings)  # nobody runs it now: this command starts it
+    try:
+        assert started is not None and url == started.url
+    finally:
+        assert started is not None
+        started.stop()

@@ -1,0 +1,97 @@
+"""The Celery app: its settings, that it imports without Redis, and the periodic tasks' effects."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+import tasks
+from bot.config import Settings
+from bot.state import State
+
+
+def test_reliability_settings() -> None:
+    conf = tasks.app.conf
+    assert conf.task_acks_late is True
+    assert conf.task_reject_on_worker_lost is True
+    assert conf.worker_prefetch_multiplier == 1
+    assert conf.task_ignore_result is True
+    assert conf.broker_transport_options["visibility_timeout"] == 3600
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert {t for t in (tasks.PUBLISH, tasks.SCAN, tasks.RESCAN, tasks.TICK, tasks.REQUEUE)} <= set(
+        tasks.app.tasks)
+
+
+def test_importable_without_a_running_redis(tmp_path: Path) -> None:
+    env = {"PATH": os.environ.get("PATH", ""), "REDIS_URL": "redis://127.0.0.1:1/0",
+           "SITE_DIR": str(tmp_path)}
+    code = ("import tasks; print(tasks.app.conf.broker_url); "
+            "print(sorted(tasks.app.conf.beat_schedule))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, timeout=60,
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0] == "redis://127.0.0.1:1/0"
+    assert out[1] == "['requeue', 'rescan', 'tick']"
+
+
+@pytest.fixture
+def configured(tmp_path: Path, redis_client: redis.Redis, redis_url: str) -> Iterator[State]:
+    site = tmp_path / "site"
+    (site / "_posts").mkdir(parents=True)
+    settings = Settings(_env_file=None, site_dir=site, data_dir=tmp_path / "var",  # type: ignore[call-arg]
+                        scan_seconds=42)
+    tasks.configure(settings, redis_url=redis_url)
+    try:
+        yield tasks.get_services().state
+    finally:
+        tasks._close_services()
+
+
+def test_configure_sets_the_beat_schedule(configured: State) -> None:
+    schedule = tasks.app.conf.beat_schedule
+    assert schedule["tick"]["schedule"] == 1.0
+    assert schedule["rescan"]["schedule"] == 42.0
+    assert schedule["rescan"]["task"] == tasks.RESCAN
+
+
+def test_tick_promotes_due_records_and_turns_expired_leases_in_doubt(
+    configured: State, redis_client: redis.Redis
+) -> None:
+    state = configured
+    now = state.now()
+    due = state.ensure("https://e.x/a.html", "x", "x", state="waiting", reason="scheduled",
+                       scheduled_at=now - 1)
+    later = state.ensure("https://e.x/b.html", "x", "x", state="waiting", reason="scheduled",
+                         scheduled_at=now + 3600)
+    held = state.ensure("https://e.x/c.html", "x", "x", state="queued")
+    assert state.acquire_send(*held.ref, owner="dead:1", lease_seconds=0.01, now=now - 10)
+    before = redis_client.llen("celery")
+    result = tasks.tick()
+    assert result == {"promoted": 1, "in_doubt": 1}
+    assert state.get_by_key(due.key).state == "queued"
+    assert state.get_by_key(later.key).state == "waiting"
+    assert state.get_by_key(held.key).state == "in_doubt"
+    assert redis_client.llen("celery") == before + 1  # one publish message, for `due` only
+    assert state.heartbeats()
+
+
+def test_requeue_hands_old_queued_records_over_again_but_not_while_paused(
+    configured: State, redis_client: redis.Redis
+) -> None:
+    state = configured
+    old = state.ensure("https://e.x/old.html", "x", "x", state="queued", now=state.now() - 120)
+    state.ensure("https://e.x/new.html", "x", "x", state="queued")
+    state.pause("ed")
+    assert tasks.requeue() == 0
+    state.resume("ed")
+    assert redis_client.llen("celery") == 0
+    assert tasks.requeue() == 1
+    assert redis_client.llen("celery") == 1
+    assert state.get_by_key(old.key).state == "queued"
+    # Workers behind (a message is still waiting): no pile-up.
+    assert tasks.requeue() == 0 and redis_client.llen("celery") == 1
