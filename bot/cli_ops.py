@@ -362,6 +362,30 @@ def register(app: typer.Typer) -> None:
             console.print("[yellow]paused[/]" if report.changed else "already paused")
 
     @app.command()
+    def audit(
+        limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Entries to show.")] = 50,
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
+        """Editors' and operators' actions, newest first: who, what, when, result."""
+        from rich.table import Table
+
+        from bot.actions.audit import audit_entries
+
+        with session(site) as ops:
+            rows = audit_entries(ops.services, limit)
+        if as_json:
+            _print_json(rows)
+            return
+        table = Table(title="audit trail (newest first)")
+        for column in ("time", "who", "action", "target", "result"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(str(row.get(c) or "") for c in ("time", "who", "action", "target",
+                                                             "result")))
+        console.print(table)
+
+    @app.command()
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
         with session(site) as ops:

@@ -26,6 +26,7 @@ def register(app: typer.Typer) -> None:
     app.command("worker")(worker)
     app.command("beat")(beat)
     app.command("scan")(scan)
+    app.command("bot")(editor_bot)
 
 
 def _load(site: Path | None):  # -> Settings
@@ -66,6 +67,17 @@ def beat(site: SiteOption = None) -> None:
     from bot.runner import run_beat
 
     raise typer.Exit(run_beat(_load(site)))
+
+
+def editor_bot(site: SiteOption = None) -> None:
+    """The editors' Telegram bot alone (long polling, or webhook with BOT_WEBHOOK_URL)."""
+    from bot.config import ConfigError
+    from bot.editor.app import bot_main
+
+    settings = _load(site)
+    if settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is required for `newsbot bot`")
+    bot_main(settings)
 
 
 def scan(

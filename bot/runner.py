@@ -60,6 +60,8 @@ def describe_mode(settings: Settings) -> str:
 class _Parts:
     watcher: PostWatcher | None = None
     beat: object | None = None
+    editor: object | None = None
+    services: object | None = None
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -114,6 +116,7 @@ def run_all(
         beat.start()
         parts.beat = beat
         parts.watcher = _start_watcher(settings)
+        _start_editor_bot(settings, url, parts, announce)
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
         worker.start()  # type: ignore[attr-defined]  (blocks until a signal stops it)
@@ -165,7 +168,30 @@ def _require_redis(settings: Settings) -> str:
     return settings.redis_url
 
 
+def _start_editor_bot(
+    settings: Settings, url: str, parts: _Parts, announce: Callable[[str], None]
+) -> None:
+    """The editors' bot runs beside the worker when a bot token is set (it alone long-polls)."""
+    if settings.telegram_bot_token is None:
+        return
+    from bot.delivery.services import Services
+    from bot.editor.app import BotThread, default_enqueue
+
+    services = Services.from_settings(settings, redis_url=url)
+    parts.services = services
+    bot = BotThread(settings, services, enqueue=default_enqueue(settings, url))
+    bot.start()
+    parts.editor = bot
+    ids = settings.telegram_editor_ids
+    who = ", ".join(str(i) for i in ids) or "nobody yet (set TELEGRAM_EDITOR_IDS)"
+    announce(f"newsbot: editors' bot is up; editors: {who}")
+
+
 def _stop(parts: _Parts) -> None:
+    if parts.editor is not None:
+        parts.editor.stop()  # type: ignore[attr-defined]
+    if parts.services is not None:
+        parts.services.close()  # type: ignore[attr-defined]
     if parts.watcher is not None:
         parts.watcher.stop()
     if parts.beat is not None:

@@ -134,3 +134,23 @@ def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -
     finally:
         assert started is not None
         started.stop()
+
+
+def test_audit_lists_each_operator_action_newest_first(cli) -> None:
+    assert json.loads(cli("audit", "--json")) == []
+    cli("push", "kospi-rebound", "--json")
+    cli("pause", "--reason", "checking a correction", "--json")
+    cli("resume", "--json")
+    rows = json.loads(cli("audit", "--json"))
+    assert [r["action"] for r in rows] == ["resume", "pause", "push"]
+    assert all(r["who"].startswith("cli:") and r["time"] for r in rows)
+    assert rows[-1]["target"] == KOSPI
+    assert "audit trail" in cli("audit")  # the terminal table renders too
+
+
+def test_bot_command_needs_a_token(cli) -> None:
+    from typer.testing import CliRunner
+
+    result = CliRunner().invoke(app, ["bot"], env={"TELEGRAM_BOT_TOKEN": ""})
+    assert result.exit_code != 0
+    assert "TELEGRAM_BOT_TOKEN is required" in str(result.exception)

@@ -26,13 +26,13 @@ from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.actions import delivery as actions
+from bot.actions.audit import audit_entries
 from bot.actions.content import PLATFORMS
 from bot.actions.lookup import PostLookupError, find_post
 from bot.notify import Notifier, approval_notice_for
 from bot.sources.jekyll import PostFileError, iter_post_files, read_post
 
 from . import render
-from .audit import audit_entries
 from .auth import EditorAuth, RefusalGate
 from .callbacks import CallbackError, CallbackSigner, Payload
 from .i18n import t

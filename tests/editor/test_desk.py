@@ -17,7 +17,7 @@ import pytest
 from bot.actions.content import prepare
 from bot.actions.lookup import find_post
 from bot.delivery.planner import plan_manual
-from bot.editor.audit import audit_entries
+from bot.actions.audit import audit_entries
 from bot.notify import Notice, Notifier, approval_notice
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
