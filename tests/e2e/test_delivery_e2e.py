@@ -73,6 +73,9 @@ def test_run_publishes_new_posts_once_and_survives_restarts(e2e, fake_tg, fake_x
     assert "Fresh AI news" in tweet.text
     [media_id] = tweet.media_ids
     assert fake_x.media[media_id]["alt_text"] == "Blue test picture"
+    # With a bot token, `newsbot run` also serves the editors' bot: it alone long-polls.
+    wait_for(lambda: fake_tg.calls("getUpdates"), what="the editors' bot polling")
+    assert fake_tg.calls("setMyCommands")
 
     # A stale post is skipped; a future one goes out when due, without any rescan.
     write_post(e2e.site, "stale", hours_ago(72))
