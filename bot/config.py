@@ -26,6 +26,7 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         validate_default=True,
+        env_ignore_empty=True,  # `X_DAILY_LIMIT=` as copied from .env.example means "default"
     )
 
     # --- the site -------------------------------------------------------------------------
