@@ -124,13 +124,6 @@ class Settings(BaseSettings):
         "timezone",
         "telegram_editor_chat",
         "bot_webhook_url",
-        mode="before",
-    )
-    @classmethod
-    def _blank_is_none(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator(
         "telegram_bot_token",
         "x_api_key",
         "x_api_secret",
@@ -141,7 +134,8 @@ class Settings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _blank_secret_is_none(cls, value: object) -> object:
+    def _blank_is_none(cls, value: object) -> object:
+        """Whitespace-only (`TOKEN= `) is as unset as empty, which env_ignore_empty covers."""
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("timezone")
