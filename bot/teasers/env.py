@@ -9,13 +9,22 @@ to the repository default for the other.
 
 from __future__ import annotations
 
+import sys
 import traceback
 from pathlib import Path
 
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-DEFAULT_TEMPLATES_DIR: Path = Path(__file__).resolve().parents[2] / "templates"
+
+def _default_templates_dir() -> Path:
+    """The source tree's templates/ (editable installs, Docker), else the installed copy."""
+    source_tree = Path(__file__).resolve().parents[2] / "templates"
+    installed = Path(sys.prefix) / "share" / "newsbot" / "templates"
+    return source_tree if source_tree.is_dir() or not installed.is_dir() else installed
+
+
+DEFAULT_TEMPLATES_DIR: Path = _default_templates_dir()
 TELEGRAM_TEMPLATE = "telegram.html.j2"
 X_TEMPLATE = "x.txt.j2"
 
