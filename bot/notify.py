@@ -154,8 +154,7 @@ class Notifier:
         self.state = state
         self.language = language
         self.notify_published = notify_published
-        self.signer = signer or CallbackSigner.from_token(
-            bot_sender.token_for_signing, state.client, namespace=state.namespace)
+        self.signer = signer or CallbackSigner.from_token(bot_sender.token_for_signing, state)
 
     @classmethod
     def from_settings(cls, settings: Any, state: State) -> Notifier | None:
@@ -168,9 +167,9 @@ class Notifier:
                    notify_published=settings.notify_published)
 
     def _claim(self, notice: Notice) -> str | None:
+        """The claimed digest, or None when this notice was already sent (by any process)."""
         digest = hashlib.sha256(notice.identity().encode()).hexdigest()[:32]
-        key = f"{self.state.namespace}:notice:{digest}"
-        return key if self.state.client.set(key, "1", nx=True, ex=DEDUPE_SECONDS) else None
+        return digest if self.state.claim_once("notice", digest, DEDUPE_SECONDS) else None
 
     def notify(self, notice: Notice) -> bool:
         """True when sent now; False when a duplicate, switched off, or the send failed."""
@@ -188,7 +187,7 @@ class Notifier:
         except Exception as exc:
             log.warning("notifier: %s notice not sent (%s)", notice.kind, clip_reason(exc))
             try:
-                self.state.client.delete(key)
+                self.state.release_once("notice", key)
             except Exception:
                 log.debug("notifier: could not release dedupe key")
             return False

@@ -30,7 +30,8 @@ from celery import Celery, signals
 
 from bot.config import ConfigError, Settings, load_settings
 
-__all__ = ["app", "configure", "enqueue_publish", "enqueue_scan", "get_services"]
+__all__ = ["app", "configure", "enqueue_publish", "enqueue_scan", "get_services",
+           "notify_in_doubt"]
 
 log = logging.getLogger("newsbot.tasks")
 
@@ -181,8 +182,26 @@ def tick() -> dict[str, int]:
             log_event(log, "state_change", post=rec.post, platform=rec.platform,
                       destination=rec.destination, old="sending", new="in_doubt",
                       attempt=rec.attempts, reason=rec.reason, receipt=None)
+        notify_in_doubt(svc, doubted)
     state.heartbeat(_worker_name())
     return {"promoted": len(promoted), "in_doubt": len(doubted)}
+
+
+def notify_in_doubt(svc: Any, records: list[Any]) -> None:
+    """One notice per record that just became in_doubt, with [Send again] [It went out].
+
+    ``expire_leases`` hands each expired lease to exactly one caller, and the notice's identity
+    (record, attempt, expiry time) makes a repeated call quiet too.
+    """
+    from bot.notify import Notice
+
+    for rec in records:
+        info = svc.state.seen_info(svc.site_key, rec.post) or {}
+        title = info.get("title") if isinstance(info.get("title"), str) else ""
+        svc.notify(Notice(kind="in_doubt", title=title, post_url=rec.post,
+                          platform=rec.platform, destination=rec.destination,
+                          reason=rec.reason, record_key=rec.key,
+                          dedupe=f"{rec.key}|in_doubt|{rec.attempts}|{rec.updated_at}"))
 
 
 @app.task(name=REQUEUE)

@@ -4,6 +4,12 @@ Why signatures: a rescan runs every SCAN_SECONDS on sites of tens of thousands o
 only stats files and parses those whose "mtime_ns:size" changed since the last scan.  Identity is
 the post URL: a changed file of a known post only re-evaluates records that have not gone out
 (``new``/``waiting``), so editing a published post never publishes it again.
+
+With APPROVAL_REQUIRED a post that would be queued waits instead ("awaiting approval", no
+schedule) and the editors get its preview with [Publish now] [Skip]; a future-dated post keeps its
+schedule and is previewed as soon as it is planned.  The preview is deduped on its fingerprint, so
+an edit of a post still waiting for approval is previewed again and an unchanged rescan is not.
+Bad files go to the editors too, once per file version (the notice carries the signature).
 """
 
 from __future__ import annotations
@@ -15,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.delivery.services import Services
+from bot.delivery.services import AWAITING_APPROVAL, Services
 from bot.logs import log_event
+from bot.notify import Notice
 from bot.posts import BadFile, Post
 from bot.sources.jekyll import PostFileError, iter_post_files, read_post
 from bot.state import Record, TransitionRefusedError
@@ -83,6 +90,20 @@ def content_decision(post: Post, now: float) -> Decision:
     if published_at > now:
         return Decision("waiting", f"scheduled for {post.date.isoformat()}", published_at)
     return Decision("queued")
+
+
+def gated(svc: Services, decision: Decision) -> Decision:
+    """Under APPROVAL_REQUIRED, what would be queued waits for an editor instead."""
+    if svc.settings.approval_required and decision.state == "queued":
+        return Decision("waiting", AWAITING_APPROVAL)
+    return decision
+
+
+def _wants_approval(rec: Record) -> bool:
+    """A record an editor must approve before it can go out (and was not pushed already)."""
+    if rec.state != "waiting" or rec.extra.get("manual"):
+        return False
+    return rec.reason == AWAITING_APPROVAL or rec.reason.startswith("scheduled for ")
 
 
 def _signature(path: Path) -> str | None:
@@ -176,14 +197,15 @@ def scan(
     report.removed = len(removed)
 
     for path, rel in to_parse:
+        sig = changed_sigs[rel]
         try:
             post = read_post(site, path)
         except (PostFileError, OSError) as exc:
             bad = BadFile(path, rel, getattr(exc, "reason", None) or str(exc),
                           getattr(exc, "line", None))
-            _report_bad(report, bad)
+            _report_bad(svc, report, bad, sig)
             continue
-        _plan_post(svc, post, rel, current, report, enqueue, baseline=baseline)
+        _plan_post(svc, post, rel, sig, current, report, enqueue, baseline=baseline)
 
     state.set_file_signatures(svc.site_key, changed_sigs, removed)
     if baseline and full:
@@ -197,22 +219,30 @@ def scan(
     return report
 
 
-def _report_bad(report: ScanReport, bad: BadFile) -> None:
-    """Logged here once per (file, signature): the signature is stored, so the unchanged bad file
-    is not parsed (nor logged) again until it changes."""
+def _report_bad(svc: Services, report: ScanReport, bad: BadFile, sig: str) -> None:
+    """Logged and notified once per (file, signature): the signature is stored, so the unchanged
+    bad file is not parsed again until it changes; the notice's dedupe key holds the signature
+    too, so a second scanner racing this one (or a redelivered scan task) stays quiet."""
     report.bad.append(bad)
     log_event(log, "bad_file", file=bad.rel_path, line=bad.line, reason=bad.reason)
+    where = f"line {bad.line}: " if bad.line else ""
+    svc.notify(Notice(kind="bad_file", file=bad.rel_path, reason=where + bad.reason,
+                      dedupe=f"{svc.site_key}|{bad.rel_path}|{sig}"))
 
 
-def _plan_post(svc: Services, post: Post, rel: str, now: float, report: ScanReport,
+def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report: ScanReport,
                enqueue: Enqueue, *, baseline: bool) -> None:
     state = svc.state
     info = _seen_payload(post, now)
     if state.mark_seen(svc.site_key, post.url, info):
         report.new += 1
-        decision = decide(post, now, max_age_hours=svc.settings.max_age_hours, baseline=baseline)
-        for platform, destination in svc.destinations():
-            _create(svc, post, platform, destination, decision, report, enqueue)
+        decision = gated(svc, decide(post, now, max_age_hours=svc.settings.max_age_hours,
+                                     baseline=baseline))
+        created = [_create(svc, post, platform, destination, decision, report, enqueue)
+                   for platform, destination in svc.destinations()]
+        if svc.settings.approval_required and any(
+                r is not None and _wants_approval(r) for r in created):
+            svc.request_approval(post)
         return
     report.changed += 1
     seen = state.seen_info(svc.site_key, post.url) or {}
@@ -221,30 +251,32 @@ def _plan_post(svc: Services, post: Post, rel: str, now: float, report: ScanRepo
         if isinstance(old_rel, str) and (svc.tools.site.root / old_rel).is_file():
             other = svc.find_post_by_url(post.url)
             if other is not None and other.rel_path != rel:
-                _report_bad(report, BadFile(post.path, rel,
-                                            f"same URL as {old_rel} ({post.url}): give it "
-                                            "another file name, slug or permalink"))
+                _report_bad(svc, report, BadFile(post.path, rel,
+                                                 f"same URL as {old_rel} ({post.url}): give it "
+                                                 "another file name, slug or permalink"), sig)
                 return
         # The file was renamed (same URL): follow it so delivery re-reads the right file.
         _update_seen(svc, post, {**seen, "rel_path": rel})
     existing = {(r.platform, r.destination): r for r in state.records(post_url=post.url)}
     content = content_decision(post, now)
+    planned: list[Record | None] = []
     for platform, destination in svc.destinations():
         rec = existing.get((platform, destination))
         if rec is None:  # a destination configured after the post was first seen
-            decision = decide(post, now, max_age_hours=svc.settings.max_age_hours,
-                              baseline=False)
-            _create(svc, post, platform, destination, decision, report, enqueue)
+            decision = gated(svc, decide(post, now, max_age_hours=svc.settings.max_age_hours,
+                                         baseline=False))
+            planned.append(_create(svc, post, platform, destination, decision, report, enqueue))
         elif rec.state in REEVALUATE:
-            _reevaluate(svc, rec, content, report, enqueue)
+            # An editor's push stands: only records nobody pushed wait for approval.
+            wanted = content if rec.extra.get("manual") else gated(svc, content)
+            planned.append(_reevaluate(svc, rec, wanted, report, enqueue))
+    if svc.settings.approval_required and any(
+            r is not None and _wants_approval(r) for r in planned):
+        svc.request_approval(post)  # a fresh preview when the edit changed the teasers
 
 
 def _update_seen(svc: Services, post: Post, info: dict[str, Any]) -> None:
-    import json
-
-    # State has no "update seen" call (mark_seen is set-once); the key comes from its builder.
-    svc.state.client.hset(svc.state.keys.site_seen(svc.site_key), post.url,
-                          json.dumps(info, ensure_ascii=False, sort_keys=True, default=str))
+    svc.state.update_seen(svc.site_key, post.url, info)
 
 
 def _count(report: ScanReport, state: str) -> None:
@@ -257,30 +289,36 @@ def _count(report: ScanReport, state: str) -> None:
 
 
 def _create(svc: Services, post: Post, platform: str, destination: str, decision: Decision,
-            report: ScanReport, enqueue: Enqueue) -> None:
+            report: ScanReport, enqueue: Enqueue) -> Record | None:
+    """The new record, or None when someone else created it first (a concurrent scan or an
+    editor push)."""
     rec = svc.state.ensure(post.url, platform, destination, state=decision.state,
                            reason=decision.reason, scheduled_at=decision.scheduled_at, by="scan")
     if rec.state != decision.state or rec.reason != decision.reason:
-        return  # someone else created it first (a concurrent scan or an editor push)
+        return None
     _log_change(rec, "none")
     _count(report, rec.state)
     if rec.state == "queued":
         _safe_enqueue(enqueue, rec.key)
+    return rec
 
 
 def _reevaluate(svc: Services, rec: Record, decision: Decision, report: ScanReport,
-                enqueue: Enqueue) -> None:
+                enqueue: Enqueue) -> Record | None:
+    """The record as the decision left it (unchanged when it already matched); None when it
+    moved on meanwhile (a worker or an editor got there first)."""
     if (rec.state == decision.state and rec.reason == decision.reason
             and rec.scheduled_at == decision.scheduled_at):
-        return
+        return rec
     moved = svc.state.transition(*rec.ref, REEVALUATE, decision.state, reason=decision.reason,
                                  scheduled_at=decision.scheduled_at, by="scan")
     if moved is None:
-        return
+        return None
     _log_change(moved, rec.state)
     _count(report, moved.state)
     if moved.state == "queued":
         _safe_enqueue(enqueue, moved.key)
+    return moved
 
 
 def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,

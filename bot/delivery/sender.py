@@ -8,7 +8,13 @@ Why the order of steps matters:
 * the post is re-read from disk so the latest text goes out, and a post that became unpublishable
   (date moved forward, ``published: false``) waits again unless an editor pushed it;
 * every outcome, including an exception nobody expected, ends in one state transition: a record is
-  never left in ``sending`` by a live worker (a dead worker's lease expires into ``in_doubt``).
+  never left in ``sending`` by a live worker (a dead worker's lease expires into ``in_doubt``);
+* with APPROVAL_REQUIRED nothing goes out that an editor did not push: the scan parks new posts
+  as ``waiting`` (awaiting approval), and this module checks again right before the lease, so a
+  record that reached the queue another way (a future date that came due, a backfill) is parked
+  and previewed instead of sent;
+* the editors hear about each outcome worth a human's eye (failed, published, a duplicate after
+  an uncertain send) through ``svc.notify``, which never raises and sends each notice once.
 
 Outcome words returned: sent, rate_wait, retry_wait, failed, waiting, paused, busy, missing,
 not_queued.
@@ -23,8 +29,9 @@ from datetime import UTC, datetime
 
 from bot.actions.content import prepare
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
-from bot.delivery.services import Services
+from bot.delivery.services import AWAITING_APPROVAL, Services
 from bot.logs import log_event, redact
+from bot.notify import Notice
 from bot.platforms.base import DeliveryError, Publisher, Receipt
 from bot.posts import Post
 from bot.state import Record
@@ -86,6 +93,11 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
         if held is not None:
             reason, scheduled_at = held
             return _move(svc, rec, "waiting", reason, current, scheduled_at=scheduled_at)
+    if svc.settings.approval_required and not editor_decided(svc, rec):
+        outcome = _move(svc, rec, "waiting", AWAITING_APPROVAL, current)
+        if outcome == "waiting":
+            svc.request_approval(post)
+        return outcome
 
     held_rec = state.acquire_send(*rec.ref, owner=owner, lease_seconds=svc.lease_seconds,
                                   now=current)
@@ -184,6 +196,10 @@ def _complete(svc: Services, rec: Record, receipt: Receipt, spec: RateSpec, owne
         return "sent"
     _event(rec, "sending", "sent", receipt=receipt_json, notes=list(receipt.notes) or None)
     _record_platform_quota(svc, rec, receipt, spec, now)
+    svc.notify(Notice(
+        kind="published", title=_title(svc, rec), post_url=rec.post, platform=rec.platform,
+        destination=rec.destination, links=(receipt.url,) if receipt.url else (),
+        text=f"{rec.platform}: {receipt.id}", dedupe=f"{rec.key}|sent|{receipt.id}"))
     return "sent"
 
 
@@ -221,9 +237,15 @@ def _on_error(svc: Services, rec: Record, err: DeliveryError, spec: RateSpec, ow
         if state.complete_send(*rec.ref, owner=owner, receipt_id=receipt_id, now=now):
             _event(rec, "sending", "sent", reason=DUPLICATE_NOTE,
                    receipt={"id": receipt_id, "url": None})
+            svc.notify(Notice(
+                kind="published", title=_title(svc, rec), post_url=rec.post,
+                platform=rec.platform, destination=rec.destination,
+                text=f"{rec.platform}: {DUPLICATE_NOTE}",
+                dedupe=f"{rec.key}|duplicate|{rec.attempts}"))
         return "sent"
     state.fail_send(*rec.ref, owner=owner, reason=reason, permanent=True, now=now)
     _event(rec, "sending", "failed", reason=reason)
+    _notify_failed(svc, rec, reason)
     return "failed"
 
 
@@ -256,6 +278,7 @@ def _transient(svc: Services, rec: Record, owner: str, reason: str, *, uncertain
         text = f"gave up after {failures} attempts: {reason}{mark}"
         state.fail_send(*rec.ref, owner=owner, reason=text, permanent=True, now=now)
         _event(rec, "sending", "failed", reason=text)
+        _notify_failed(svc, rec, text)
         return "failed"
     t = state.now() if now is None else now
     delay = backoff_delay(failures)
@@ -281,4 +304,45 @@ def _move(svc: Services, rec: Record, new: str, reason: str, now: float, *,
     if moved is None:
         return "busy"
     _event(moved, rec.state, new, reason=reason)
+    if new == "failed":
+        _notify_failed(svc, moved, reason)
     return new
+
+
+PLANNERS = ("scan", "backfill")
+
+
+def editor_decided(svc: Services, rec: Record) -> bool:
+    """An editor pushed this record (``manual``) or moved it (retry, resend, force) since the
+    scan last planned it: under APPROVAL_REQUIRED that is the approval.
+
+    The history is read newest first, past the worker's own bounces (rate waits, transient
+    retries, the schedule's promotions), so an approved record that had to wait for a send slot
+    is not held again; a later scan decision (the file was edited) needs a new approval.
+    """
+    if rec.extra.get("manual"):
+        return True
+    for entry in reversed(svc.state.history(*rec.ref)):
+        if str(entry.get("reason", "")).startswith("editor "):
+            return True
+        if entry.get("by") in PLANNERS:
+            return False
+    return False
+
+
+def _title(svc: Services, rec: Record) -> str:
+    """The post's title from the seen index (no file read): notices name the story."""
+    try:
+        info = svc.state.seen_info(svc.site_key, rec.post) or {}
+    except Exception:
+        return ""
+    title = info.get("title")
+    return title if isinstance(title, str) else ""
+
+
+def _notify_failed(svc: Services, rec: Record, reason: str) -> None:
+    """One notice per failure (the attempt count tells a later failure after a retry apart)."""
+    svc.notify(Notice(
+        kind="failed", title=_title(svc, rec), post_url=rec.post, platform=rec.platform,
+        destination=rec.destination, reason=reason, record_key=rec.key,
+        dedupe=f"{rec.key}|failed|{rec.attempts}|{reason}"))

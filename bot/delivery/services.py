@@ -17,15 +17,20 @@ import redis
 from bot.actions.content import ContentTools
 from bot.config import Settings
 from bot.logs import add_secrets
+from bot.notify import Notice, Notifier, approval_notice
 from bot.platforms.base import Publisher
 from bot.platforms.registry import build_publishers, is_dry_run
 from bot.posts import Post
 from bot.sources.jekyll import PostFileError, read_post
 from bot.state import RateLimiter, State
 
-__all__ = ["Services", "site_key_of"]
+__all__ = ["AWAITING_APPROVAL", "Services", "site_key_of"]
 
 log = logging.getLogger(__name__)
+
+# The reason of a record held for an editor's approval (APPROVAL_REQUIRED): the scan and the
+# sender both write it; only an editor's decision (a push, retry, resend) takes a record past it.
+AWAITING_APPROVAL = "awaiting approval"
 
 
 def site_key_of(tools: ContentTools) -> str:
@@ -44,6 +49,7 @@ class Services:
     publishers: list[Publisher]
     site_key: str
     lease_seconds: float = 120.0
+    notifier: Notifier | None = None
     _by_target: dict[tuple[str, str], Publisher] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,14 +72,16 @@ class Services:
         client = redis.Redis.from_url(
             redis_url, decode_responses=True, socket_timeout=30, health_check_interval=30
         )
+        state = State(client, namespace=namespace)
         return cls(
             settings=settings,
             tools=tools,
-            state=State(client, namespace=namespace),
+            state=state,
             limiter=RateLimiter(client, namespace=namespace),
             publishers=list(publishers) if publishers is not None else build_publishers(settings),
             site_key=site_key_of(tools),
             lease_seconds=settings.lease_seconds,
+            notifier=Notifier.from_settings(settings, state),
         )
 
     @property
@@ -106,8 +114,38 @@ class Services:
         except (PostFileError, OSError):
             return None
 
+    def notify(self, notice: Notice) -> bool:
+        """Tell the editors' chat (once per notice identity); False when notices are off.
+
+        Never raises: a notice that cannot be sent must not fail the publish behind it.
+        """
+        if self.notifier is None:
+            return False
+        return self.notifier.notify(notice)
+
+    def request_approval(self, post: Post) -> bool:
+        """Send the editors the approval preview of ``post`` as it is now.
+
+        Deduped on the preview's fingerprint: the same content is previewed once, an edit (new
+        fingerprint) is previewed again, and the old preview's [Publish now] is then refused by
+        the bot (its fingerprint no longer matches).
+        """
+        if self.notifier is None:
+            return False
+        try:
+            notice = approval_notice(self.tools, post, self.notifier.language)
+        except Exception as exc:  # a preview that cannot be built must not stop the scan
+            log.warning("approval preview of %s failed (%s)", post.url, type(exc).__name__)
+            return False
+        return self.notifier.notify(notice)
+
     def close(self) -> None:
-        """Release publishers' pools, the image fetcher and the Redis connections."""
+        """Release publishers' pools, the image fetcher, the notifier and Redis connections."""
+        if self.notifier is not None:
+            try:
+                self.notifier.sender.close()
+            except Exception as exc:
+                log.debug("closing the notifier failed: %s", type(exc).__name__)
         for publisher in self.publishers:
             try:
                 publisher.close()

@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterable
 
 import redis
 
+from bot.state import State
+
 __all__ = ["MEMBER_STATUSES", "EditorAuth", "RefusalGate"]
 
 log = logging.getLogger(__name__)
@@ -63,10 +65,9 @@ class EditorAuth:
 class RefusalGate:
     """At most one refusal message per user per window."""
 
-    def __init__(self, client: redis.Redis, *, namespace: str = "newsbot",
+    def __init__(self, client: redis.Redis | State, *, namespace: str = "newsbot",
                  window_seconds: int = 600) -> None:
-        self._client = client
-        self._prefix = f"{namespace}:editor:refused:"
+        self._state = client if isinstance(client, State) else State(client, namespace=namespace)
         self._window = max(1, int(window_seconds))
 
     def should_answer(self, user_id: int | None, what: str) -> bool:
@@ -75,7 +76,6 @@ class RefusalGate:
         if user_id is None:
             return False
         try:
-            return bool(self._client.set(f"{self._prefix}{user_id}", "1", nx=True,
-                                         ex=self._window))
+            return self._state.claim_once("refusal", str(user_id), self._window)
         except redis.RedisError:
             return False

@@ -25,6 +25,8 @@ from typing import Any
 
 import redis
 
+from bot.state import State
+
 __all__ = [
     "CALLBACK_DATA_LIMIT",
     "CallbackError",
@@ -72,20 +74,31 @@ def _b64(data: bytes) -> str:
 class CallbackSigner:
     """Issues and checks button data; synchronous (Redis calls take well under a millisecond)."""
 
-    def __init__(self, key: bytes, client: redis.Redis, *, namespace: str = "newsbot") -> None:
+    def __init__(self, key: bytes, client: redis.Redis | State, *,
+                 namespace: str = "newsbot") -> None:
+        """``client`` may be the shared ``State`` (or a Redis client it is built on): payloads
+        and used-marks live under the keys ``bot.state.keys`` documents."""
         if len(key) < 16:
             raise ValueError("callback key too short")
         self._key = key
+        self._namespace = client.namespace if isinstance(client, State) else namespace
         self._client = client
-        self._prefix = f"{namespace}:editor:cb:"
+        self._store: State | None = client if isinstance(client, State) else None
 
     @classmethod
-    def from_token(cls, token: str, client: redis.Redis, *, namespace: str = "newsbot"
+    def from_token(cls, token: str, client: redis.Redis | State, *, namespace: str = "newsbot"
                    ) -> CallbackSigner:
         return cls(derive_key(token), client, namespace=namespace)
 
     def __repr__(self) -> str:  # never show the key
-        return f"CallbackSigner(prefix={self._prefix!r})"
+        return f"CallbackSigner(namespace={self._namespace!r})"
+
+    @property
+    def _state(self) -> State:
+        """Built on first use, so a signer needs no Redis until it issues or checks a button."""
+        if self._store is None:
+            self._store = State(self._client, namespace=self._namespace)  # type: ignore[arg-type]
+        return self._store
 
     def _mac(self, handle: str, body: str) -> str:
         digest = hmac.new(self._key, f"{handle}|{body}".encode(), hashlib.sha256).digest()
@@ -108,7 +121,7 @@ class CallbackSigner:
              "s": 1 if single_use else 0, "n": secrets.token_hex(4)},
             ensure_ascii=False, sort_keys=True, separators=(",", ":"),
         )
-        self._client.set(self._prefix + handle, body, ex=max(1, int(ttl) + 60))
+        self._state.put_blob("button", handle, body, ttl + 60)
         data = f"{handle}.{self._mac(handle, body)}"
         assert len(data.encode()) <= CALLBACK_DATA_LIMIT
         return data
@@ -118,11 +131,12 @@ class CallbackSigner:
         if not data or len(data) > CALLBACK_DATA_LIMIT or data.count(".") != 1:
             raise CallbackError("invalid")
         handle, mac = data.split(".")
-        body = self._client.get(self._prefix + handle)
+        try:
+            body = self._state.get_blob("button", handle)
+        except ValueError:  # not a handle we could have issued
+            raise CallbackError("invalid") from None
         if body is None:
             raise CallbackError("invalid")
-        if isinstance(body, bytes):
-            body = body.decode()
         if not hmac.compare_digest(self._mac(handle, body), mac):
             raise CallbackError("invalid")
         raw = json.loads(body)
@@ -137,6 +151,6 @@ class CallbackSigner:
         payload = self.peek(data)
         if payload.single_use:
             ttl = max(1, int(payload.expires_at - time.time()) + 60)
-            if not self._client.set(self._prefix + payload.handle + ":used", "1", nx=True, ex=ttl):
+            if not self._state.claim_once("button-used", payload.handle, ttl):
                 raise CallbackError("used")
         return payload

@@ -35,6 +35,20 @@ Scanning, control, audit
 ``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
 ===============================  ===========  =====================================================
 
+Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
+
+=====================================  ======  ================================================
+``{ns}:notice:{digest}``               string  "1" while a notice is claimed/sent (kind
+                                               ``notice``; 30 days; ``bot.notify``)
+``{ns}:editor:refused:{user_id}``      string  "1": a refusal was answered in this window
+                                               (kind ``refusal``; ``bot.editor.auth``)
+``{ns}:editor:cb:{handle}``            string  JSON button payload {"a", "t", "o", "e", "s",
+                                               "n"} (blob kind ``button``; its TTL + 60 s;
+                                               ``bot.editor.callbacks``)
+``{ns}:editor:cb:{handle}:used``       string  "1": a single-use button was pressed (kind
+                                               ``button-used``)
+=====================================  ======  ================================================
+
 Rate limits (see ``ratelimit.py``)
 
 ===============================  ===========  =====================================================
@@ -55,7 +69,17 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["Keys", "post_hash", "record_id"]
+__all__ = ["BLOB_KINDS", "ONCE_KINDS", "Keys", "post_hash", "record_id"]
+
+# kind -> key shape after the namespace; every kind is documented in the table above.
+ONCE_KINDS = {
+    "notice": "notice:{id}",
+    "refusal": "editor:refused:{id}",
+    "button-used": "editor:cb:{id}:used",
+}
+BLOB_KINDS = {
+    "button": "editor:cb:{id}",
+}
 
 
 def _digest(*parts: str) -> str:
@@ -139,6 +163,22 @@ class Keys:
     @property
     def heartbeat(self) -> str:
         return f"{self.ns}:heartbeat"
+
+    # once-only claims and blobs
+    def once(self, kind: str, ident: str) -> str:
+        return self._kinded(ONCE_KINDS, kind, ident)
+
+    def blob(self, kind: str, ident: str) -> str:
+        return self._kinded(BLOB_KINDS, kind, ident)
+
+    def _kinded(self, kinds: dict[str, str], kind: str, ident: str) -> str:
+        shape = kinds.get(kind)
+        if shape is None:
+            raise ValueError(f"unknown key kind {kind!r}; one of {sorted(kinds)}")
+        ident = str(ident)
+        if not ident or any(c in ident for c in " \t\r\n{}"):
+            raise ValueError(f"bad key identifier {ident!r}")
+        return f"{self.ns}:" + shape.format(id=ident)
 
     # rate limits
     def rl_log(self, bucket: str) -> str:

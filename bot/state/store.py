@@ -418,6 +418,12 @@ class State:
         payload = json.dumps(dict(info), ensure_ascii=False, sort_keys=True, default=str)
         return bool(self.client.hsetnx(self.keys.site_seen(site_key), post_url, payload))
 
+    def update_seen(self, site_key: str, post_url: str, info: Mapping[str, Any]) -> None:
+        """Overwrite a post's seen info (``mark_seen`` is set-once): a renamed file is followed
+        by pointing its URL at the new path."""
+        payload = json.dumps(dict(info), ensure_ascii=False, sort_keys=True, default=str)
+        self.client.hset(self.keys.site_seen(site_key), post_url, payload)
+
     def is_seen(self, site_key: str, post_url: str) -> bool:
         return bool(self.client.hexists(self.keys.site_seen(site_key), post_url))
 
@@ -434,6 +440,24 @@ class State:
     def set_baseline_done(self, site_key: str, now: float | None = None) -> None:
         stamp = now if now is not None else self.now()
         self.client.set(self.keys.site_baseline(site_key), repr(stamp), nx=True)
+
+    # ------------------------------------------------------------------ once-only, blobs
+    def claim_once(self, kind: str, ident: str, ttl: float) -> bool:
+        """True for the first claimant of (kind, ident) within ``ttl`` seconds (``SET NX``),
+        shared by every process on this Redis."""
+        return bool(self.client.set(self.keys.once(kind, ident), "1", nx=True,
+                                    ex=max(1, int(ttl))))
+
+    def release_once(self, kind: str, ident: str) -> None:
+        """Give a claim back (the work it guarded failed and may be tried again)."""
+        self.client.delete(self.keys.once(kind, ident))
+
+    def put_blob(self, kind: str, ident: str, value: str, ttl: float) -> None:
+        self.client.set(self.keys.blob(kind, ident), value, ex=max(1, int(ttl)))
+
+    def get_blob(self, kind: str, ident: str) -> str | None:
+        value = self.client.get(self.keys.blob(kind, ident))
+        return value if value is None or isinstance(value, str) else value.decode()
 
     # ------------------------------------------------------------------ pause
     def pause(self, who: str, reason: str = "", now: float | None = None) -> None:
