@@ -139,6 +139,23 @@ class Services:
             return False
         return self.notifier.notify(notice)
 
+    def remind_approvals(self) -> int:
+        """Re-offer previews of posts still awaiting approval; returns how many went out.
+
+        A preview whose send failed (Telegram down) frees its once-only key, so asking again on
+        each rescan delivers it later; previews that did arrive are deduped and not repeated.
+        """
+        if self.notifier is None or not self.settings.approval_required:
+            return 0
+        urls = {r.post for r in self.state.records(state="waiting")
+                if r.reason == AWAITING_APPROVAL}
+        sent = 0
+        for url in sorted(urls):
+            post = self.find_post_by_url(url)
+            if post is not None and self.request_approval(post):
+                sent += 1
+        return sent
+
     def close(self) -> None:
         """Release publishers' pools, the image fetcher, the notifier and Redis connections."""
         if self.notifier is not None:

@@ -278,3 +278,17 @@ def test_an_editor_retry_stays_approved_through_a_rate_wait(make_desk: Any) -> N
     assert deliver(svc, promoted.key, owner="b", now=now + 6) == "sent"
     assert len(desk.fake.channel_posts(desk.channel)) == 1
     assert cards(desk) == []  # no approval asked: the retry was the editor's decision
+
+
+def test_a_lost_approval_preview_is_offered_again_on_rescan(make_desk: Any) -> None:
+    desk = make_desk(approval_required=True)
+    baseline(desk)
+    write_post(desk.services.tools.site.root, "outage", minutes_ago(2), "Telegram outage story")
+    desk.fake.fail_next("sendMessage", status=502)  # the (text) preview cannot be delivered
+    scan(desk.services, enqueue=desk.worker)
+    assert cards(desk) == []
+    assert desk.services.remind_approvals() == 1  # Telegram is back: the preview goes out
+    (card,) = cards(desk)
+    assert "Telegram outage story" in card.text
+    assert desk.services.remind_approvals() == 0  # delivered previews are not repeated
+    assert len(cards(desk)) == 1 and desk.fake.channel_posts(desk.channel) == []
