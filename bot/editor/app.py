@@ -89,6 +89,8 @@ def build_application(
             member = await app.bot.get_chat_member(chat_id, user_id)
             return str(member.status)
 
+    if notifier is None:  # the one Services already built (one httpx pool, one dedupe)
+        notifier = getattr(services, "notifier", None)
     if notifier is None and settings.telegram_editor_chat:
         notifier = Notifier.from_settings(settings, state)
     desk = EditorDesk(
