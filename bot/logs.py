@@ -343,7 +343,10 @@ def _logfmt_value(value: object) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    text = value if isinstance(value, str) else str(value)
+    if isinstance(value, dict | list | tuple):  # receipts, notes: JSON, not a Python repr
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    else:
+        text = value if isinstance(value, str) else str(value)
     if not _NEEDS_QUOTES.search(text):
         return text
     escaped = (

@@ -347,3 +347,11 @@ def test_a_registered_secret_never_survives(secret: str, before: str, after: str
 def test_redaction_is_idempotent(text: str) -> None:
     once = redact(text)
     assert redact(once) == once
+
+
+def test_structured_values_are_json_not_python_reprs() -> None:
+    from bot.logs import format_event
+
+    line = format_event("state_change", {"receipt": {"id": "42", "url": None}, "notes": ["a b"]})
+    assert 'receipt="{\\"id\\":\\"42\\",\\"url\\":null}"' in line
+    assert 'notes="[\\"a b\\"]"' in line

@@ -212,10 +212,14 @@ def scan(
         state.set_baseline_done(svc.site_key)
     if backfill > 0:
         report.backfilled = _backfill(svc, backfill, current, enqueue, report)
-    log_event(log, "scan", full=report.full, files=report.files, new=report.new,
-              changed=report.changed, unchanged=report.unchanged, bad=len(report.bad),
-              queued=report.queued, waiting=report.waiting, skipped=report.skipped,
-              backfilled=report.backfilled)
+    if report.new or report.changed or report.removed or report.bad or report.backfilled:
+        # A rescan that found nothing is routine: logged only at DEBUG to keep the log readable.
+        log_event(log, "scan", full=report.full, files=report.files, new=report.new,
+                  changed=report.changed, unchanged=report.unchanged, bad=len(report.bad),
+                  queued=report.queued, waiting=report.waiting, skipped=report.skipped,
+                  backfilled=report.backfilled)
+    else:
+        log.debug("scan: %d files, nothing new or changed", report.files)
     return report
 
 
