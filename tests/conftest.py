@@ -73,3 +73,11 @@ def state(redis_client: redis.Redis, redis_namespace: str) -> State:
 @pytest.fixture
 def rate_limiter(redis_client: redis.Redis, redis_namespace: str) -> RateLimiter:
     return RateLimiter(redis_client, namespace=redis_namespace)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test talks to 127.0.0.1 only; a proxy from the environment must not intercept it."""
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)

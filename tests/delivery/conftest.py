@@ -23,13 +23,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from delivery_helpers import CHANNEL, CHAT_ID, make_site
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 def site(tmp_path: Path) -> Path:
     return make_site(tmp_path / "site")

@@ -6,7 +6,6 @@ fake channel receives is exactly what delivery would send.
 
 from __future__ import annotations
 
-import io
 import pickle
 import socket
 import threading
@@ -16,43 +15,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from telegram.error import ChatMigrated
 
 from bot.actions.content import ContentTools, PlatformTeaser, prepare
 from bot.fakes.telegram import FakeTelegram
-from bot.images import ImageFailure, ImageResolver, ImageVariant
+from bot.images import ImageFailure, ImageVariant
 from bot.platforms.base import DeliveryError, Receipt
 from bot.platforms.telegram import TelegramPublisher, channel_message_url
 from bot.posts import Post
-from bot.sources.site import SiteConfig
-from bot.teasers import TeaserRenderer
 
 CHAT_ID = -1001234567890
 CHANNEL = "@newsdao"
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContentTools]:
-    site = tmp_path_factory.mktemp("site")
-    (site / "_config.yml").write_text("url: https://news.example\ntimezone: UTC\n")
-    (site / "assets").mkdir()
-    buf = io.BytesIO()
-    Image.new("RGB", (800, 450), (20, 110, 190)).save(buf, "JPEG", quality=85)
-    (site / "assets" / "feature.jpg").write_bytes(buf.getvalue())
-    config = SiteConfig.load(site)
-    images = ImageResolver(
-        site_dir=site, site_url=config.url, cache_dir=tmp_path_factory.mktemp("cache")
-    )
-    yield ContentTools(site=config, renderer=TeaserRenderer(), images=images)
-    images.close()
 
 
 def make_post(image: str | None = "/assets/feature.jpg", slug: str = "hello") -> Post:

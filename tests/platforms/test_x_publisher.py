@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import time
@@ -12,43 +11,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from PIL import Image
 
 from bot.actions.content import ContentTools, PlatformTeaser, prepare
 from bot.fakes.x import IMAGE_MAX_BYTES, FakeX
-from bot.images import ImageResolver, ImageVariant
+from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
 from bot.posts import Post
-from bot.sources.site import SiteConfig
-from bot.teasers import TeaserRenderer
 
 SECRETS = ("test-api-key", "test-api-secret", "test-access-token", "test-access-secret")
 CREDS = XCredentials(*SECRETS)
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(scope="module")
-def tools(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ContentTools]:
-    site = tmp_path_factory.mktemp("site")
-    (site / "_config.yml").write_text("url: https://news.example\ntimezone: UTC\n")
-    (site / "assets").mkdir()
-    buf = io.BytesIO()
-    Image.new("RGB", (640, 360), (200, 60, 20)).save(buf, "JPEG", quality=85)
-    (site / "assets" / "feature.jpg").write_bytes(buf.getvalue())
-    config = SiteConfig.load(site)
-    images = ImageResolver(
-        site_dir=site, site_url=config.url, cache_dir=tmp_path_factory.mktemp("cache")
-    )
-    yield ContentTools(site=config, renderer=TeaserRenderer(), images=images)
-    images.close()
 
 
 def make_post(
