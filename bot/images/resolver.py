@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bot.images.cache import VariantCache, cache_key
+from bot.images.cache import CacheEntry, VariantCache, cache_key
 from bot.images.fetch import Fetcher, redact
 from bot.images.model import PLATFORM_LIMITS, ImageError, ImageFailure, ImageVariant
 from bot.images.netguard import HostPolicy
@@ -68,17 +68,7 @@ class ImageResolver:
         key = cache_key(hashlib.sha256(data).hexdigest(), platform)
         hit = self._cache.get(key)
         if hit is not None:
-            return ImageVariant(
-                platform=platform,
-                path=hit.path,
-                mime=hit.mime,
-                width=hit.width,
-                height=hit.height,
-                size=hit.size,
-                source=source,
-                sha256=hit.sha256,
-                notes=(*hit.notes, "cached"),
-            )
+            return _as_variant(hit, platform, source, (*hit.notes, "cached"))
         enc = render(data, limits)
         entry = self._cache.put(
             key,
@@ -89,17 +79,7 @@ class ImageResolver:
             height=enc.height,
             notes=enc.notes,
         )
-        return ImageVariant(
-            platform=platform,
-            path=entry.path,
-            mime=entry.mime,
-            width=entry.width,
-            height=entry.height,
-            size=entry.size,
-            source=source,
-            sha256=entry.sha256,
-            notes=entry.notes,
-        )
+        return _as_variant(entry, platform, source, entry.notes)
 
     def decide(self, src: str | None, platform: str) -> ImageVariant | ImageFailure | None:
         """None when the post has no image; otherwise a variant or the reason there is none.
@@ -142,3 +122,20 @@ def _scheme(src: str) -> str:
         return urlsplit(src).scheme.lower()
     except ValueError:
         return ""
+
+
+def _as_variant(
+    entry: CacheEntry, platform: str, source: str, notes: tuple[str, ...]
+) -> ImageVariant:
+    """A cache entry (fresh or hit) as the variant callers upload."""
+    return ImageVariant(
+        platform=platform,
+        path=entry.path,
+        mime=entry.mime,
+        width=entry.width,
+        height=entry.height,
+        size=entry.size,
+        source=source,
+        sha256=entry.sha256,
+        notes=notes,
+    )
