@@ -26,7 +26,6 @@ DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ENV_EXAMPLE = REPO / ".env.example"
 SCHEMA = Path(__file__).resolve().parent / "data" / "compose-spec.json"
-SHARED_SCHEMA_DIR = REPO.parent / "shared" / "schemas" / "compose-spec"
 
 NEWSBOT_SERVICES = ("worker", "beat", "bot")
 SINGLETONS = ("beat", "bot")
@@ -109,13 +108,6 @@ def test_schema_validation_is_not_vacuous(compose: dict[str, Any]) -> None:
     broken["services"]["worker"]["depends_on"]["redis"]["condition"] = "when_ready"
     broken["services"]["worker"]["stop_grace_period"] = 60
     assert not jsonschema.Draft7Validator(schema).is_valid(broken)
-
-
-@pytest.mark.skipif(not SHARED_SCHEMA_DIR.is_dir(), reason="no shared/ folder beside the repo")
-def test_committed_schema_copy_equals_the_shared_one() -> None:
-    assert SCHEMA.read_bytes() == (SHARED_SCHEMA_DIR / "compose-spec.json").read_bytes()
-    license_copy = SCHEMA.with_name("compose-spec.LICENSE")
-    assert license_copy.read_bytes() == (SHARED_SCHEMA_DIR / "LICENSE").read_bytes()
 
 
 # --- commands ------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from bot.sources.site import SiteConfig
 if TYPE_CHECKING:
     from conftest import SiteBuilder
 
-SAMPLE_POST = Path("/work/shared/samples/newsdao-exaone-3.md")
+SAMPLE_POST = Path(__file__).resolve().parents[1] / "data" / "samples" / "newsdao-exaone-3.md"
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
 SAMPLE_TITLE = "AI LG ‘엑사원 3.0’ 오픈소스 공개 데이터 600만건!"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

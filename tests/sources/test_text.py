@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from bot.sources.text import first_paragraph, html_to_text, plain_text
 
-SAMPLE_POST = Path("/work/shared/samples/newsdao-exaone-3.md")
+SAMPLE_POST = Path(__file__).resolve().parents[1] / "data" / "samples" / "newsdao-exaone-3.md"
 TAG_LIKE = re.compile(r"<[A-Za-z/!?]")
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot.posts import Post
 
-SAMPLE = Path("/work/shared/samples/newsdao-exaone-3.md")
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "newsdao-exaone-3.md"
 SAMPLE_URL = "https://newsdao.kr/2024/08/07/exaone-3-open-source.html"
 
 

@@ -14,7 +14,7 @@ from twitter_text.config import config
 from bot.teasers import x_weighted_length
 from bot.teasers.x_length import x_estimate, x_parse
 
-VALIDATE = Path("/work/shared/conformance/twitter-text/validate.yml")
+VALIDATE = Path(__file__).resolve().parents[1] / "data" / "twitter-text" / "validate.yml"
 _TESTS = yaml.safe_load(VALIDATE.read_text(encoding="utf-8"))["tests"]
 _V2 = {**config["version2"], "emoji_parsing_enabled": False}
 SECTIONS = {
