@@ -22,7 +22,6 @@ import logging
 import os
 import socket
 import threading
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -145,11 +144,12 @@ def enqueue_scan(paths: list[str] | None = None, backfill: int = 0) -> None:
 
 @app.task(name=PUBLISH, bind=True, acks_late=True)
 def publish(self: Any, record_key: str) -> str:
+    from bot.delivery.leases import new_owner
     from bot.delivery.sender import deliver
 
-    # Unique per attempt, even when the broker redelivers the same task id.
-    owner = f"{self.request.id or 'direct'}:{uuid.uuid4().hex[:8]}"
-    return deliver(get_services(), record_key, owner=owner)
+    # Unique per attempt, even when the broker redelivers the same task id; names this process
+    # so the tick can tell when the holder of a lease is gone.
+    return deliver(get_services(), record_key, owner=new_owner(self.request.id or "direct"))
 
 
 @app.task(name=SCAN)
@@ -171,40 +171,36 @@ def rescan() -> dict[str, Any]:
 
 @app.task(name=TICK)
 def tick() -> dict[str, int]:
-    """Due schedule entries onto the queue, expired leases to in_doubt, a heartbeat."""
+    """Due schedule entries onto the queue, lost leases settled, a heartbeat."""
+    from bot.delivery.leases import reap_lost_leases
+    from bot.logs import log_event
+
     svc = get_services()
     state = svc.state
     promoted = state.promote_due()
     for rec in promoted:
         enqueue_publish(rec.key)
-    doubted = state.expire_leases()
+    lost = reap_lost_leases(state) + state.expire_leases()
+    doubted = []
+    for rec in lost:
+        log_event(log, "state_change", post=rec.post, platform=rec.platform,
+                  destination=rec.destination, old="sending", new=rec.state,
+                  attempt=rec.attempts, reason=rec.reason, receipt=None)
+        if rec.state == "queued":
+            enqueue_publish(rec.key)
+        elif rec.state == "in_doubt":
+            doubted.append(rec)
     if doubted:
-        from bot.logs import log_event
-
-        for rec in doubted:
-            log_event(log, "state_change", post=rec.post, platform=rec.platform,
-                      destination=rec.destination, old="sending", new="in_doubt",
-                      attempt=rec.attempts, reason=rec.reason, receipt=None)
         notify_in_doubt(svc, doubted)
     state.heartbeat(_worker_name())
-    return {"promoted": len(promoted), "in_doubt": len(doubted)}
+    return {"promoted": len(promoted), "in_doubt": len(doubted), "lost": len(lost)}
 
 
 def notify_in_doubt(svc: Any, records: list[Any]) -> None:
-    """One notice per record that just became in_doubt, with [Send again] [It went out].
+    """One notice per record that just became in_doubt (see ``bot.delivery.sender``)."""
+    from bot.delivery.sender import notify_in_doubt as notify
 
-    ``expire_leases`` hands each expired lease to exactly one caller, and the notice's identity
-    (record, attempt, expiry time) makes a repeated call quiet too.
-    """
-    from bot.notify import Notice
-
-    for rec in records:
-        info = svc.state.seen_info(svc.site_key, rec.post) or {}
-        title = info.get("title") if isinstance(info.get("title"), str) else ""
-        svc.notify(Notice(kind="in_doubt", title=title, post_url=rec.post,
-                          platform=rec.platform, destination=rec.destination,
-                          reason=rec.reason, record_key=rec.key,
-                          dedupe=f"{rec.key}|in_doubt|{rec.attempts}|{rec.updated_at}"))
+    notify(svc, records)
 
 
 @app.task(name=REQUEUE)

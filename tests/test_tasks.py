@@ -59,7 +59,7 @@ def test_configure_sets_the_beat_schedule(configured: State) -> None:
     assert schedule["rescan"]["task"] == tasks.RESCAN
 
 
-def test_tick_promotes_due_records_and_turns_expired_leases_in_doubt(
+def test_tick_promotes_due_records_and_settles_expired_leases(
     configured: State, redis_client: redis.Redis
 ) -> None:
     state = configured
@@ -68,15 +68,21 @@ def test_tick_promotes_due_records_and_turns_expired_leases_in_doubt(
                        scheduled_at=now - 1)
     later = state.ensure("https://e.x/b.html", "x", "x", state="waiting", reason="scheduled",
                          scheduled_at=now + 3600)
-    held = state.ensure("https://e.x/c.html", "x", "x", state="queued")
-    assert state.acquire_send(*held.ref, owner="dead:1", lease_seconds=0.01, now=now - 10)
+    # lost before its fence: never sent, so simply queued again
+    unfenced = state.ensure("https://e.x/c.html", "telegram", "@c", state="queued")
+    assert state.acquire_send(*unfenced.ref, owner="dead:1", lease_seconds=0.01, now=now - 10)
+    # lost past its fence: the post may be out, an editor decides
+    fenced = state.ensure("https://e.x/d.html", "telegram", "@c", state="queued")
+    assert state.acquire_send(*fenced.ref, owner="dead:2", lease_seconds=0.01, now=now - 10)
+    assert state.fence_send(*fenced.ref, owner="dead:2", send_seconds=1, now=now - 10)
     before = redis_client.llen("celery")
     result = tasks.tick()
-    assert result == {"promoted": 1, "in_doubt": 1}
+    assert result == {"promoted": 1, "in_doubt": 1, "lost": 2}
     assert state.get_by_key(due.key).state == "queued"
     assert state.get_by_key(later.key).state == "waiting"
-    assert state.get_by_key(held.key).state == "in_doubt"
-    assert redis_client.llen("celery") == before + 1  # one publish message, for `due` only
+    assert state.get_by_key(unfenced.key).state == "queued"
+    assert state.get_by_key(fenced.key).state == "in_doubt"
+    assert redis_client.llen("celery") == before + 2  # publish messages for `due`, `unfenced`
     assert state.heartbeats()
 
 

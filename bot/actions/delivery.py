@@ -61,6 +61,10 @@ class DeliveryServices(Protocol):
 
     def destinations(self) -> list[tuple[str, str]]: ...
 
+    def identity_of(self, post: Post) -> str: ...
+
+    def find_post_by_url(self, url: str) -> Post | None: ...
+
 
 def rate_bucket(platform: str, destination: str) -> str:
     """The rate-limit bucket of one destination (the sender reserves on the same name)."""
@@ -197,12 +201,16 @@ def _find(
         post = find_post(svc.tools.site, ref, allow_outside_site=allow_outside_site)
     except PostLookupError as exc:
         url = ref.strip()
-        if records_may_do and url.startswith(("http://", "https://")) and svc.state.records(
-            post_url=url
-        ):
-            return None, url, None
+        if url.startswith(("http://", "https://")) and svc.state.records(post_url=url):
+            # a post known by its first URL, whose URL changed since: same records
+            moved = svc.find_post_by_url(url)
+            if moved is not None:
+                return moved, url, None
+            if records_may_do:
+                return None, url, None
         return None, None, str(exc)
-    return post, post.url, None
+    # A post whose URL changed (new slug, category, date, permalink) keeps its records.
+    return post, svc.identity_of(post), None
 
 
 def _eta(record: Record) -> str | None:
@@ -275,9 +283,9 @@ def push(
     """Publish a post by hand (a stale, baseline or skipped post, or a re-post with ``force``).
 
     A destination where the post is already ``sent`` is reported with its link and left alone
-    unless ``force``.  While paused nothing is queued unless ``confirm_paused`` (the records then
-    wait in ``queued`` and go out on resume).  ``plan`` defaults to
-    ``bot.delivery.planner.plan_manual``.
+    unless ``force``.  While paused nothing is queued unless ``confirm_paused``: the pause stops
+    automatic publishing, and a push the editor confirmed while paused goes out now.  ``plan``
+    defaults to ``bot.delivery.planner.plan_manual``.
     """
     _check_who(who)
     action = "push-force" if force else "push"
@@ -327,7 +335,8 @@ def push(
     if to_plan:
         if plan is None:
             from bot.delivery.planner import plan_manual as plan
-        planned = plan(svc, post, to_plan, force=force, who=who, enqueue=enqueue)
+        planned = plan(svc, post, to_plan, force=force, who=who, enqueue=enqueue,
+                       ignore_pause=paused)
         by_target = {(r.platform, r.destination): r for r in planned}
         for target in targets:
             if target in outcomes:
@@ -338,7 +347,8 @@ def push(
                 continue
             out = _describe(rec, acted=True)
             if paused and out.result == "queued":
-                out = _outcome(rec, "queued", "queued; goes out when publishing resumes")
+                out = _outcome(rec, "queued", "queued; goes out now although publishing is "
+                                              "paused")
             elif force and out.result == "queued" and rec.extra.get("prev_receipt_url"):
                 out = _outcome(rec, "queued", "queued again (forced re-post; was "
                                               f"{rec.extra['prev_receipt_url']})")

@@ -14,14 +14,23 @@ Bad files go to the editors too, once per file version (the notice carries the s
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.delivery.services import AWAITING_APPROVAL, Services
+from bot.actions.content import prepare, teaser_fingerprint
+from bot.delivery.services import (
+    APPROVED_FP,
+    AWAITING_APPROVAL,
+    MANUAL,
+    NO_AGE_LIMIT,
+    PUSH_ANYWAY,
+    Services,
+)
 from bot.logs import log_event
 from bot.notify import Notice
 from bot.posts import BadFile, Post
@@ -34,7 +43,8 @@ log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], None]
 REEVALUATE = ("new", "waiting")
-MANUAL_FIELD = "manual"
+REPLANNABLE = ("new", "waiting", "queued", "retry_wait")
+MANUAL_FIELD = MANUAL
 
 
 @dataclass
@@ -70,14 +80,22 @@ class Decision:
 
 
 def decide(post: Post, now: float, *, max_age_hours: float, baseline: bool) -> Decision:
-    """What a post's record should be when the post is first seen."""
+    """What a post's record should be when the post is first seen.
+
+    A post not on the site yet (future date, ``published: false``) waits, even in the first
+    run's baseline and whatever its age: it is judged when it comes due or gets published (the
+    sender skips it then if it is older than MAX_AGE_HOURS by that time).
+    """
+    content = content_decision(post, now)
+    if content.state == "waiting":
+        return content
     if baseline:
         return Decision("skipped", "baseline")
     published_at = post.date.timestamp()
     age_hours = (now - published_at) / 3600.0
     if age_hours > max_age_hours:
         return Decision("skipped", f"stale (first seen {age_hours:.0f} h after its date)")
-    return content_decision(post, now)
+    return content
 
 
 def content_decision(post: Post, now: float) -> Decision:
@@ -234,12 +252,49 @@ def _report_bad(svc: Services, report: ScanReport, bad: BadFile, sig: str) -> No
                       dedupe=f"{svc.site_key}|{bad.rel_path}|{sig}"))
 
 
+def _names(post: Post) -> list[str]:
+    """Keys a renamed file is recognised by: its title and its excerpt."""
+    names = []
+    for prefix, text in (("t:", post.title), ("e:", post.excerpt)):
+        text = " ".join(text.split())
+        if text:
+            names.append(prefix + hashlib.blake2b(text.encode("utf-8", "surrogatepass"),
+                                                  digest_size=10).hexdigest())
+    return names
+
+
+def _identity(svc: Services, post: Post, rel: str) -> str | None:
+    """The identity URL this file's post already has, if any.
+
+    A file keeps the identity it was first planned under, whatever its URL becomes.  A path
+    never planned before may be a renamed file: a known post with the same title or excerpt
+    whose file is gone is that post.  (A copy, with the old file still there, is a new post.)
+    """
+    state = svc.state
+    known = state.file_identity(svc.site_key, rel)
+    if known is not None:
+        return known
+    for candidate in state.identities_by_name(svc.site_key, _names(post)):
+        if candidate == post.url:
+            continue  # same URL: the seen index follows a plain rename by itself
+        old_rel = (state.seen_info(svc.site_key, candidate) or {}).get("rel_path")
+        if (isinstance(old_rel, str) and old_rel != rel
+                and not (svc.tools.site.root / old_rel).is_file()):
+            return candidate
+    return None
+
+
 def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report: ScanReport,
                enqueue: Enqueue, *, baseline: bool) -> None:
     state = svc.state
+    ident = _identity(svc, post, rel)
+    if ident is not None and ident != post.url:
+        _plan_moved(svc, post, ident, rel, sig, now, report, enqueue)
+        return
     info = _seen_payload(post, now)
     if state.mark_seen(svc.site_key, post.url, info):
         report.new += 1
+        _remember_file(svc, post, rel, post.url)
         decision = gated(svc, decide(post, now, max_age_hours=svc.settings.max_age_hours,
                                      baseline=baseline))
         created = [_create(svc, post, platform, destination, decision, report, enqueue)
@@ -261,7 +316,43 @@ def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report
                 return
         # The file was renamed (same URL): follow it so delivery re-reads the right file.
         _update_seen(svc, post, {**seen, "rel_path": rel})
-    existing = {(r.platform, r.destination): r for r in state.records(post_url=post.url)}
+    _remember_file(svc, post, rel, post.url)
+    _replan(svc, post, post.url, now, report, enqueue)
+
+
+def _plan_moved(svc: Services, post: Post, ident: str, rel: str, sig: str, now: float,
+                report: ScanReport, enqueue: Enqueue) -> None:
+    """A known post whose URL changed (slug, category, date, permalink, or a renamed file):
+    it stays the same post, so what was published is never published again."""
+    state = svc.state
+    seen = state.seen_info(svc.site_key, post.url)
+    if seen is not None and seen.get("rel_path") not in (None, rel) and (
+            svc.tools.site.root / str(seen["rel_path"])).is_file():
+        _report_bad(svc, report, BadFile(post.path, rel,
+                                         f"same URL as {seen['rel_path']} ({post.url}): give it "
+                                         "another file name, slug or permalink"), sig)
+        return
+    report.changed += 1
+    info = state.seen_info(svc.site_key, ident) or {}
+    before = info.get("url", ident)
+    if before != post.url or info.get("rel_path") != rel:
+        state.update_seen(svc.site_key, ident, {**info, "rel_path": rel, "url": post.url,
+                                                "title": post.title})
+        log_event(log, "post_moved", post=ident, url=post.url, was=before, file=rel)
+    _remember_file(svc, post, rel, ident)
+    _replan(svc, post, ident, now, report, enqueue)
+
+
+def _remember_file(svc: Services, post: Post, rel: str, ident: str) -> None:
+    svc.state.set_file_identity(svc.site_key, rel, ident)
+    svc.state.set_identity_names(svc.site_key, _names(post), ident)
+
+
+def _replan(svc: Services, post: Post, ident: str, now: float, report: ScanReport,
+            enqueue: Enqueue) -> None:
+    """A known post's file changed: re-evaluate the records that have not gone out."""
+    state = svc.state
+    existing = {(r.platform, r.destination): r for r in state.records(post_url=ident)}
     content = content_decision(post, now)
     planned: list[Record | None] = []
     for platform, destination in svc.destinations():
@@ -269,7 +360,8 @@ def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report
         if rec is None:  # a destination configured after the post was first seen
             decision = gated(svc, decide(post, now, max_age_hours=svc.settings.max_age_hours,
                                          baseline=False))
-            planned.append(_create(svc, post, platform, destination, decision, report, enqueue))
+            planned.append(_create(svc, post, platform, destination, decision, report, enqueue,
+                                   ident=ident))
         elif rec.state in REEVALUATE:
             # An editor's push stands: only records nobody pushed wait for approval.
             wanted = content if rec.extra.get("manual") else gated(svc, content)
@@ -293,10 +385,10 @@ def _count(report: ScanReport, state: str) -> None:
 
 
 def _create(svc: Services, post: Post, platform: str, destination: str, decision: Decision,
-            report: ScanReport, enqueue: Enqueue) -> Record | None:
+            report: ScanReport, enqueue: Enqueue, *, ident: str | None = None) -> Record | None:
     """The new record, or None when someone else created it first (a concurrent scan or an
     editor push)."""
-    rec = svc.state.ensure(post.url, platform, destination, state=decision.state,
+    rec = svc.state.ensure(ident or post.url, platform, destination, state=decision.state,
                            reason=decision.reason, scheduled_at=decision.scheduled_at, by="scan")
     if rec.state != decision.state or rec.reason != decision.reason:
         return None
@@ -345,33 +437,49 @@ def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,
     for post in posts:
         if done >= count:
             break
-        records = svc.state.records(post_url=post.url)
+        ident = svc.identity_of(post)
+        records = svc.state.records(post_url=ident)
         if any(r.state in ("sent", "sending", "in_doubt") for r in records):
             continue
-        if not svc.state.is_seen(svc.site_key, post.url):
-            svc.state.mark_seen(svc.site_key, post.url, _seen_payload(post, now))
+        if svc.state.mark_seen(svc.site_key, ident, _seen_payload(post, now)):
+            _remember_file(svc, post, post.rel_path, ident)
         for platform, destination in svc.destinations():
-            rec = svc.state.ensure(post.url, platform, destination, state="queued",
-                                   reason="backfill", by="backfill")
+            rec = svc.state.ensure(ident, platform, destination, state="new", by="backfill")
             old = rec.state
-            if rec.state in ("skipped", "new", "waiting", "retry_wait"):
-                try:
-                    if rec.state == "skipped":
-                        rec = svc.state.editor_resolve(*rec.ref, "force", "backfill",
-                                                       reason="backfill")
-                    else:
-                        moved = svc.state.transition(*rec.ref, rec.state, "queued",
-                                                     reason="backfill", by="backfill")
-                        rec = moved or rec
-                except TransitionRefusedError:
-                    continue
-            elif rec.reason != "backfill" or rec.state != "queued":
+            if rec.state == "queued" or rec.state not in (*REPLANNABLE, "skipped"):
+                continue  # already on its way, or sent, in flight, or for an editor to decide
+            try:
+                if rec.state == "skipped":
+                    rec = svc.state.editor_resolve(*rec.ref, "force", "backfill",
+                                                   reason="backfill")
+                # old on purpose: the sender's age limit does not apply to a backfill
+                rec = svc.state.transition(*rec.ref, REPLANNABLE, "queued", reason="backfill",
+                                           by="backfill", **{NO_AGE_LIMIT: "1"}) or rec
+            except TransitionRefusedError:
+                continue
+            if rec.state != "queued":
                 continue
             _log_change(rec, old if old != rec.state else "none", by="backfill")
             report.queued += 1
             _safe_enqueue(enqueue, rec.key)
         done += 1
     return done
+
+
+def approved_fingerprints(svc: Services, post: Post, platforms: Iterable[str]
+                          ) -> dict[str, str]:
+    """The fingerprint of each platform's teaser as it is now: what an editor's push approves.
+
+    A teaser that cannot be built (a template error) approves nothing; the sender fails it.
+    """
+    out: dict[str, str] = {}
+    for platform in platforms:
+        try:
+            out[platform] = teaser_fingerprint([prepare(svc.tools, post, platform)])
+        except Exception as exc:
+            log.warning("cannot prepare the %s teaser of %s for approval (%s)", platform,
+                        post.url, type(exc).__name__)
+    return out
 
 
 def plan_manual(
@@ -382,29 +490,42 @@ def plan_manual(
     force: bool,
     who: str,
     enqueue: Enqueue,
+    ignore_pause: bool = False,
+    approved: Mapping[str, str] | None = None,
 ) -> list[Record]:
     """An editor's push: queue the post for ``platforms`` whatever scanning decided.
 
     A sent record goes out again only with ``force``; a record being sent, or already queued, is
     left alone (returned as is).  Pushed records carry ``manual=<who>`` so the sender does not
-    hold them back for `published: false` / `social: false` (the editor decided).
+    hold them back for `published: false` / `social: false` or age (the editor decided);
+    ``ignore_pause`` (a push confirmed while paused) lets them out although publishing is
+    paused.  Under APPROVAL_REQUIRED the push approves the teasers as they are now (or the
+    ``approved`` fingerprints the editor was shown): different content at send time asks again.
     """
     wanted = set(platforms)
     state = svc.state
     now = time.time()
-    if not state.is_seen(svc.site_key, post.url):
-        state.mark_seen(svc.site_key, post.url, _seen_payload(post, now))
+    fields: dict[str, str] = {MANUAL_FIELD: who}
+    if ignore_pause:
+        fields[PUSH_ANYWAY] = "1"
+    fingerprints: Mapping[str, str] = {}
+    if svc.settings.approval_required:
+        fingerprints = approved if approved is not None else approved_fingerprints(
+            svc, post, [p for p, _ in svc.destinations() if p in wanted])
+    ident = svc.identity_of(post)
+    if state.mark_seen(svc.site_key, ident, _seen_payload(post, now)):
+        _remember_file(svc, post, post.rel_path, ident)
     out: list[Record] = []
     for platform, destination in svc.destinations():
         if platform not in wanted:
             continue
-        rec = state.ensure(post.url, platform, destination, state="new", by=who)
+        rec = state.ensure(ident, platform, destination, state="new", by=who)
         old = rec.state
         try:
             if rec.state in ("new", "waiting", "queued", "retry_wait"):
                 moved = state.transition(*rec.ref, ("new", "waiting", "queued", "retry_wait"),
                                          "queued", reason=f"pushed by {who}", by=who,
-                                         **{MANUAL_FIELD: who})
+                                         **fields, **_approval(fingerprints, platform))
                 rec = moved or rec
             elif rec.state == "sending" or (rec.state == "sent" and not force):
                 out.append(rec)
@@ -413,7 +534,7 @@ def plan_manual(
                 action = "resend" if rec.state in ("failed", "in_doubt") and not force else "force"
                 rec = state.editor_resolve(*rec.ref, action, who, reason=f"pushed by {who}")
                 moved = state.transition(*rec.ref, "queued", "queued", reason=f"pushed by {who}",
-                                         by=who, **{MANUAL_FIELD: who})
+                                         by=who, **fields, **_approval(fingerprints, platform))
                 rec = moved or rec
         except TransitionRefusedError as exc:
             out.append(exc.record)
@@ -424,3 +545,7 @@ def plan_manual(
         out.append(rec)
     return out
 
+
+def _approval(fingerprints: Mapping[str, str], platform: str) -> dict[str, str]:
+    fp = fingerprints.get(platform)
+    return {APPROVED_FP: fp} if fp else {}

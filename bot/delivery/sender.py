@@ -6,18 +6,26 @@ Why the order of steps matters:
   the schedule without costing an attempt) and the slot is taken right *after* it, so a duplicate
   task that loses the lease race never burns a send slot;
 * the post is re-read from disk so the latest text goes out, and a post that became unpublishable
-  (date moved forward, ``published: false``) waits again unless an editor pushed it;
-* every outcome, including an exception nobody expected, ends in one state transition: a record is
-  never left in ``sending`` by a live worker (a dead worker's lease expires into ``in_doubt``);
-* with APPROVAL_REQUIRED nothing goes out that an editor did not push: the scan parks new posts
-  as ``waiting`` (awaiting approval), and this module checks again right before the lease, so a
-  record that reached the queue another way (a future date that came due, a backfill) is parked
-  and previewed instead of sent;
-* the editors hear about each outcome worth a human's eye (failed, published, a duplicate after
-  an uncertain send) through ``svc.notify``, which never raises and sends each notice once.
+  (date moved forward, ``published: false``) waits again unless an editor pushed it; a post that
+  comes due more than MAX_AGE_HOURS after its date is skipped as stale;
+* the teaser, image included, is prepared *before* the lease: a slow image server can cost time,
+  never a lease (a lease lost mid-send means an editor must decide);
+* with APPROVAL_REQUIRED the approval covers what the editor saw: the record carries the
+  fingerprint of the approved teaser, and different content at send time is previewed again
+  instead of sent;
+* the lease is renewed while the worker waits for its destination and its rate slot, and right
+  before the request the worker passes the fence (``State.fence_send``): the lease is still its
+  own and now covers the longest possible send.  A worker that lost its lease never sends;
+* an answer that may hide a sent post (a timeout or a connection dropped after the request left)
+  is never retried blindly on Telegram, which has no idempotency: the record goes to ``in_doubt``
+  and the editors are asked.  X refuses an identical repeat, so there the retry is safe, as long
+  as it repeats the same content, and its duplicate answer is recorded as sent;
+* every outcome, including an exception nobody expected, ends in one state transition;
+* the editors hear about each outcome worth a human's eye (failed, in doubt, published, a
+  duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
-Outcome words returned: sent, rate_wait, retry_wait, failed, waiting, paused, busy, missing,
-not_queued.
+Outcome words returned: sent, rate_wait, retry_wait, failed, in_doubt, waiting, skipped, paused,
+busy, missing, not_queued, lease_lost.
 """
 
 from __future__ import annotations
@@ -25,18 +33,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import TypeVar
 
-from bot.actions.content import prepare
+import redis
+
+from bot.actions.content import PlatformTeaser, prepare, teaser_fingerprint
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
-from bot.delivery.services import AWAITING_APPROVAL, Services
+from bot.delivery.services import (
+    APPROVED_FP,
+    AWAITING_APPROVAL,
+    MANUAL,
+    NO_AGE_LIMIT,
+    PUSH_ANYWAY,
+    Services,
+)
+from bot.images import ImageFailure
 from bot.logs import log_event, redact
 from bot.notify import Notice
 from bot.platforms.base import DeliveryError, Publisher, Receipt
 from bot.posts import Post
 from bot.state import Record
 
-__all__ = ["DUPLICATE_NOTE", "UNCERTAIN_MARK", "deliver"]
+__all__ = ["APPROVED_FP", "DUPLICATE_NOTE", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
+           "UNCERTAIN_MARK", "deliver", "notify_in_doubt"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +67,10 @@ DUPLICATE_NOTE = "X reported duplicate content after an uncertain send"
 FREE = ("queued", "retry_wait")
 SHORT_WAIT_SECONDS = 1.0
 LOCK_WAIT_SECONDS = 60.0
+FENCE_MARGIN_SECONDS = 10.0
+REDIS_RETRY_SECONDS = 60.0
+
+_T = TypeVar("_T")
 
 
 def _event(rec: Record | None, old: str, new: str, *, reason: str = "",
@@ -75,8 +100,14 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     if publisher is None:
         return _move(svc, rec, "failed",
                      f"{rec.platform} → {rec.destination} is no longer configured", current)
-    if state.is_paused():
+    override = bool(rec.extra.get(PUSH_ANYWAY))
+    if not override and state.is_paused():
         return "paused"
+    if rec.send_deadline is not None and rec.send_deadline > current:
+        return _move(svc, rec, "waiting",
+                     "an earlier attempt may still land until "
+                     f"{_clock(rec.send_deadline)}: sent after that unless its receipt arrives",
+                     current, scheduled_at=rec.send_deadline)
 
     # Cheap checks first: during a backlog most tasks only learn that they must wait.
     spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
@@ -88,28 +119,48 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     post = svc.find_post_by_url(rec.post)
     if post is None:
         return _move(svc, rec, "failed", "post file removed", current)
-    if not rec.extra.get("manual"):
-        held = _content_hold(post, current)
+    if not rec.extra.get(MANUAL):
+        held = _content_hold(svc, rec, post, current)
         if held is not None:
-            reason, scheduled_at = held
-            return _move(svc, rec, "waiting", reason, current, scheduled_at=scheduled_at)
-    if svc.settings.approval_required and not editor_decided(svc, rec):
+            new, reason, scheduled_at = held
+            return _move(svc, rec, new, reason, current, scheduled_at=scheduled_at)
+    try:
+        item = prepare(svc.tools, post, rec.platform)
+    except Exception as exc:  # a template error is the same on every attempt
+        text = redact(f"cannot prepare the teaser: {type(exc).__name__}: {exc}")[:500]
+        return _move(svc, rec, "failed", text, current)
+    fp = teaser_fingerprint([item])
+    if svc.settings.approval_required and rec.extra.get(APPROVED_FP) != fp:
         outcome = _move(svc, rec, "waiting", AWAITING_APPROVAL, current)
         if outcome == "waiting":
             svc.request_approval(post)
         return outcome
 
     held_rec = state.acquire_send(*rec.ref, owner=owner, lease_seconds=svc.lease_seconds,
+                                  ignore_pause=override, repeat_safe=_repeat_safe(publisher),
                                   now=current)
     if held_rec is None:
-        return "paused" if state.is_paused() else "busy"
+        return "paused" if not override and state.is_paused() else "busy"
     _event(held_rec, rec.state, "sending")
-    try:
-        return _attempt(svc, held_rec, post, publisher, spec, owner, now)
-    except Exception as exc:  # never lose a record to a bug: it goes back to retry_wait
-        log.exception("unexpected error sending %s", held_rec.post)
-        text = redact(f"{type(exc).__name__}: {exc}")
-        return _transient(svc, held_rec, owner, text, uncertain=True, now=now)
+    with svc.lease_keeper.hold(held_rec.ref, owner):
+        try:
+            return _attempt(svc, held_rec, post, item, fp, publisher, spec, owner, now,
+                            override=override)
+        except Exception as exc:  # our own bookkeeping failed (Redis restarting...)
+            log.exception("unexpected error sending %s", held_rec.post)
+            return _after_unexpected(svc, held_rec, owner, exc, now)
+
+
+def _repeat_safe(publisher: Publisher) -> bool:
+    return bool(getattr(publisher, "repeat_safe", False))
+
+
+def _send_bound(publisher: Publisher) -> float:
+    return float(getattr(publisher, "max_send_seconds", 300.0)) + FENCE_MARGIN_SECONDS
+
+
+def _clock(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%H:%M:%S UTC")
 
 
 def _wait_briefly(svc: Services, spec: RateSpec, current: float, *, sleep: bool,
@@ -132,10 +183,15 @@ def _wait_briefly(svc: Services, spec: RateSpec, current: float, *, sleep: bool,
     return wait, current
 
 
-def _attempt(svc: Services, rec: Record, post: Post, publisher: Publisher, spec: RateSpec,
-             owner: str, now: float | None) -> str:
+def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: str,
+             publisher: Publisher, spec: RateSpec, owner: str, now: float | None, *,
+             override: bool) -> str:
     state = svc.state
-    item = prepare(svc.tools, post, rec.platform)
+    if rec.maybe_sent and rec.inflight_fp and rec.inflight_fp != fp:
+        # A repeat is recognised by the platform only if it is the same post.
+        text = ("an earlier attempt may be out with the earlier content (the post changed "
+                "since): check the account, then resend or mark it sent")
+        return _doubt(svc, rec, owner, text, now)
     # One send per destination at a time in this process, the slot taken right before the
     # request: the platform then sees our spacing, not our threads' scheduling jitter (a first
     # send that initialises its client must not be overtaken by a second one).  Costs nothing:
@@ -148,14 +204,23 @@ def _attempt(svc: Services, rec: Record, post: Post, publisher: Publisher, spec:
         wait, current = _wait_briefly(svc, spec, current, sleep=now is None, reserve=True)
         if wait > 0:  # other records took the slots between our check and now
             return _slot_wait(svc, rec, owner, current, wait)
+        deadline = state.fence_send(*rec.ref, owner=owner, send_seconds=_send_bound(publisher),
+                                    ignore_pause=override, fingerprint=fp, now=now)
+        if deadline is None:
+            return _not_ours_any_more(svc, rec, owner, now)
         started = time.monotonic()
         try:
             receipt = publisher.send(post, item)
         except DeliveryError as err:
-            return _on_error(svc, rec, err, spec, owner, now)
+            return _on_error(svc, rec, publisher, err, spec, owner, now)
+        except Exception as exc:  # the request may have left: as uncertain as a timeout
+            err = DeliveryError(
+                "transient", redact(f"unexpected {type(exc).__name__}: {exc}")[:500],
+                uncertain=True)
+            return _on_error(svc, rec, publisher, err, spec, owner, now)
         finally:
             took = time.monotonic() - started
-        outcome = _complete(svc, rec, receipt, spec, owner, now)
+        outcome = _complete(svc, rec, item, receipt, spec, owner, now)
         # The request reached the platform somewhere within `took` after our slot.  When that
         # is more than the rules' jitter allowance (a first send that initialises its client, a
         # slow network), keep this destination's next send from this process a full window
@@ -167,10 +232,23 @@ def _attempt(svc: Services, rec: Record, post: Post, publisher: Publisher, spec:
         lock.release()
 
 
+def _not_ours_any_more(svc: Services, rec: Record, owner: str, now: float | None) -> str:
+    """The fence refused: nothing was sent.  Paused meanwhile: give the record back."""
+    state = svc.state
+    current = state.get_by_key(rec.key)
+    if current is not None and current.state == "sending" and current.lease_owner == owner:
+        reason = "paused before sending: goes out when publishing resumes"
+        if state.release_send(*rec.ref, owner=owner, reason=reason, now=now) is not None:
+            _event(rec, "sending", "queued", reason=reason)
+            return "paused"
+    log.warning("lease on %s (%s) lost before sending: not sent (now %s)", rec.post,
+                rec.platform, current.state if current else "gone")
+    return "lease_lost"
+
+
 def _slot_wait(svc: Services, rec: Record, owner: str, current: float, wait: float) -> str:
     text = "rate limit: waiting for a send slot"
-    svc.state.fail_send(*rec.ref, owner=owner, reason=text, permanent=False,
-                        retry_at=current + wait, now=current)
+    svc.state.fail_send(*rec.ref, owner=owner, reason=text, retry_at=current + wait, now=current)
     _event(rec, "sending", "retry_wait", reason=text)
     return "rate_wait"
 
@@ -184,31 +262,77 @@ def _destination_lock(bucket: str) -> threading.Lock:
         return _locks.setdefault(bucket, threading.Lock())
 
 
-def _complete(svc: Services, rec: Record, receipt: Receipt, spec: RateSpec, owner: str,
-              now: float | None) -> str:
-    ok = svc.state.complete_send(*rec.ref, owner=owner, receipt_id=receipt.id,
-                                 receipt_url=receipt.url or "", now=now)
+def _image_note(item: PlatformTeaser) -> str | None:
+    """Why the teaser went out without its image (the image failed before the send)."""
+    if not isinstance(item.image, ImageFailure):
+        return None
+    how = "sent as text with a link preview" if item.platform == "telegram" else \
+        "posted without it"
+    return f"image failed ({item.image.reason}): {how}"
+
+
+def _with_redis_retry(what: str, call: Callable[[], _T]) -> _T:
+    """A receipt must not be lost to a Redis restart: retry the write for a while."""
+    deadline = time.monotonic() + REDIS_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("%s: Redis unavailable (%s); retrying in %.1f s", what,
+                        type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _complete(svc: Services, rec: Record, item: PlatformTeaser, receipt: Receipt,
+              spec: RateSpec, owner: str, now: float | None) -> str:
+    notes = [n for n in (_image_note(item), *receipt.notes) if n]
+    ok = _with_redis_retry(f"recording the receipt of {rec.post}", lambda: svc.state.complete_send(
+        *rec.ref, owner=owner, receipt_id=receipt.id, receipt_url=receipt.url or "",
+        notes=notes, now=now))
     receipt_json = {"id": receipt.id, "url": receipt.url}
     if not ok:
         # Our lease was resolved by an editor meanwhile; the post is out, say so loudly.
         log.warning("send of %s to %s succeeded but the record was changed meanwhile "
                     "(receipt %s)", rec.post, rec.platform, receipt.id)
         return "sent"
-    _event(rec, "sending", "sent", receipt=receipt_json, notes=list(receipt.notes) or None)
-    _record_platform_quota(svc, rec, receipt, spec, now)
+    if notes:
+        for note in notes:
+            log.warning("%s %s: %s", rec.platform, rec.post, note)
+    _event(rec, "sending", "sent", receipt=receipt_json, notes=notes or None)
+    _record_platform_limits(svc, rec, receipt, spec, now)
     svc.notify(Notice(
         kind="published", title=_title(svc, rec), post_url=rec.post, platform=rec.platform,
         destination=rec.destination, links=(receipt.url,) if receipt.url else (),
-        text=f"{rec.platform}: {receipt.id}", dedupe=f"{rec.key}|sent|{receipt.id}"))
+        text=f"{rec.platform}: {receipt.id}" + "".join(f"\n{n}" for n in notes),
+        dedupe=f"{rec.key}|sent|{receipt.id}"))
     return "sent"
 
 
-def _record_platform_quota(svc: Services, rec: Record, receipt: Receipt, spec: RateSpec,
-                           now: float | None) -> None:
-    """X says how many posts its 24 h window has left; all workers stop when it says zero."""
+def _record_platform_limits(svc: Services, rec: Record, receipt: Receipt, spec: RateSpec,
+                            now: float | None) -> None:
+    """X says what its windows have left after each post: every worker honours it before the
+    next send (a spent window blocks the bucket until its reset), so a backlog drains without
+    a 429."""
     meta = receipt.meta or {}
+    if rec.platform != "x":
+        return
+    budgets: dict[str, tuple[int, float]] = {}
+    for name, remaining_key, reset_key in (
+        ("15min", "remaining_15min", "reset_15min"),
+        ("user24h", "user_24h_remaining", "user_24h_reset"),
+        ("app24h", "app_24h_remaining", "app_24h_reset"),
+    ):
+        remaining, reset = meta.get(remaining_key), meta.get(reset_key)
+        if isinstance(remaining, int) and isinstance(reset, int | float):
+            budgets[name] = (remaining, float(reset))
+    if budgets:
+        svc.limiter.record_budget(spec.bucket, budgets, now=now)
     remaining = meta.get("user_24h_remaining")
-    if rec.platform != "x" or not isinstance(remaining, int):
+    if not isinstance(remaining, int):
         return
     limit = meta.get("user_24h_limit")
     reset = meta.get("user_24h_reset")
@@ -217,8 +341,8 @@ def _record_platform_quota(svc: Services, rec: Record, receipt: Receipt, spec: R
                               float(reset) if isinstance(reset, int | float) else None, now=now)
 
 
-def _on_error(svc: Services, rec: Record, err: DeliveryError, spec: RateSpec, owner: str,
-              now: float | None) -> str:
+def _on_error(svc: Services, rec: Record, publisher: Publisher, err: DeliveryError,
+              spec: RateSpec, owner: str, now: float | None) -> str:
     state = svc.state
     reason = redact(err.reason)
     if err.kind == "rate_limited":
@@ -226,15 +350,19 @@ def _on_error(svc: Services, rec: Record, err: DeliveryError, spec: RateSpec, ow
         t = state.now() if now is None else now
         svc.limiter.block_until(spec.bucket, t + after, now=t)
         text = f"rate limited: {reason}"
-        state.fail_send(*rec.ref, owner=owner, reason=text, permanent=False,
-                        retry_at=t + after, now=t)
+        state.fail_send(*rec.ref, owner=owner, reason=text, retry_at=t + after, now=t)
         _event(rec, "sending", "retry_wait", reason=text, retry_after=after)
         return "retry_wait"
     if err.kind == "transient":
+        if err.uncertain and not _repeat_safe(publisher):
+            return _doubt(svc, rec, owner, f"{reason} {UNCERTAIN_MARK}: the post may be out; "
+                                            "check the channel, then resend or mark it sent",
+                          now)
         return _transient(svc, rec, owner, reason, uncertain=err.uncertain, now=now)
-    if err.kind == "duplicate" and _was_uncertain(svc, rec):
+    if err.kind == "duplicate" and rec.maybe_sent:
         receipt_id = f"unknown: {DUPLICATE_NOTE}"
-        if state.complete_send(*rec.ref, owner=owner, receipt_id=receipt_id, now=now):
+        if state.complete_send(*rec.ref, owner=owner, receipt_id=receipt_id,
+                               notes=[DUPLICATE_NOTE], now=now):
             _event(rec, "sending", "sent", reason=DUPLICATE_NOTE,
                    receipt={"id": receipt_id, "url": None})
             svc.notify(Notice(
@@ -249,52 +377,72 @@ def _on_error(svc: Services, rec: Record, err: DeliveryError, spec: RateSpec, ow
     return "failed"
 
 
-def _history(svc: Services, rec: Record) -> list[dict[str, object]]:
-    return svc.state.history(*rec.ref)
-
-
-def _was_uncertain(svc: Services, rec: Record) -> bool:
-    """An earlier attempt of this record may have reached the platform."""
-    for entry in _history(svc, rec):
-        if entry.get("to") == "in_doubt" or UNCERTAIN_MARK in str(entry.get("reason", "")):
-            return True
-    return False
-
-
-def _transient_failures(svc: Services, rec: Record) -> int:
-    """Earlier transient failures (rate-limit waits do not count toward MAX_ATTEMPTS)."""
-    return sum(
-        1 for e in _history(svc, rec)
-        if e.get("from") == "sending" and str(e.get("reason", "")).startswith(TRANSIENT_PREFIX)
-    )
+def _doubt(svc: Services, rec: Record, owner: str, reason: str, now: float | None) -> str:
+    if not svc.state.fail_send(*rec.ref, owner=owner, reason=reason, doubt=True, now=now):
+        return "lease_lost"
+    _event(rec, "sending", "in_doubt", reason=reason)
+    doubted = svc.state.get_by_key(rec.key)
+    if doubted is not None:
+        notify_in_doubt(svc, [doubted])
+    return "in_doubt"
 
 
 def _transient(svc: Services, rec: Record, owner: str, reason: str, *, uncertain: bool,
                now: float | None) -> str:
+    """Back off and retry; rate-limit waits never count, and the count is a field of the
+    record (a history trimmed to its last entries cannot undercount it)."""
     state = svc.state
-    failures = _transient_failures(svc, rec) + 1
+    failures = rec.transient_failures + 1
     mark = f" {UNCERTAIN_MARK}" if uncertain else ""
     if failures >= svc.settings.max_attempts:
         text = f"gave up after {failures} attempts: {reason}{mark}"
-        state.fail_send(*rec.ref, owner=owner, reason=text, permanent=True, now=now)
+        state.fail_send(*rec.ref, owner=owner, reason=text, permanent=True, transient=True,
+                        uncertain=uncertain, now=now)
         _event(rec, "sending", "failed", reason=text)
         _notify_failed(svc, rec, text)
         return "failed"
     t = state.now() if now is None else now
     delay = backoff_delay(failures)
     text = f"{TRANSIENT_PREFIX}{reason}{mark}"
-    state.fail_send(*rec.ref, owner=owner, reason=text, permanent=False, retry_at=t + delay,
-                    now=t)
+    state.fail_send(*rec.ref, owner=owner, reason=text, retry_at=t + delay, transient=True,
+                    uncertain=uncertain, now=t)
     _event(rec, "sending", "retry_wait", reason=text, retry_in=round(delay, 3))
     return "retry_wait"
 
 
-def _content_hold(post: Post, now: float) -> tuple[str, float | None] | None:
+def _after_unexpected(svc: Services, rec: Record, owner: str, exc: Exception,
+                      now: float | None) -> str:
+    """A bug or a Redis outage inside the lease.  Before the fence nothing left: retry; past
+    it the post may be out, so the platform's rules for an uncertain send apply."""
+    text = redact(f"{type(exc).__name__}: {exc}")[:500]
+    try:
+        current = svc.state.get_by_key(rec.key)
+        if current is None or current.state != "sending" or current.lease_owner != owner:
+            return "lease_lost"
+        if current.send_deadline is None:
+            return _transient(svc, current, owner, text, uncertain=False, now=now)
+        if current.repeat_safe:
+            return _transient(svc, current, owner, text, uncertain=True, now=now)
+        return _doubt(svc, current, owner, f"{text} {UNCERTAIN_MARK}: the post may be out",
+                      now)
+    except Exception as again:  # Redis is gone: the lease keeper's silence settles the lease
+        log.error("cannot record the outcome of %s (%s); its lease will be settled",
+                  rec.post, type(again).__name__)
+        return "lease_lost"
+
+
+def _content_hold(svc: Services, rec: Record, post: Post, now: float
+                  ) -> tuple[str, str, float | None] | None:
+    """(state, reason, due) when the post must not go out automatically now."""
     reason = post.unpublishable_reason(datetime.fromtimestamp(now, UTC))
-    if reason is None:
-        return None
-    at = post.date.timestamp()
-    return reason, (at if at > now else None)
+    if reason is not None:
+        at = post.date.timestamp()
+        return "waiting", reason, (at if at > now else None)
+    age_hours = (now - post.date.timestamp()) / 3600.0
+    if not rec.extra.get(NO_AGE_LIMIT) and age_hours > svc.settings.max_age_hours:
+        return ("skipped", f"stale: came due {age_hours:.0f} h after its date "
+                           f"(MAX_AGE_HOURS={svc.settings.max_age_hours:g})", None)
+    return None
 
 
 def _move(svc: Services, rec: Record, new: str, reason: str, now: float, *,
@@ -307,27 +455,6 @@ def _move(svc: Services, rec: Record, new: str, reason: str, now: float, *,
     if new == "failed":
         _notify_failed(svc, moved, reason)
     return new
-
-
-PLANNERS = ("scan", "backfill")
-
-
-def editor_decided(svc: Services, rec: Record) -> bool:
-    """An editor pushed this record (``manual``) or moved it (retry, resend, force) since the
-    scan last planned it: under APPROVAL_REQUIRED that is the approval.
-
-    The history is read newest first, past the worker's own bounces (rate waits, transient
-    retries, the schedule's promotions), so an approved record that had to wait for a send slot
-    is not held again; a later scan decision (the file was edited) needs a new approval.
-    """
-    if rec.extra.get("manual"):
-        return True
-    for entry in reversed(svc.state.history(*rec.ref)):
-        if str(entry.get("reason", "")).startswith("editor "):
-            return True
-        if entry.get("by") in PLANNERS:
-            return False
-    return False
 
 
 def _title(svc: Services, rec: Record) -> str:
@@ -346,3 +473,16 @@ def _notify_failed(svc: Services, rec: Record, reason: str) -> None:
         kind="failed", title=_title(svc, rec), post_url=rec.post, platform=rec.platform,
         destination=rec.destination, reason=reason, record_key=rec.key,
         dedupe=f"{rec.key}|failed|{rec.attempts}|{reason}"))
+
+
+def notify_in_doubt(svc: Services, records: Iterable[Record]) -> None:
+    """One notice per record that just became in_doubt, with [Send again] [It went out].
+
+    Each record reaches ``in_doubt`` through one transition won by one caller, and the notice's
+    identity (record, attempt, time of the change) makes a repeated call quiet too.
+    """
+    for rec in records:
+        svc.notify(Notice(kind="in_doubt", title=_title(svc, rec), post_url=rec.post,
+                          platform=rec.platform, destination=rec.destination,
+                          reason=rec.reason, record_key=rec.key,
+                          dedupe=f"{rec.key}|in_doubt|{rec.attempts}|{rec.updated_at}"))

@@ -16,6 +16,7 @@ import redis
 
 from bot.actions.content import ContentTools
 from bot.config import Settings
+from bot.delivery.leases import LeaseKeeper
 from bot.logs import add_secrets
 from bot.notify import Notice, Notifier, approval_notice
 from bot.platforms.base import Publisher
@@ -24,13 +25,21 @@ from bot.posts import Post
 from bot.sources.jekyll import PostFileError, read_post
 from bot.state import RateLimiter, State
 
-__all__ = ["AWAITING_APPROVAL", "Services", "site_key_of"]
+__all__ = ["APPROVED_FP", "AWAITING_APPROVAL", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
+           "Services", "site_key_of"]
 
 log = logging.getLogger(__name__)
 
 # The reason of a record held for an editor's approval (APPROVAL_REQUIRED): the scan and the
 # sender both write it; only an editor's decision (a push, retry, resend) takes a record past it.
 AWAITING_APPROVAL = "awaiting approval"
+
+# Record fields the planner and the editors' actions set (``State.transition(**fields)``) and
+# the sender obeys.
+MANUAL = "manual"  # an editor pushed it: held neither by front matter nor by age
+PUSH_ANYWAY = "push_anyway"  # confirmed while paused ([Push anyway]): the pause does not hold it
+APPROVED_FP = "approved_fp"  # the teaser an editor approved (APPROVAL_REQUIRED)
+NO_AGE_LIMIT = "no_age_limit"  # an operator's backfill: old on purpose
 
 
 def site_key_of(tools: ContentTools) -> str:
@@ -50,10 +59,13 @@ class Services:
     site_key: str
     lease_seconds: float = 120.0
     notifier: Notifier | None = None
+    lease_keeper: LeaseKeeper = field(default=None, repr=False)  # type: ignore[assignment]
     _by_target: dict[tuple[str, str], Publisher] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_target = {(p.platform, p.destination): p for p in self.publishers}
+        if self.lease_keeper is None:
+            self.lease_keeper = LeaseKeeper(self.state, self.lease_seconds)
 
     @classmethod
     def from_settings(
@@ -98,15 +110,26 @@ class Services:
     def find_post_by_url(self, url: str) -> Post | None:
         """The post as it is on disk now, through the seen index's file path.
 
-        None when that file is gone or now holds another URL (the planner moves the index to a
-        renamed file when it parses it, so a rename is followed after the next scan).
+        ``url`` is a post's identity: the URL it had when first seen, under which its records
+        live.  The file found there is that post when it still gives that URL or when the
+        identity index says the file is that post (its URL changed: new slug, category, date or
+        permalink).  None when the file is gone or now holds another post; the planner follows
+        a renamed file on its next scan.
         """
         info = self.state.seen_info(self.site_key, url) or {}
         rel = info.get("rel_path")
         if not isinstance(rel, str) or not rel:
             return None
         post = self._read(self.tools.site.root / rel)
-        return post if post is not None and post.url == url else None
+        if post is None:
+            return None
+        if post.url == url or self.state.file_identity(self.site_key, post.rel_path) == url:
+            return post
+        return None
+
+    def identity_of(self, post: Post) -> str:
+        """The URL ``post``'s records live under (its first URL, if its URL changed since)."""
+        return self.state.file_identity(self.site_key, post.rel_path) or post.url
 
     def _read(self, path: Path) -> Post | None:
         try:
@@ -158,6 +181,7 @@ class Services:
 
     def close(self) -> None:
         """Release publishers' pools, the image fetcher, the notifier and Redis connections."""
+        self.lease_keeper.stop()
         if self.notifier is not None:
             try:
                 self.notifier.sender.close()

@@ -7,10 +7,15 @@ the same photo bytes and caption, or the same text with the same link preview.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
-from bot.actions.content import ContentTools, PlatformTeaser, image_summary, prepare
+from bot.actions.content import (
+    ContentTools,
+    PlatformTeaser,
+    image_summary,
+    prepare,
+    teaser_fingerprint,
+)
 from bot.images import ImageVariant
 from bot.posts import Post
 
@@ -36,12 +41,7 @@ def prepare_both(tools: ContentTools, post: Post) -> tuple[PlatformTeaser, Platf
 
 def fingerprint(items: tuple[PlatformTeaser, ...] | list[PlatformTeaser]) -> str:
     """Changes whenever anything that would go out changes (text or image)."""
-    digest = hashlib.sha256()
-    for item in items:
-        digest.update(item.platform.encode() + b"\0" + item.teaser.text.encode() + b"\0")
-        image = item.image
-        digest.update((image.sha256 if isinstance(image, ImageVariant) else repr(image)).encode())
-    return digest.hexdigest()[:20]
+    return teaser_fingerprint(items)
 
 
 def channel_message(post: Post, item: PlatformTeaser) -> OutMessage:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import io
 import itertools
 import json
@@ -232,6 +233,7 @@ class _Rule:
     prefix: str
     count: int
     action: str  # "fail" | "delay" | "drop"
+    after_processing: bool = False
     status: int = 500
     body: Any = None
     headers: dict[str, str] | None = None
@@ -342,10 +344,13 @@ class FakeX:
         with self._lock:
             self._rules.append(_Rule(path_prefix, count, "delay", seconds=seconds))
 
-    def drop_next(self, path_prefix: str, *, count: int = 1) -> None:
-        """Close the connection without any response for the next matching requests."""
+    def drop_next(self, path_prefix: str, *, count: int = 1,
+                  after_processing: bool = False) -> None:
+        """Close the connection without any response for the next matching requests;
+        ``after_processing``: only after the request took effect (the answer is lost)."""
         with self._lock:
-            self._rules.append(_Rule(path_prefix, count, "drop"))
+            self._rules.append(_Rule(path_prefix, count, "drop",
+                                     after_processing=after_processing))
 
     def set_rate_limit_exhausted(self, reset_in_seconds: float) -> None:
         """Empty the POST /2/tweets 15-minute window until ``reset_in_seconds`` from now."""
@@ -900,10 +905,16 @@ class _Handler(BaseHTTPRequestHandler):
                 if rule.action == "delay":
                     time.sleep(rule.seconds)
             final = next((r for r in rules if r.action != "delay"), None)
-            if final is not None and final.action == "drop":
+            if final is not None and final.action == "drop" and not final.after_processing:
                 self.close_connection = True
                 return
             with fake._lock:
+                if final is not None and final.action == "drop":
+                    with contextlib.suppress(_Reply):  # it took effect (or was refused) ...
+                        fake._handle(method, route, query, parsed)
+                    entry.status = None
+                    self.close_connection = True
+                    return  # ... and the answer is lost
                 if final is not None:
                     status = final.status
                     body = final.body if final.body is not None else default_problem(status)

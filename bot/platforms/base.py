@@ -71,6 +71,12 @@ class Publisher(Protocol):
     """'telegram' | 'x': which teaser this publisher sends."""
     destination: str
     """Where it goes ('@newsdao', 'x', 'dryrun'): part of the delivery record's identity."""
+    max_send_seconds: float
+    """A hard bound on one ``send`` (the publisher cuts it there): the fenced lease covers it,
+    so no lease can run out while a request is in flight."""
+    repeat_safe: bool
+    """The platform refuses an identical repeat (X's duplicate answer), so an attempt that may
+    have gone out can be retried; without it (Telegram) only an editor may decide."""
 
     def send(self, post: Post, item: PlatformTeaser) -> Receipt:
         """Send one teaser; raise DeliveryError for anything but a certain success."""

@@ -78,6 +78,7 @@ class TelegramPublisher:
     """Sends teasers to one channel; thread-safe, one event loop thread per publisher."""
 
     platform = "telegram"
+    repeat_safe = False  # Telegram posts the same text twice without a word
 
     def __init__(
         self,
@@ -107,6 +108,14 @@ class TelegramPublisher:
 
     def __repr__(self) -> str:  # the token must not show up in a traceback or log
         return f"TelegramPublisher(channel={self.destination!r}, api_url={self._api_url!r})"
+
+    @property
+    def max_send_seconds(self) -> float:
+        """``_run`` cancels the request there (a getMe, an upload and a text fallback fit)."""
+        return self._run_limit()
+
+    def _run_limit(self) -> float:
+        return self._timeout * 8 + 10
 
     # ------------------------------------------------------------------ public API
     def send(self, post: Post, item: PlatformTeaser) -> Receipt:
@@ -209,7 +218,7 @@ class TelegramPublisher:
         future = asyncio.run_coroutine_threadsafe(coro, loop)
         # httpx enforces the real timeouts; this only guards against a wedged loop. A photo
         # may take a getMe, an upload and a text fallback.
-        limit = self._timeout * 8 + 10
+        limit = self._run_limit()
         try:
             return future.result(timeout=limit)
         except concurrent.futures.TimeoutError:

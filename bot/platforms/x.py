@@ -27,6 +27,7 @@ class XPublisher:
 
     platform = "x"
     destination = "x"
+    repeat_safe = True  # X answers an identical repeat with its duplicate-content refusal
 
     def __init__(
         self,
@@ -37,6 +38,9 @@ class XPublisher:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._api = XApi(creds, api_url=api_url, timeout=timeout)
+        # upload (or initialize/append/finalize/status), alt text, create: each call's connect
+        # and read timeouts; X's answers are small, so this bounds a send in practice.
+        self.max_send_seconds = timeout * 12 + 10
         self._clock = clock
         self._lock = threading.Lock()
 

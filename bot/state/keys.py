@@ -13,8 +13,12 @@ key                              type         holds
 ``{ns}:rec:{rid}``               hash         one delivery record: post, platform, destination,
                                               state, attempts, reason, receipt_id, receipt_url,
                                               lease_owner, lease_until, scheduled_at, created_at,
-                                              updated_at, teaser_hash, plus extra fields
-                                              (``transition(**fields)``, ``prev_receipt_*``)
+                                              updated_at, teaser_hash, the scripts' counters
+                                              and flags (transient_failures, maybe_sent,
+                                              send_deadline, repeat_safe, inflight_fp), plus
+                                              extra fields (``transition(**fields)``:
+                                              manual, approved_fp, push_anyway, notes;
+                                              ``prev_receipt_*``)
 ``{ns}:hist:{rid}``              list         JSON history entries, newest first, capped at 50:
                                               {"at", "from", "to", "reason", "by"}
 ``{ns}:idx:state:{state}``       set          rids currently in that state (counts, listings)
@@ -28,11 +32,19 @@ Scanning, control, audit
 
 ===============================  ===========  =====================================================
 ``{ns}:site:{site}:files``       hash         rel_path -> "mtime_ns:size" (rescan skips unchanged)
-``{ns}:site:{site}:seen``        hash         post URL -> JSON info, set once (first sighting)
+``{ns}:site:{site}:seen``        hash         post URL -> JSON info, set once (first sighting);
+                                              the identity URL of a post whose URL changed
+                                              keeps its entry ("url" holds the current one)
+``{ns}:site:{site}:ids``         hash         rel_path -> identity URL: the URL the file's
+                                              records live under, whatever its URL is now
+``{ns}:site:{site}:names``       hash         "t:"/"e:" + hash of a title / excerpt ->
+                                              identity URL (a renamed file is recognised)
 ``{ns}:site:{site}:baseline``    string       epoch when the first-run baseline was recorded
 ``{ns}:pause``                   hash         present = paused: {"who", "reason", "at"}
 ``{ns}:audit``                   stream       capped (~10,000): who, action, target, result, at
 ``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
+``{ns}:alive:{wid}``             string       "1" while worker process ``wid`` (host:pid:start)
+                                              is alive; short TTL, refreshed by its lease keeper
 ===============================  ===========  =====================================================
 
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
@@ -57,6 +69,8 @@ Rate limits (see ``ratelimit.py``)
 ``{ns}:rl:{bucket}:block``       string       epoch before which nobody sends (after a 429)
 ``{ns}:rl:{bucket}:daily``       hash         platform-reported daily quota: limit, remaining,
                                               reset_at, reported_at
+``{ns}:rl:{bucket}:budget``      hash         the platform's own windows (X headers):
+                                              {window}:remaining, {window}:reset
 ===============================  ===========  =====================================================
 
 Lua scripts receive the keys they touch in KEYS where the key is known up front; keys that depend
@@ -148,6 +162,12 @@ class Keys:
     def site_seen(self, site: str) -> str:
         return f"{self.ns}:site:{site}:seen"
 
+    def site_ids(self, site: str) -> str:
+        return f"{self.ns}:site:{site}:ids"
+
+    def site_names(self, site: str) -> str:
+        return f"{self.ns}:site:{site}:names"
+
     def site_baseline(self, site: str) -> str:
         return f"{self.ns}:site:{site}:baseline"
 
@@ -163,6 +183,11 @@ class Keys:
     @property
     def heartbeat(self) -> str:
         return f"{self.ns}:heartbeat"
+
+    def alive(self, worker_id: str) -> str:
+        if not worker_id or any(c in worker_id for c in " \t\r\n{}"):
+            raise ValueError(f"bad worker id {worker_id!r}")
+        return f"{self.ns}:alive:{worker_id}"
 
     # once-only claims and blobs
     def once(self, kind: str, ident: str) -> str:
@@ -192,3 +217,6 @@ class Keys:
 
     def rl_daily(self, bucket: str) -> str:
         return f"{self.ns}:rl:{bucket}:daily"
+
+    def rl_budget(self, bucket: str) -> str:
+        return f"{self.ns}:rl:{bucket}:budget"

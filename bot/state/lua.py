@@ -32,6 +32,40 @@ local function move(rec, hist, recent, state_prefix, rid, from, to, now, reason,
                                           reason = reason or '', by = by or ''}))
   redis.call('LTRIM', hist, 0, 49)
 end
+-- A lease whose holder is gone (expired, or its worker died).  Before the fence the request was
+-- certainly never made: the record goes back to the queue.  Past the fence the post may be out:
+-- in_doubt for an editor, or (a platform that refuses repeats, X) a retry whose duplicate answer
+-- settles it.  ``dead`` = the holder is known dead, so nothing of its can still land: the fence
+-- deadline is lifted; otherwise it stays and a resend waits it out (see ACQUIRE).
+local function settle_lost(rec, hist, recent, schedule, leases, state_prefix, rid, now, why,
+                           by, dead)
+  local owner = redis.call('HGET', rec, 'lease_owner') or ''
+  local fenced = (redis.call('HGET', rec, 'send_deadline') or '') ~= ''
+  redis.call('ZREM', leases, rid)
+  redis.call('HSET', rec, 'lease_owner', '', 'lease_until', '')
+  if not fenced then
+    redis.call('HINCRBY', rec, 'attempts', -1)
+    move(rec, hist, recent, state_prefix, rid, 'sending', 'queued', now,
+         why .. ' before sending (owner ' .. owner .. '): queued again', by)
+    return 'queued'
+  end
+  redis.call('HSET', rec, 'maybe_sent', '1')
+  if dead then redis.call('HSET', rec, 'send_deadline', '', 'inflight_owner', '') end
+  if redis.call('HGET', rec, 'repeat_safe') == '1' then
+    redis.call('HINCRBY', rec, 'transient_failures', 1)
+    local at = fmt(now)
+    local deadline = tonumber(redis.call('HGET', rec, 'send_deadline') or '')
+    if deadline ~= nil and deadline > now then at = fmt(deadline) end
+    redis.call('HSET', rec, 'scheduled_at', at)
+    redis.call('ZADD', schedule, at, rid)
+    move(rec, hist, recent, state_prefix, rid, 'sending', 'retry_wait', now,
+         'transient: ' .. why .. ' mid-send (owner ' .. owner .. ') [uncertain]', by)
+    return 'retry_wait'
+  end
+  move(rec, hist, recent, state_prefix, rid, 'sending', 'in_doubt', now,
+       why .. ' mid-send (owner ' .. owner .. ')', by)
+  return 'in_doubt'
+end
 """
 
 # KEYS: rec, hist, recent, schedule, post_idx
@@ -82,7 +116,7 @@ return {1, redis.call('HGETALL', KEYS[1])}
 """
 
 # KEYS: rec, hist, recent, schedule, leases, pause
-# ARGV: state_prefix, rid, now, owner, lease_seconds, ignore_pause
+# ARGV: state_prefix, rid, now, owner, lease_seconds, ignore_pause, repeat_safe
 ACQUIRE = PRELUDE + r"""
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {0, 'missing'} end
@@ -94,42 +128,102 @@ if cur == 'retry_wait' then
 elseif cur ~= 'queued' then
   return {0, cur}
 end
+-- an earlier attempt whose holder vanished past its fence may still land until its deadline
+local deadline = tonumber(redis.call('HGET', KEYS[1], 'send_deadline') or '')
+if deadline ~= nil and deadline > now then return {0, 'fenced', fmt(deadline)} end
 local lease_until = fmt(now + tonumber(ARGV[5]))
 redis.call('HINCRBY', KEYS[1], 'attempts', 1)
-redis.call('HSET', KEYS[1], 'lease_owner', ARGV[4], 'lease_until', lease_until)
+redis.call('HSET', KEYS[1], 'lease_owner', ARGV[4], 'lease_until', lease_until,
+           'send_deadline', '', 'inflight_owner', '', 'repeat_safe', ARGV[7])
 redis.call('ZADD', KEYS[5], lease_until, ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], cur, 'sending', now, '', ARGV[4])
 return {1, redis.call('HGETALL', KEYS[1])}
 """
 
+# The fencing token: right before the request, the holder proves it still owns the lease and
+# stretches it to cover the longest possible send, atomically.  Refused (nothing may be sent)
+# when the lease was lost or, unless the push ignores it, when publishing was paused meanwhile.
+# KEYS: rec, leases, pause
+# ARGV: rid, now, owner, send_seconds, ignore_pause, fingerprint
+FENCE = PRELUDE + r"""
+local cur = redis.call('HGET', KEYS[1], 'state')
+if cur ~= 'sending' or redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[3] then
+  return {0, cur or 'missing'}
+end
+local now = clock(ARGV[2])
+local lease = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '')
+if lease == nil or lease < now then return {0, 'expired'} end
+if ARGV[5] ~= '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {0, 'paused'} end
+local deadline = now + tonumber(ARGV[4])
+if deadline < lease then deadline = lease end
+redis.call('HSET', KEYS[1], 'lease_until', fmt(deadline), 'send_deadline', fmt(deadline),
+           'inflight_fp', ARGV[6], 'inflight_owner', ARGV[3])
+redis.call('ZADD', KEYS[2], fmt(deadline), ARGV[1])
+return {1, fmt(deadline)}
+"""
+
+# The holder gives the record back untouched (it found it must not send after all: paused at the
+# fence, content now held).  The attempt is not counted.
 # KEYS: rec, hist, recent, leases
-# ARGV: state_prefix, rid, now, owner, receipt_id, receipt_url
+# ARGV: state_prefix, rid, now, owner, reason
+RELEASE = PRELUDE + r"""
+if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return {0} end
+if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[4] then return {0} end
+if (redis.call('HGET', KEYS[1], 'send_deadline') or '') ~= '' then return {0} end
+local now = clock(ARGV[3])
+redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', '')
+redis.call('HINCRBY', KEYS[1], 'attempts', -1)
+redis.call('ZREM', KEYS[4], ARGV[2])
+move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], 'sending', 'queued', now, ARGV[5], ARGV[4])
+return {1, redis.call('HGETALL', KEYS[1])}
+"""
+
+# The platform's receipt.  Accepted from the lease holder, and from the attempt that passed the
+# fence (``inflight_owner``) even after its lease was lost: the receipt proves the post is out,
+# and recording it is what keeps a resend (which waits for ``send_deadline``) from posting twice.
+# KEYS: rec, hist, recent, leases, schedule
+# ARGV: state_prefix, rid, now, owner, receipt_id, receipt_url, notes (JSON list or '')
 COMPLETE = PRELUDE + r"""
 local cur = redis.call('HGET', KEYS[1], 'state')
-if cur ~= 'sending' and cur ~= 'in_doubt' then return {0} end
-if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[4] then return {0} end
+if not cur or cur == 'sent' then return {0} end
+local holds = cur == 'sending' and redis.call('HGET', KEYS[1], 'lease_owner') == ARGV[4]
+local inflight = redis.call('HGET', KEYS[1], 'inflight_owner') == ARGV[4]
+if not holds and not inflight then return {0} end
 local now = clock(ARGV[3])
 redis.call('HSET', KEYS[1], 'receipt_id', ARGV[5], 'receipt_url', ARGV[6],
-           'lease_owner', '', 'lease_until', '')
+           'lease_owner', '', 'lease_until', '', 'send_deadline', '', 'inflight_owner', '')
 redis.call('ZREM', KEYS[4], ARGV[2])
+redis.call('ZREM', KEYS[5], ARGV[2])
+redis.call('HSET', KEYS[1], 'notes', ARGV[7] or '')
 local reason = ''
-if cur == 'in_doubt' then reason = 'receipt arrived after the lease expired' end
+if cur ~= 'sending' or not holds then
+  reason = 'receipt arrived after the lease was lost (was ' .. cur .. ')'
+end
 move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], cur, 'sent', now, reason, ARGV[4])
 return {1, redis.call('HGETALL', KEYS[1])}
 """
 
+# The holder reports an unsuccessful attempt.  mode: 'failed' (permanent), 'retry' (retry_wait
+# due at retry_at), 'doubt' (in_doubt: the request may have reached a platform that cannot tell a
+# repeat, so only an editor may decide).  Counters are fields, not read back from the capped
+# history: ``transient_failures`` (toward MAX_ATTEMPTS) and ``maybe_sent`` (an attempt may be out).
 # KEYS: rec, hist, recent, schedule, leases
-# ARGV: state_prefix, rid, now, owner, reason, permanent, retry_at
+# ARGV: state_prefix, rid, now, owner, reason, mode, retry_at, count_transient, uncertain
 FAIL = PRELUDE + r"""
 local cur = redis.call('HGET', KEYS[1], 'state')
 if cur ~= 'sending' then return {0} end
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[4] then return {0} end
 local now = clock(ARGV[3])
-redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', '')
+redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', '', 'send_deadline', '',
+           'inflight_owner', '')
 redis.call('ZREM', KEYS[5], ARGV[2])
-if ARGV[6] == '1' then
+if ARGV[8] == '1' then redis.call('HINCRBY', KEYS[1], 'transient_failures', 1) end
+if ARGV[9] == '1' then redis.call('HSET', KEYS[1], 'maybe_sent', '1') end
+if ARGV[6] == 'failed' then
   move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], cur, 'failed', now, ARGV[5], ARGV[4])
+elseif ARGV[6] == 'doubt' then
+  move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], cur, 'in_doubt', now, ARGV[5], ARGV[4])
 else
   local at = ARGV[7]
   if at == '' then at = fmt(now) end
@@ -145,14 +239,19 @@ return {1, redis.call('HGETALL', KEYS[1])}
 RENEW = PRELUDE + r"""
 if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return {0} end
 if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[3] then return {0} end
-local lease_until = fmt(clock(ARGV[2]) + tonumber(ARGV[4]))
+local want = clock(ARGV[2]) + tonumber(ARGV[4])
+local cur = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '')
+if cur ~= nil and cur > want then want = cur end
+local lease_until = fmt(want)
 redis.call('HSET', KEYS[1], 'lease_until', lease_until)
 redis.call('ZADD', KEYS[2], lease_until, ARGV[1])
 return {1, lease_until}
 """
 
-# KEYS: leases, recent
+# Leases that ran out: their holders stopped renewing (dead, or cut off from Redis).
+# KEYS: leases, recent, schedule
 # ARGV: state_prefix, rec_prefix, hist_prefix, now, limit
+# Returns a flat list: rid, outcome, rid, outcome ...
 EXPIRE = PRELUDE + r"""
 local now = clock(ARGV[4])
 local rids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. fmt(now),
@@ -165,12 +264,10 @@ for _, rid in ipairs(rids) do
   if cur == 'sending' and lease ~= nil and lease >= now then
     redis.call('ZADD', KEYS[1], fmt(lease), rid)
   elseif cur == 'sending' then
-    redis.call('ZREM', KEYS[1], rid)
-    local owner = redis.call('HGET', rec, 'lease_owner') or ''
-    redis.call('HSET', rec, 'lease_until', '')
-    move(rec, ARGV[3] .. rid, KEYS[2], ARGV[1], rid, 'sending', 'in_doubt', now,
-         'lease expired mid-send (owner ' .. owner .. ')', 'lease-expiry')
+    local what = settle_lost(rec, ARGV[3] .. rid, KEYS[2], KEYS[3], KEYS[1], ARGV[1], rid, now,
+                             'lease expired', 'lease-expiry', false)
     table.insert(out, rid)
+    table.insert(out, what)
   else
     redis.call('ZREM', KEYS[1], rid)
   end
@@ -178,8 +275,24 @@ end
 return out
 """
 
+# A lease whose holder is gone before its lease ran out: its worker is known dead (same machine,
+# pid gone) or stopped proving it is alive.  Acts only if that holder still holds it.
 # KEYS: rec, hist, recent, schedule, leases
-# ARGV: state_prefix, rid, now, ",allowed,", target, reason, who
+# ARGV: state_prefix, rid, now, owner, why, dead
+REAP = PRELUDE + r"""
+if redis.call('HGET', KEYS[1], 'state') ~= 'sending' then return {0} end
+if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[4] then return {0} end
+local now = clock(ARGV[3])
+local what = settle_lost(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2], now,
+                         ARGV[5], 'reaper', ARGV[6] == '1')
+return {1, what}
+"""
+
+# An editor's decision.  Queued again: a fresh MAX_ATTEMPTS budget; a forced re-post is a new
+# post, so an earlier attempt that may be out no longer explains a duplicate answer.  A resend
+# keeps ``send_deadline`` (ACQUIRE waits until a vanished attempt can no longer land).
+# KEYS: rec, hist, recent, schedule, leases
+# ARGV: state_prefix, rid, now, ",allowed,", target, reason, who, action
 EDITOR = PRELUDE + r"""
 local cur = redis.call('HGET', KEYS[1], 'state')
 if not cur then return {0} end
@@ -196,7 +309,13 @@ if ARGV[5] == 'queued' then
   if rid_ ~= '' or rurl ~= '' then
     redis.call('HSET', KEYS[1], 'prev_receipt_id', rid_, 'prev_receipt_url', rurl)
   end
-  redis.call('HSET', KEYS[1], 'receipt_id', '', 'receipt_url', '')
+  redis.call('HSET', KEYS[1], 'receipt_id', '', 'receipt_url', '', 'transient_failures', '0')
+  if ARGV[8] == 'force' then
+    redis.call('HSET', KEYS[1], 'maybe_sent', '', 'inflight_fp', '', 'inflight_owner', '',
+               'send_deadline', '')
+  end
+elseif ARGV[5] == 'sent' then
+  redis.call('HSET', KEYS[1], 'send_deadline', '', 'inflight_owner', '')
 end
 move(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], cur, ARGV[5], now, ARGV[6], ARGV[7])
 return {1, redis.call('HGETALL', KEYS[1])}
@@ -228,8 +347,11 @@ end
 return out
 """
 
-# KEYS: log, seq, block
+# KEYS: log, seq, block, budget
 # ARGV: now, spacing, dry_run, n_rules, limit1, window1, limit2, window2 ...
+# ``budget`` holds what the platform itself said is left in its windows (X's rate-limit headers):
+# {name}:remaining / {name}:reset.  A spent window waits for its reset; a granted slot takes one
+# from every window still running, so sends in flight are counted before their answers arrive.
 RESERVE = PRELUDE + r"""
 local now = clock(ARGV[1])
 local spacing = tonumber(ARGV[2])
@@ -237,6 +359,19 @@ local nrules = tonumber(ARGV[4])
 local wait = 0
 local blocked = tonumber(redis.call('GET', KEYS[3]) or '')
 if blocked ~= nil and blocked - now > wait then wait = blocked - now end
+local budget = redis.call('HGETALL', KEYS[4])
+local running = {}
+for i = 1, #budget, 2 do
+  local name = string.match(budget[i], '^(.*):reset$')
+  if name ~= nil then
+    local reset = tonumber(budget[i + 1])
+    local left = tonumber(redis.call('HGET', KEYS[4], name .. ':remaining') or '')
+    if reset ~= nil and left ~= nil and reset > now then
+      table.insert(running, name)
+      if left <= 0 and reset - now > wait then wait = reset - now end
+    end
+  end
+end
 local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
 if #last > 0 then
   -- slots are granted in time order, so a caller whose clock lags the newest slot waits for it
@@ -259,6 +394,7 @@ for i = 0, nrules - 1 do
   end
 end
 if wait > 0 or ARGV[3] == '1' then return fmt(wait) end
+for _, name in ipairs(running) do redis.call('HINCRBY', KEYS[4], name .. ':remaining', -1) end
 local seq = redis.call('INCR', KEYS[2])
 local ts = fmt(now)
 redis.call('ZADD', KEYS[1], ts, ts .. '#' .. seq)
@@ -267,6 +403,26 @@ local ttl = tostring(math.ceil(maxw * 1000) + 60000)
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('PEXPIRE', KEYS[2], ttl)
 return '0'
+"""
+
+# What the platform reported after a request: per window, remaining and reset.  A report for
+# the running window can only lower what we counted (an answer may predate sends still in
+# flight); a later reset starts a new window; an older one is stale and ignored.
+# KEYS: budget
+# ARGV: ttl_ms, name1, remaining1, reset1, name2 ...
+BUDGET = PRELUDE + r"""
+for i = 2, #ARGV, 3 do
+  local name, left, reset = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local cur_reset = tonumber(redis.call('HGET', KEYS[1], name .. ':reset') or '')
+  local cur_left = tonumber(redis.call('HGET', KEYS[1], name .. ':remaining') or '')
+  if cur_reset == nil or reset > cur_reset then
+    redis.call('HSET', KEYS[1], name .. ':reset', fmt(reset), name .. ':remaining', fmt(left))
+  elseif reset == cur_reset and (cur_left == nil or left < cur_left) then
+    redis.call('HSET', KEYS[1], name .. ':remaining', fmt(left))
+  end
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
 """
 
 # KEYS: block

@@ -50,12 +50,13 @@ class RateLimiter:
         self.keys = Keys(namespace)
         self._reserve = client.register_script(lua.RESERVE)
         self._block = client.register_script(lua.BLOCK)
+        self._budget = client.register_script(lua.BUDGET)
 
     def _bucket_keys(self, bucket: str) -> list[str]:
         if not bucket or any(c in bucket for c in " \r\n"):
             raise ValueError(f"bad bucket name {bucket!r}")
         k = self.keys
-        return [k.rl_log(bucket), k.rl_seq(bucket), k.rl_block(bucket)]
+        return [k.rl_log(bucket), k.rl_seq(bucket), k.rl_block(bucket), k.rl_budget(bucket)]
 
     def _run(self, bucket: str, rules: Sequence[Rule], spacing: float, now: float | None,
              dry: bool) -> float:
@@ -96,6 +97,27 @@ class RateLimiter:
         reply = self._block(keys=[self._bucket_keys(bucket)[2]],
                             args=[repr(float(until_epoch)), _num(now)])
         return float(reply)
+
+    def record_budget(self, bucket: str, windows: dict[str, tuple[int, float]], *,
+                      now: float | None = None) -> None:
+        """What the platform says is left: {window name: (remaining, reset epoch)}.
+
+        ``reserve`` then waits for a spent window's reset and counts each granted slot against
+        every running window, so the platform's own limit is honoured before a 429, by every
+        worker.  ``now`` is unused (kept for symmetry): windows are judged at reserve time.
+        """
+        del now
+        if not windows:
+            return
+        args: list[str] = []
+        latest = 0.0
+        for name, (remaining, reset) in windows.items():
+            if not name or ":" in name:
+                raise ValueError(f"bad window name {name!r}")
+            args += [name, str(int(remaining)), repr(float(reset))]
+            latest = max(latest, float(reset))
+        ttl_ms = int(max(60.0, latest - server_time(self.client) + 60.0) * 1000)
+        self._budget(keys=[self._bucket_keys(bucket)[3]], args=[str(ttl_ms), *args])
 
     def blocked_until(self, bucket: str, *, now: float | None = None) -> float | None:
         raw = self.client.get(self._bucket_keys(bucket)[2])

@@ -7,6 +7,7 @@ every change to it is one Lua script in ``store.py``.  ``to_dict()`` is what ``n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -57,8 +58,11 @@ EDITOR_ACTIONS: dict[str, tuple[frozenset[str], str]] = {
 PROTECTED_FIELDS: frozenset[str] = frozenset({
     "post", "platform", "destination", "state", "attempts", "reason", "receipt_id", "receipt_url",
     "lease_owner", "lease_until", "created_at", "updated_at", "scheduled_at",
+    # counters and flags the scripts keep (never derived from the capped history)
+    "transient_failures", "maybe_sent", "send_deadline", "repeat_safe", "inflight_fp",
+    "inflight_owner", "notes",
 })
-KNOWN_FIELDS: frozenset[str] = PROTECTED_FIELDS | {"teaser_hash"}
+KNOWN_FIELDS: frozenset[str] = (PROTECTED_FIELDS - {"inflight_owner"}) | {"teaser_hash"}
 
 
 class RecordNotFoundError(KeyError):
@@ -79,6 +83,16 @@ def iso(epoch: float | None) -> str | None:
     if epoch is None:
         return None
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds")
+
+
+def _notes(raw: str | None) -> tuple[str, ...]:
+    if not raw:
+        return ()
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return (raw,)
+    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
 
 
 def _num(value: str | None) -> float | None:
@@ -106,6 +120,18 @@ class Record:
     created_at: float | None = None
     updated_at: float | None = None
     teaser_hash: str | None = None
+    transient_failures: int = 0
+    """Transient failures since the record was last queued by hand (toward MAX_ATTEMPTS)."""
+    maybe_sent: bool = False
+    """An earlier attempt may have reached the platform (uncertain answer, lost lease)."""
+    send_deadline: float | None = None
+    """Set at the fence: until then the request of the current (or a vanished) attempt may land."""
+    repeat_safe: bool = False
+    """The platform of the last attempt refuses an identical repeat (X), so a retry is harmless."""
+    inflight_fp: str | None = None
+    """Fingerprint of what the last fenced attempt sent (a repeat must send the same)."""
+    notes: tuple[str, ...] = ()
+    """Decisions taken by the send that went out (image failed: sent as text, ...)."""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -126,6 +152,12 @@ class Record:
             created_at=_num(data.get("created_at")),
             updated_at=_num(data.get("updated_at")),
             teaser_hash=data.get("teaser_hash") or None,
+            transient_failures=int(data.get("transient_failures") or 0),
+            maybe_sent=data.get("maybe_sent") == "1",
+            send_deadline=_num(data.get("send_deadline")),
+            repeat_safe=data.get("repeat_safe") == "1",
+            inflight_fp=data.get("inflight_fp") or None,
+            notes=_notes(data.get("notes")),
             extra={k: v for k, v in data.items() if k not in KNOWN_FIELDS},
         )
 
@@ -157,5 +189,9 @@ class Record:
             "lease_owner": self.lease_owner,
             "lease_until": iso(self.lease_until),
             "teaser_hash": self.teaser_hash,
+            "transient_failures": self.transient_failures,
+            "maybe_sent": self.maybe_sent,
+            "send_deadline": iso(self.send_deadline),
+            "notes": list(self.notes),
             "extra": dict(self.extra),
         }

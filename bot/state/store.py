@@ -73,7 +73,10 @@ class State:
         self._complete = client.register_script(lua.COMPLETE)
         self._fail = client.register_script(lua.FAIL)
         self._renew = client.register_script(lua.RENEW)
+        self._fence = client.register_script(lua.FENCE)
+        self._release = client.register_script(lua.RELEASE)
         self._expire = client.register_script(lua.EXPIRE)
+        self._reap = client.register_script(lua.REAP)
         self._editor = client.register_script(lua.EDITOR)
         self._due = client.register_script(lua.DUE)
         self._promote = client.register_script(lua.PROMOTE_DUE)
@@ -197,13 +200,17 @@ class State:
         owner: str,
         lease_seconds: float,
         ignore_pause: bool = False,
+        repeat_safe: bool = False,
         now: float | None = None,
     ) -> Record | None:
         """Take the send lease: queued (or due retry_wait) -> sending, attempts + 1.
 
         None when the record is missing, in any other state (someone holds it, it is sent, a
-        retry_wait is not due yet) or the pause flag is set.  ``owner`` must be unique per attempt
-        (e.g. task id + attempt number): it is what later proves the outcome is ours.
+        retry_wait is not due yet), the pause flag is set, or an earlier attempt that vanished
+        past its fence may still land (``send_deadline`` not passed).  ``owner`` must be unique
+        per attempt (e.g. task id + attempt number): it is what later proves the outcome is
+        ours.  ``repeat_safe``: the platform refuses an identical repeat, so a lost attempt may
+        be retried instead of going to an editor.
         """
         if not owner:
             raise ValueError("owner must be non-empty")
@@ -213,8 +220,52 @@ class State:
         reply = self._acquire(
             keys=[*self._record_keys(rid), self.keys.pause],
             args=[self.keys.state_prefix, rid, _num(now), owner, repr(float(lease_seconds)),
-                  "1" if ignore_pause else "0"],
+                  "1" if ignore_pause else "0", "1" if repeat_safe else "0"],
         )
+        return self._result(rid, reply)
+
+    def fence_send(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        send_seconds: float,
+        ignore_pause: bool = False,
+        fingerprint: str = "",
+        now: float | None = None,
+    ) -> float | None:
+        """The fencing check right before the request: still ours, not paused, lease stretched.
+
+        Returns the send deadline (the lease now lasts at least until then) or None: the lease
+        was lost (expired, reaped, resolved) or publishing was paused, and nothing may be sent.
+        ``send_seconds`` must bound the whole request (the publisher enforces it), so no lease
+        can run out while a request is in flight.  ``fingerprint`` records what goes out.
+        """
+        rid = record_id(post_url, platform, destination)
+        reply = self._fence(
+            keys=[self.keys.rec(rid), self.keys.leases, self.keys.pause],
+            args=[rid, _num(now), owner, repr(float(send_seconds)),
+                  "1" if ignore_pause else "0", fingerprint],
+        )
+        return float(reply[1]) if int(reply[0]) == 1 else None
+
+    def release_send(
+        self,
+        post_url: str,
+        platform: str,
+        destination: str,
+        *,
+        owner: str,
+        reason: str,
+        now: float | None = None,
+    ) -> Record | None:
+        """Give an unfenced lease back: sending -> queued, the attempt not counted."""
+        rid = record_id(post_url, platform, destination)
+        k = self.keys
+        reply = self._release(keys=[k.rec(rid), k.hist(rid), k.recent, k.leases],
+                              args=[k.state_prefix, rid, _num(now), owner, reason])
         return self._result(rid, reply)
 
     def complete_send(
@@ -226,18 +277,21 @@ class State:
         owner: str,
         receipt_id: str,
         receipt_url: str = "",
+        notes: Sequence[str] = (),
         now: float | None = None,
     ) -> bool:
         """sending (held by ``owner``) -> sent with the platform's receipt.
 
-        Also accepted when the lease already expired into ``in_doubt`` and nobody resolved it yet:
-        a receipt is proof the post is out, and resolving the doubt with it prevents a duplicate.
+        Also accepted from the attempt that passed the fence after its lease was lost (in_doubt,
+        or resent and queued again): a receipt is proof the post is out, and recording it keeps
+        the resend, which waits for the old attempt's send deadline, from posting twice.
         """
         rid = record_id(post_url, platform, destination)
         k = self.keys
         reply = self._complete(
-            keys=[k.rec(rid), k.hist(rid), k.recent, k.leases],
-            args=[k.state_prefix, rid, _num(now), owner, str(receipt_id), receipt_url or ""],
+            keys=[k.rec(rid), k.hist(rid), k.recent, k.leases, k.schedule],
+            args=[k.state_prefix, rid, _num(now), owner, str(receipt_id), receipt_url or "",
+                  json.dumps(list(notes), ensure_ascii=False) if notes else ""],
         )
         return int(reply[0]) == 1
 
@@ -249,16 +303,27 @@ class State:
         *,
         owner: str,
         reason: str,
-        permanent: bool,
+        permanent: bool = False,
+        doubt: bool = False,
         retry_at: float | None = None,
+        transient: bool = False,
+        uncertain: bool = False,
         now: float | None = None,
     ) -> bool:
-        """sending (held by ``owner``) -> failed (permanent) or retry_wait due at ``retry_at``."""
+        """sending (held by ``owner``) -> failed (``permanent``), in_doubt (``doubt``) or
+        retry_wait due at ``retry_at``.
+
+        ``transient`` counts the attempt toward MAX_ATTEMPTS (rate-limit waits do not);
+        ``uncertain`` records that the request may have reached the platform.
+        """
+        if permanent and doubt:
+            raise ValueError("a failure is permanent or in doubt, not both")
+        mode = "failed" if permanent else "doubt" if doubt else "retry"
         rid = record_id(post_url, platform, destination)
         reply = self._fail(
             keys=self._record_keys(rid),
-            args=[self.keys.state_prefix, rid, _num(now), owner, reason,
-                  "1" if permanent else "0", _num(retry_at)],
+            args=[self.keys.state_prefix, rid, _num(now), owner, reason, mode, _num(retry_at),
+                  "1" if transient else "0", "1" if uncertain or doubt else "0"],
         )
         return int(reply[0]) == 1
 
@@ -281,13 +346,50 @@ class State:
         return float(reply[1]) if int(reply[0]) == 1 else None
 
     def expire_leases(self, now: float | None = None, *, limit: int = 1000) -> list[Record]:
-        """sending with lease_until < now -> in_doubt.  Never re-queued: an editor decides."""
+        """Leases past lease_until: their holders stopped renewing.
+
+        Before the fence the request was never made, so the record is queued again; past it
+        the record goes to in_doubt (an editor decides) or, on a platform that refuses repeats,
+        to retry_wait.  The returned records show which.
+        """
         k = self.keys
-        rids = self._expire(
-            keys=[k.leases, k.recent],
+        flat = self._expire(
+            keys=[k.leases, k.recent, k.schedule],
             args=[k.state_prefix, k.rec_prefix, k.hist_prefix, _num(now), str(limit)],
         )
-        return self._load(rids)
+        return self._load(flat[0::2])
+
+    def reap_lease(
+        self,
+        record_key: str,
+        owner: str,
+        *,
+        why: str,
+        dead: bool,
+        now: float | None = None,
+    ) -> Record | None:
+        """Settle a lease whose holder is gone before it ran out (see ``expire_leases``).
+
+        ``dead``: the holder is known dead (its process is gone), so nothing of it can still
+        land and a resend need not wait for its send deadline.  None if ``owner`` no longer
+        holds the record.
+        """
+        reply = self._reap(keys=self._record_keys(record_key),
+                           args=[self.keys.state_prefix, record_key, _num(now), owner, why,
+                                 "1" if dead else "0"])
+        if int(reply[0]) != 1:
+            return None
+        return self.get_by_key(record_key)
+
+    def held_leases(self) -> list[tuple[str, str]]:
+        """(record key, lease owner) of every record in ``sending``."""
+        rids = self.client.zrange(self.keys.leases, 0, -1)
+        if not rids:
+            return []
+        pipe = self.client.pipeline(transaction=False)
+        for rid in rids:
+            pipe.hget(self.keys.rec(rid), "lease_owner")
+        return [(rid, owner) for rid, owner in zip(rids, pipe.execute(), strict=True) if owner]
 
     def editor_resolve(
         self,
@@ -317,7 +419,7 @@ class State:
         reply = self._editor(
             keys=self._record_keys(rid),
             args=[self.keys.state_prefix, rid, _num(now), "," + ",".join(sorted(allowed)) + ",",
-                  target, text, who],
+                  target, text, who, action],
         )
         if int(reply[0]) == 1:
             return Record.from_hash(rid, _pairs(reply[1]))
@@ -434,6 +536,25 @@ class State:
     def seen_count(self, site_key: str) -> int:
         return int(self.client.hlen(self.keys.site_seen(site_key)))
 
+    def file_identity(self, site_key: str, rel_path: str) -> str | None:
+        """The identity URL of the post in ``rel_path`` (None for a file never planned)."""
+        value = self.client.hget(self.keys.site_ids(site_key), rel_path)
+        return value or None
+
+    def set_file_identity(self, site_key: str, rel_path: str, url: str) -> None:
+        self.client.hset(self.keys.site_ids(site_key), rel_path, url)
+
+    def identities_by_name(self, site_key: str, names: Sequence[str]) -> list[str]:
+        """Identity URLs recorded under any of ``names`` (title / excerpt hashes), deduped."""
+        if not names:
+            return []
+        found = self.client.hmget(self.keys.site_names(site_key), list(names))
+        return list(dict.fromkeys(v for v in found if v))
+
+    def set_identity_names(self, site_key: str, names: Sequence[str], url: str) -> None:
+        if names:
+            self.client.hset(self.keys.site_names(site_key), mapping=dict.fromkeys(names, url))
+
     def baseline_done(self, site_key: str) -> bool:
         return bool(self.client.exists(self.keys.site_baseline(site_key)))
 
@@ -517,3 +638,21 @@ class State:
 
     def forget_heartbeat(self, name: str) -> None:
         self.client.hdel(self.keys.heartbeat, name)
+
+    # ------------------------------------------------------------------ worker liveness
+    def prove_alive(self, worker_id: str, ttl: float) -> None:
+        """This worker process is alive for the next ``ttl`` seconds (its lease keeper repeats
+        it); a holder that stops proving it is presumed dead and its leases are settled."""
+        self.client.set(self.keys.alive(worker_id), "1", px=max(1, int(ttl * 1000)))
+
+    def forget_alive(self, worker_id: str) -> None:
+        self.client.delete(self.keys.alive(worker_id))
+
+    def alive_workers(self, worker_ids: Iterable[str]) -> set[str]:
+        ids = list(dict.fromkeys(worker_ids))
+        if not ids:
+            return set()
+        pipe = self.client.pipeline(transaction=False)
+        for wid in ids:
+            pipe.exists(self.keys.alive(wid))
+        return {wid for wid, n in zip(ids, pipe.execute(), strict=True) if n}

@@ -15,6 +15,7 @@ import pytest
 from bot.actions.content import ContentTools
 from bot.config import Settings, load_settings
 from bot.delivery.planner import plan_manual
+from bot.delivery.services import Services
 from bot.platforms.registry import build_publishers
 from bot.state import RateLimiter, Record, State
 
@@ -35,6 +36,11 @@ class MiniServices:
 
     def destinations(self) -> list[tuple[str, str]]:
         return list(self.dests)
+
+    # the real identity lookups (a post whose URL changed keeps its records)
+    identity_of = Services.identity_of
+    find_post_by_url = Services.find_post_by_url
+    _read = Services._read
 
 
 @pytest.fixture
@@ -78,8 +84,9 @@ def _drive(state: State, target: str, ref: tuple[str, str, str]) -> Record:
     elif target == "failed":
         assert state.fail_send(*ref, owner="w-1", reason="Bad Request: chat not found",
                                permanent=True)
-    elif target == "in_doubt":
-        assert state.expire_leases(now=state.now() + 31)
+    elif target == "in_doubt":  # the request left (fence), then its worker vanished
+        assert state.fence_send(*ref, owner="w-1", send_seconds=30, ignore_pause=True)
+        assert state.expire_leases(now=state.now() + 41)
     record = state.get(*ref)
     assert record is not None and record.state == target
     return record

@@ -85,8 +85,11 @@ def test_push_while_paused_is_refused_until_confirmed(drive, svc, plan) -> None:
                          plan=plan)
     assert confirmed.ok and confirmed.paused
     assert _by_platform(confirmed)["telegram"].result == "queued"
-    assert "resume" in _by_platform(confirmed)["telegram"].message
-    assert svc.state.get(*TG).state == "queued" and svc.state.get(*X).state == "sent"
+    assert "goes out now" in _by_platform(confirmed)["telegram"].message
+    pushed = svc.state.get(*TG)
+    assert pushed.state == "queued" and svc.state.get(*X).state == "sent"
+    # the confirmation is on the record: the sender lets it out although paused
+    assert pushed.extra.get("push_anyway") == "1"
 
 
 def test_push_unknown_post_and_platform_are_reports_not_exceptions(svc, plan) -> None:

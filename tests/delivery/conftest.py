@@ -20,7 +20,7 @@ from bot.fakes.x import FakeX
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from delivery_helpers import CHANNEL, CHAT_ID, make_site
+from delivery_helpers import CHANNEL, CHAT_ID, live_env, make_site
 
 
 @pytest.fixture
@@ -59,3 +59,12 @@ def make_services(
     yield build
     for svc in made:
         svc.close()
+
+
+@pytest.fixture
+def live(make_services: Callable[..., Services], fake_tg: FakeTelegram, fake_x: FakeX
+         ) -> Callable[..., Services]:
+    """Services with the real publishers pointed at the fake servers."""
+    def build(**overrides: Any) -> Services:
+        return make_services(**{**live_env(fake_tg, fake_x), **overrides})
+    return build

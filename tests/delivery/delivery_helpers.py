@@ -83,6 +83,17 @@ def live_env(fake_tg: FakeTelegram, fake_x: FakeX) -> dict[str, Any]:
 
 
 
+def queued_post(svc: Any, site: Path, slug: str = "news") -> dict[str, str]:
+    """Baseline an empty site, drop one post, scan: platform -> queued record key."""
+    from bot.delivery.planner import scan
+
+    scan(svc, enqueue=Queue())
+    write_post(site, slug, now_utc() - timedelta(minutes=2), title=f"Big news {slug}")
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    return {svc.state.get_by_key(k).platform: k for k in queue.keys}
+
+
 class Queue:
     """The enqueue callback tests pass: remembers record keys in order."""
 

@@ -130,22 +130,24 @@ def test_push_force_asks_first_and_its_button_works_once(desk: Any) -> None:
 
 
 # ----------------------------------------------------------------------------- pause
-def test_pause_stops_sends_and_manual_push_asks_for_confirmation(desk: Any) -> None:
+def test_pause_stops_sends_and_a_confirmed_push_goes_out_now(desk: Any) -> None:
+    """Pause stops automatic publishing; [Push anyway] is an editor's decision to send now."""
     (paused,) = desk.send("/pause breaking news check")
     assert "paused" in paused.text
     assert desk.services.state.is_paused()
     (ask,) = desk.send(f"/push {KOSPI}")
     assert "Publishing is paused" in ask.text
     assert desk.worker.enqueued == []
-    _, replies = desk.press(ask, "Push anyway")
-    assert "goes out when publishing resumes" in replies[-1].text
-    # the worker got the record but met the pause: nothing reached the channel
-    assert [o for _, o in desk.worker.outcomes] == ["paused"]
     assert desk.fake.channel_posts(desk.channel) == []
-    assert _records(desk, KOSPI)[0].state == "queued"
+    _, replies = desk.press(ask, "Push anyway")
+    assert "goes out now" in replies[-1].text
+    assert [o for _, o in desk.worker.outcomes] == ["sent"]
+    assert len(desk.fake.channel_posts(desk.channel)) == 1
+    assert _records(desk, KOSPI)[0].state == "sent"
+    assert desk.services.state.is_paused()  # the pause itself stands
 
     (resumed,) = desk.send("/resume")
-    assert "resumed" in resumed.text and "1 queued" in resumed.text
+    assert "resumed" in resumed.text
     assert len(desk.fake.channel_posts(desk.channel)) == 1
     (status,) = desk.send("/status")
     assert "publishing" in status.text and "sent 1" in status.text
@@ -219,6 +221,8 @@ def test_in_doubt_buttons_send_again_or_mark_as_sent(desk: Any) -> None:
     for ref in (KOSPI, EXAONE):
         rec = _queued(desk, ref)
         assert state.acquire_send(*rec.ref, owner="dead-worker", lease_seconds=0.05)
+        # the request left (fence), then the worker vanished
+        assert state.fence_send(*rec.ref, owner="dead-worker", send_seconds=0.05)
         time.sleep(0.1)
         state.expire_leases()
         assert state.get(*rec.ref).state == "in_doubt"

@@ -42,9 +42,20 @@ def write_post(site: Path, slug: str, when: datetime, title: str, *, front: str 
     return path
 
 
+# The demo site's post dated 2030: in the first run's baseline it waits for its date (and, under
+# APPROVAL_REQUIRED, is previewed then); the tests below are about the posts they write.
+FUTURE_DEMO_TITLE = "2030년 새해"
+
+
 def cards(desk: Any) -> list[Any]:
     """Editors' chat messages that carry buttons (the notices an editor acts on)."""
-    return [m for m in desk.messages(desk.editor_chat) if m.reply_markup]
+    return [m for m in desk.messages(desk.editor_chat)
+            if m.reply_markup and FUTURE_DEMO_TITLE not in (m.text or "")]
+
+
+def waiting(svc: Any, slug: str) -> list[Any]:
+    """Waiting records of the post a test wrote (not the demo site's draft or future post)."""
+    return [r for r in svc.state.records(state="waiting") if slug in r.post]
 
 
 def button_data(message: Any, label: str) -> str:
@@ -60,6 +71,9 @@ def labels(message: Any) -> list[str]:
 def baseline(desk: Any) -> None:
     scan(desk.services, enqueue=desk.worker)
     assert desk.worker.enqueued == []
+    # the demo site's draft, its social: false post and its post dated 2030 wait
+    assert {r.reason.split(" ")[0] for r in desk.services.state.records(state="waiting")} <= {
+        "published:", "social:", "scheduled"}
 
 
 def minutes_ago(n: float) -> datetime:
@@ -74,7 +88,7 @@ def test_scan_under_approval_previews_and_publish_now_sends_once(make_desk: Any)
     report = scan(desk.services, enqueue=desk.worker)
     assert report.new == 1 and report.waiting == 1 and report.queued == 0
     assert desk.worker.enqueued == []  # nothing handed to the workers
-    (rec,) = desk.services.state.records(state="waiting")
+    (rec,) = waiting(desk.services, "chip-deal")
     assert rec.reason == AWAITING_APPROVAL and rec.scheduled_at is None
     (card,) = cards(desk)
     assert "Waiting for approval" in card.text and "Chip deal signed" in card.text
@@ -128,7 +142,7 @@ def test_future_post_is_previewed_when_planned_and_held_when_due(make_desk: Any)
     when = datetime.now(UTC) + timedelta(hours=1)
     write_post(svc.tools.site.root, "tomorrow", when, "Tomorrow's story")
     scan(svc, enqueue=desk.worker)
-    (rec,) = svc.state.records(state="waiting")
+    (rec,) = waiting(svc, "tomorrow")
     assert rec.reason.startswith("scheduled for ")
     assert rec.scheduled_at == pytest.approx(when.timestamp(), abs=1)
     (card,) = cards(desk)
@@ -221,6 +235,8 @@ def test_tick_notifies_each_in_doubt_record_once(desk: Any, redis_url: str,
     (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="t", enqueue=desk.worker)
     desk.worker.run = True
     assert svc.state.acquire_send(*rec.ref, owner="dead-worker", lease_seconds=0.05)
+    # the request left (fence), then the worker vanished
+    assert svc.state.fence_send(*rec.ref, owner="dead-worker", send_seconds=0.05)
     time.sleep(0.1)
     tasks.configure(desk.settings, redis_url=redis_url, namespace=redis_namespace)
     try:
@@ -260,24 +276,59 @@ def test_bad_file_is_notified_once_per_version(desk: Any) -> None:
     assert len(desk.messages(desk.editor_chat)) == 2
 
 
-def test_an_editor_retry_stays_approved_through_a_rate_wait(make_desk: Any) -> None:
+def test_an_approved_record_stays_approved_through_a_failure_retry_and_a_rate_wait(
+        make_desk: Any) -> None:
     desk = make_desk(approval_required=True)
     svc, state = desk.services, desk.services.state
     post = find_post(svc.tools.site, KOSPI)
-    state.mark_seen(svc.site_key, post.url, {"rel_path": post.rel_path, "title": "K"})
-    ((platform, destination),) = svc.destinations()
-    rec = state.ensure(post.url, platform, destination, state="queued", by="scan")
-    assert state.acquire_send(*rec.ref, owner="w", lease_seconds=30)
-    assert state.fail_send(*rec.ref, owner="w", reason="Bad Request", permanent=True)
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="tg:1001",
+                         enqueue=desk.worker)  # the push approves the teaser as it is now
+    assert state.get_by_key(rec.key).state == "failed"
     state.editor_resolve(*rec.ref, "retry", "tg:1001")
 
-    now = state.now()
+    now = state.now() + 120  # past the channel's rate windows
+    platform, destination = rec.platform, rec.destination
     svc.limiter.block_until(bucket_name(platform, destination), now + 5, now=now)
     assert deliver(svc, rec.key, owner="a", now=now) == "rate_wait"
     (promoted,) = state.promote_due(now=now + 6)
     assert deliver(svc, promoted.key, owner="b", now=now + 6) == "sent"
-    assert len(desk.fake.channel_posts(desk.channel)) == 1
-    assert cards(desk) == []  # no approval asked: the retry was the editor's decision
+    # no approval asked: the content is what the editor pushed
+    assert [c for c in cards(desk) if "Waiting for approval" in c.text] == []
+
+
+def test_an_edit_after_publish_now_asks_again_instead_of_sending(make_desk: Any) -> None:
+    """The approval covers the content the editor saw: an edit while the approved post waits
+    (paused, or for a rate slot) is previewed again, never sent unreviewed."""
+    desk = make_desk(approval_required=True)
+    baseline(desk)
+    svc, state = desk.services, desk.services.state
+    root = svc.tools.site.root
+    write_post(root, "merger", minutes_ago(2), "Merger approved")
+    scan(svc, enqueue=desk.worker)
+    (card,) = cards(desk)
+    # the channel's rate window is taken, so the approved record waits for its slot ...
+    now = state.now()
+    svc.limiter.block_until(bucket_name(*svc.destinations()[0]), now + 30, now=now)
+    desk.press(card, "Publish now", replies=2)
+    (rec,) = [r for r in state.records() if "merger" in r.post]
+    assert rec.state in ("waiting", "retry_wait", "queued") and rec.extra.get("approved_fp")
+    # ... and meanwhile someone edits the post
+    write_post(root, "merger", minutes_ago(2), "Merger approved, CEO resigns")
+    scan(svc, enqueue=desk.worker)
+    if rec.state != "queued":
+        (promoted,) = state.promote_due(now=now + 31)
+        assert promoted.key == rec.key
+    assert deliver(svc, rec.key, owner="late", now=now + 31) == "waiting"
+    assert desk.fake.channel_posts(desk.channel) == []
+    assert state.get_by_key(rec.key).reason == AWAITING_APPROVAL
+    fresh = [c for c in cards(desk) if "CEO resigns" in c.text]
+    assert len(fresh) == 1  # the new content is previewed for a new decision
+    desk.press(fresh[0], "Publish now", replies=2)  # the bot's worker meets the rate block
+    for due in state.promote_due(now=now + 32):
+        deliver(svc, due.key, owner="after", now=now + 32)
+    (sent,) = desk.fake.channel_posts(desk.channel)
+    assert "CEO resigns" in (sent.text or "")
 
 
 def test_a_lost_approval_preview_is_offered_again_on_rescan(make_desk: Any) -> None:

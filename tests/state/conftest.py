@@ -34,6 +34,7 @@ def put_in_state(state: State, target: str, ref: tuple[str, str, str] = REF) -> 
         assert state.fail_send(*ref, owner="owner-1", reason="chat not found", permanent=True,
                                now=T0 + 1)
     elif target == "in_doubt":
+        assert state.fence_send(*ref, owner="owner-1", send_seconds=30, now=T0) == T0 + 30
         assert [r.key for r in state.expire_leases(now=T0 + 31)] == [held.key]
     else:
         raise AssertionError(target)

@@ -86,6 +86,7 @@ def test_racing_completions_and_expiry(state: State) -> None:
     for ref in refs:
         state.ensure(*ref, state="queued")
         state.acquire_send(*ref, owner="w", lease_seconds=5, now=T0)
+        assert state.fence_send(*ref, owner="w", send_seconds=5, now=T0) == T0 + 5
     barrier = threading.Barrier(2)
 
     def sweeper() -> int:
@@ -107,30 +108,91 @@ def test_racing_completions_and_expiry(state: State) -> None:
     assert state.counts()["sent"] == 30 and state.counts()["in_doubt"] == 0
 
 
-def test_lease_expiry_goes_in_doubt_and_is_never_reacquired(state: State) -> None:
-    ref = ("https://newsdao.kr/lease", "x", "x:@newsdao")
+def test_lease_lost_before_the_fence_is_queued_again_not_doubted(state: State) -> None:
+    """Before the fence the request was never made: nobody needs to ask an editor."""
+    ref = ("https://newsdao.kr/unfenced", "telegram", "@newsdao")
+    state.ensure(*ref, state="queued")
+    state.acquire_send(*ref, owner="w1", lease_seconds=10, now=T0)
+    [again] = state.expire_leases(now=T0 + 10.5)
+    assert (again.state, again.attempts, again.lease_owner) == ("queued", 0, None)
+    assert "before sending" in again.reason and not again.maybe_sent
+    # the slow holder wakes up: its fence is refused, so it can never send
+    assert state.fence_send(*ref, owner="w1", send_seconds=30, now=T0 + 11) is None
+    assert state.acquire_send(*ref, owner="w2", lease_seconds=10, now=T0 + 12).attempts == 1
+    assert state.fence_send(*ref, owner="w1", send_seconds=30, now=T0 + 12) is None
+    assert state.fence_send(*ref, owner="w2", send_seconds=30, now=T0 + 12) == T0 + 42
+
+
+def test_lease_expiry_past_the_fence_goes_in_doubt_and_is_never_reacquired(state: State) -> None:
+    ref = ("https://newsdao.kr/lease", "telegram", "@newsdao")
     state.ensure(*ref, state="queued")
     held = state.acquire_send(*ref, owner="w1", lease_seconds=10, now=T0)
     assert held.lease_until == T0 + 10
     assert state.renew_lease(*ref, owner="other", lease_seconds=10, now=T0 + 5) is None
     assert state.renew_lease(*ref, owner="w1", lease_seconds=10, now=T0 + 5) == T0 + 15
     assert state.expire_leases(now=T0 + 12) == []  # renewed: still held
-    assert state.expire_leases(now=T0 + 15) == []  # lease_until < now, strictly
-    doubted = state.expire_leases(now=T0 + 15.001)
+    # the fence stretches the lease over the whole send, and renewal never shortens it
+    assert state.fence_send(*ref, owner="w1", send_seconds=20, now=T0 + 13) == T0 + 33
+    assert state.renew_lease(*ref, owner="w1", lease_seconds=10, now=T0 + 14) == T0 + 33
+    assert state.expire_leases(now=T0 + 33) == []  # lease_until < now, strictly
+    doubted = state.expire_leases(now=T0 + 33.001)
     assert [r.state for r in doubted] == ["in_doubt"]
-    assert "lease expired" in doubted[0].reason
-    for later in (T0 + 16, T0 + 10_000, None):
+    assert "lease expired" in doubted[0].reason and doubted[0].maybe_sent
+    for later in (T0 + 34, T0 + 10_000, None):
         assert state.acquire_send(*ref, owner="w2", lease_seconds=10, now=later) is None
     assert state.renew_lease(*ref, owner="w1", lease_seconds=10) is None
     assert not state.fail_send(*ref, owner="w1", reason="timeout", permanent=False)
     assert state.promote_due(now=T0 + 10_000) == []
     assert state.get(*ref).state == "in_doubt"
-    resent = state.editor_resolve(*ref, "resend", "alice")
+    resent = state.editor_resolve(*ref, "resend", "alice", now=T0 + 34)
     assert resent.state == "queued"
-    again = state.acquire_send(*ref, owner="w3", lease_seconds=10)
+    again = state.acquire_send(*ref, owner="w3", lease_seconds=10, now=T0 + 35)
     assert again.attempts == 2
     # the first worker's very late receipt no longer matches the lease
     assert not state.complete_send(*ref, owner="w1", receipt_id="1")
+
+
+def test_a_resend_waits_until_a_vanished_attempt_can_no_longer_land(state: State) -> None:
+    """Presumed dead is not known dead: its request may still land until its send deadline."""
+    ref = ("https://newsdao.kr/vanished", "telegram", "@newsdao")
+    state.ensure(*ref, state="queued")
+    held = state.acquire_send(*ref, owner="w1", lease_seconds=10, now=T0)
+    state.fence_send(*ref, owner="w1", send_seconds=100, now=T0 + 1)
+    doubted = state.reap_lease(held.key, "w1", why="worker stopped answering", dead=False,
+                               now=T0 + 5)
+    assert doubted.state == "in_doubt" and doubted.send_deadline == T0 + 101
+    state.editor_resolve(*ref, "resend", "alice", now=T0 + 6)
+    assert state.acquire_send(*ref, owner="w2", lease_seconds=10, now=T0 + 50) is None
+    # the vanished attempt's receipt still counts, and then nothing is sent again
+    assert state.complete_send(*ref, owner="w1", receipt_id="9", now=T0 + 60)
+    done = state.get(*ref)
+    assert done.state == "sent" and "after the lease was lost (was queued)" in done.reason
+    assert state.acquire_send(*ref, owner="w2", lease_seconds=10, now=T0 + 200) is None
+
+
+def test_a_known_dead_holder_lifts_the_deadline(state: State) -> None:
+    ref = ("https://newsdao.kr/dead", "telegram", "@newsdao")
+    state.ensure(*ref, state="queued")
+    held = state.acquire_send(*ref, owner="w1", lease_seconds=10, now=T0)
+    state.fence_send(*ref, owner="w1", send_seconds=100, now=T0 + 1)
+    assert state.reap_lease(held.key, "someone-else", why="x", dead=True, now=T0 + 2) is None
+    doubted = state.reap_lease(held.key, "w1", why="worker died", dead=True, now=T0 + 2)
+    assert doubted.state == "in_doubt" and doubted.send_deadline is None
+    assert "worker died mid-send" in doubted.reason
+    state.editor_resolve(*ref, "resend", "alice", now=T0 + 3)
+    assert state.acquire_send(*ref, owner="w2", lease_seconds=10, now=T0 + 4) is not None
+    assert not state.complete_send(*ref, owner="w1", receipt_id="9", now=T0 + 5)
+
+
+def test_a_lost_attempt_on_a_repeat_safe_platform_is_retried(state: State) -> None:
+    ref = ("https://newsdao.kr/x-lost", "x", "x")
+    state.ensure(*ref, state="queued")
+    held = state.acquire_send(*ref, owner="w1", lease_seconds=10, repeat_safe=True, now=T0)
+    state.fence_send(*ref, owner="w1", send_seconds=20, fingerprint="fp1", now=T0 + 1)
+    retry = state.reap_lease(held.key, "w1", why="worker died", dead=True, now=T0 + 2)
+    assert (retry.state, retry.maybe_sent, retry.inflight_fp) == ("retry_wait", True, "fp1")
+    assert retry.scheduled_at == T0 + 2 and retry.transient_failures == 1
+    assert "[uncertain]" in retry.reason
 
 
 def test_lease_expiry_by_server_clock(state: State) -> None:
@@ -138,6 +200,7 @@ def test_lease_expiry_by_server_clock(state: State) -> None:
     state.ensure(*ref, state="queued")
     held = state.acquire_send(*ref, owner="w1", lease_seconds=0.2)
     assert abs(held.lease_until - (state.now() + 0.2)) < 1.0
+    assert state.fence_send(*ref, owner="w1", send_seconds=0.2) is not None
     assert state.expire_leases() == []
     time.sleep(0.3)
     assert [r.key for r in state.expire_leases()] == [held.key]
@@ -148,12 +211,13 @@ def test_late_receipt_resolves_doubt(state: State) -> None:
     ref = ("https://newsdao.kr/late", "telegram", "@newsdao")
     state.ensure(*ref, state="queued")
     state.acquire_send(*ref, owner="w1", lease_seconds=1, now=T0)
+    state.fence_send(*ref, owner="w1", send_seconds=1, now=T0)
     state.expire_leases(now=T0 + 2)
     assert not state.complete_send(*ref, owner="w2", receipt_id="5")
     assert state.complete_send(*ref, owner="w1", receipt_id="5", now=T0 + 3)
     record = state.get(*ref)
     assert record.state == "sent" and record.receipt["id"] == "5"
-    assert "after the lease expired" in record.reason
+    assert "after the lease was lost" in record.reason
 
 
 def test_due_is_claimed_once_by_racing_movers(state: State, redis_url: str,

@@ -181,7 +181,9 @@ def test_editor_resolve_matrix(state: State, make, action: str, source: str) -> 
         assert state.expire_leases(now=T0 + 10_000) == []
         if after.state == "queued":
             assert after.receipt is None and state.next_due() is None
-            assert state.acquire_send(*REF, owner="w9", lease_seconds=5) is not None
+            # (past any send deadline an in-doubt attempt left behind)
+            assert state.acquire_send(*REF, owner="w9", lease_seconds=5,
+                                      now=T0 + 10_000) is not None
     else:
         with pytest.raises(TransitionRefusedError) as info:
             state.editor_resolve(*REF, action, "alice")
