@@ -34,6 +34,8 @@ def jpeg_bytes(
 class Server:
     port: int
     sent: dict[str, int] = field(default_factory=dict)
+    #: (path, client port) of every request, to tell a reused connection from a new one.
+    requests: list[tuple[str, int]] = field(default_factory=list)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self.port}{path}"
@@ -79,6 +81,7 @@ def _make_handler(server: Server) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             path, _, query = self.path.partition("?")
+            server.requests.append((path, self.client_address[1]))
             # ?delay=S sets the pause of the slow routes below (seconds).
             delay = float(parse_qs(query).get("delay", ["0.5"])[0])
             if path in ("/photo.jpg", "/assets/img/remote-only.jpg"):

@@ -82,6 +82,8 @@ def test_kept_alive_connection_obeys_the_next_fetchs_deadline(
     reason, elapsed = timed_failure(slow_resolver, url)
     assert re.search(TOTAL, reason)
     assert elapsed <= DEADLINE + MARGIN
+    (_, first), (_, second) = http_server.requests[-2:]
+    assert first == second  # the same client port: one connection served both
     assert slow_resolver.fetch(http_server.url("/photo.jpg"))[0] == jpeg
 
 

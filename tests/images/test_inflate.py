@@ -79,17 +79,17 @@ def test_gzip_of_gzip_bomb_refused_with_little_memory(http_server, tmp_path: Pat
     # About 1 KB on the wire that inflates to 400 MB: refused before the second layer is
     # inflated at all, and the process's peak memory barely moves.
     result = measure(http_server, "/gzip-gzip-bomb.jpg", tmp_path)
-    assert "stacked content encodings (gzip, gzip)" in str(result["reason"])
     assert float(result["traced_peak_mb"]) < 50  # type: ignore[arg-type]
     assert float(result["rss_peak_grew_mb"]) < 50  # type: ignore[arg-type]
+    assert "stacked content encodings (gzip, gzip)" in str(result["reason"])
 
 
 def test_single_gzip_layer_capped_while_inflating(http_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     # One legitimate-looking gzip layer of 100 KB that inflates to 100 MB, past the 20 MiB cap.
     result = measure(http_server, "/gzip-bomb.jpg", tmp_path)
-    assert re.search(r"inflates to more than the 21 MB cap; stopped", str(result["reason"]))
     assert float(result["traced_peak_mb"]) < 50  # type: ignore[arg-type]
     assert float(result["rss_peak_grew_mb"]) < 50  # type: ignore[arg-type]
+    assert "inflates to more than the 21 MB cap; stopped" in str(result["reason"])
 
 
 @pytest.mark.parametrize(
