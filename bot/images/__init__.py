@@ -2,6 +2,7 @@
 
 Import from here; the submodules are implementation detail:
 `fetch` (site files and guarded HTTP), `netguard` (address policy at connect time),
+`deadline` (one time limit for a whole download), `inflate` (bounded Content-Encoding),
 `process` (Pillow pipeline), `cache` (content-addressed variant store), `resolver` (the API).
 """
 

@@ -21,10 +21,14 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 import httpx
 from PIL import Image, UnidentifiedImageError
 
+from bot.images.deadline import within
+from bot.images.inflate import ACCEPT_ENCODING, decoder_for
 from bot.images.model import ImageError
 from bot.images.netguard import GuardedTransport, HostPolicy
 
 MAX_REDIRECTS = 5
+#: A timeout this close to the deadline is the deadline's doing (socket timers round).
+_SLACK = 0.05
 #: Pillow decoders we are willing to run on untrusted bytes; fewer decoders, less attack surface.
 #: (Camera MPO files open through the JPEG decoder and report format "MPO".)
 INPUT_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
@@ -82,11 +86,14 @@ class Fetcher:
         policy: HostPolicy,
         timeout: float,
         max_bytes: int,
+        deadline: float | None = None,
     ) -> None:
         self.site_root = Path(site_dir).resolve()
         self.site_url = site_url.rstrip("/") + "/"
         self.policy = policy
         self.timeout = timeout
+        #: Seconds one download may take in all: every hop's connect, headers and body.
+        self.deadline = 3 * timeout if deadline is None else deadline
         self.max_bytes = max_bytes
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
@@ -181,7 +188,11 @@ class Fetcher:
             timeout=httpx.Timeout(t, connect=t, read=t, write=t, pool=t),
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": "newsbot-images/1", "Accept": "image/*"},
+            headers={
+                "User-Agent": "newsbot-images/1",
+                "Accept": "image/*",
+                "Accept-Encoding": ACCEPT_ENCODING,
+            },
         )
 
     def close(self) -> None:
@@ -191,37 +202,66 @@ class Fetcher:
                 self._client = None
 
     def _download(self, url: str) -> bytes:
-        """GET `url`, following redirects by hand so every hop is re-checked."""
-        # The whole download, not just each read, is bounded: a server dripping one byte per
-        # read-timeout would otherwise hold a worker forever.
-        deadline = time.monotonic() + 3 * self.timeout
-        current = url
-        for hop in range(MAX_REDIRECTS + 1):
-            _check_url(current, redirected=hop > 0)
-            try:
-                with self._http().stream("GET", current) as resp:
-                    if resp.is_redirect:
-                        location = resp.headers.get("location", "")
-                        if not location:
-                            raise ImageError(f"redirect without Location from {redact(current)}")
-                        current = urljoin(current, location)
-                        continue
-                    if resp.status_code != 200:
-                        raise ImageError(f"HTTP {resp.status_code} from {redact(current)}")
-                    return self._body(resp, current, deadline)
-            except (httpx.InvalidURL, ValueError, UnicodeError):
-                raise ImageError(f"malformed image URL {redact(current)}") from None
-            except httpx.TimeoutException:
-                raise ImageError(
-                    f"timed out after {self.timeout:g}s fetching {redact(current)}"
-                ) from None
-            except httpx.HTTPError as exc:
-                raise ImageError(
-                    f"download failed from {redact(current)}: {type(exc).__name__}"
-                ) from None
+        """GET `url`, following redirects by hand so every hop is re-checked.
+
+        One deadline bounds the whole download, redirects included: httpx's timeouts restart
+        with every byte, so a server dripping headers or body would otherwise hold a worker
+        for days. Each socket step is given only the time left (see `deadline`).
+        """
+        deadline = time.monotonic() + self.deadline
+        with within(deadline):
+            current = url
+            for hop in range(MAX_REDIRECTS + 1):
+                _check_url(current, redirected=hop > 0)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._overdue(url, hop)
+                try:
+                    with self._http().stream(
+                        "GET", current, timeout=min(self.timeout, remaining)
+                    ) as resp:
+                        if resp.is_redirect:
+                            location = resp.headers.get("location", "")
+                            if not location:
+                                raise ImageError(
+                                    f"redirect without Location from {redact(current)}"
+                                )
+                            current = urljoin(current, location)
+                            continue
+                        if resp.status_code != 200:
+                            raise ImageError(f"HTTP {resp.status_code} from {redact(current)}")
+                        return self._body(resp, current, deadline)
+                except httpx.InvalidURL:
+                    # httpx also parses a redirect's Location before handing us the response.
+                    raise ImageError(
+                        f"malformed image URL, or a redirect to one, at {redact(current)}"
+                    ) from None
+                except (ValueError, UnicodeError):
+                    raise ImageError(f"malformed image URL {redact(current)}") from None
+                except httpx.TimeoutException:
+                    if time.monotonic() >= deadline - _SLACK:
+                        raise self._overdue(url, hop) from None
+                    raise ImageError(
+                        f"timed out after {self.timeout:g}s fetching {redact(current)}"
+                    ) from None
+                except httpx.HTTPError as exc:
+                    raise ImageError(
+                        f"download failed from {redact(current)}: {type(exc).__name__}"
+                    ) from None
         raise ImageError(f"more than {MAX_REDIRECTS} redirects from {redact(url)}")
 
+    def _overdue(self, url: str, hops: int) -> ImageError:
+        after = f" after {hops} redirect{'s' if hops != 1 else ''}" if hops else ""
+        return ImageError(
+            f"timed out: {redact(url)} took longer than {self.deadline:g}s in total{after}"
+        )
+
     def _body(self, resp: httpx.Response, url: str, deadline: float) -> bytes:
+        """The decoded body, refused once it passes the cap, on the wire or while inflating.
+
+        The raw stream is decoded here, a bounded piece at a time, rather than by httpx, which
+        inflates a whole network chunk at once (a gzip bomb becomes hundreds of MB in one call).
+        """
         ctype = resp.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if not ctype.startswith("image/"):
             shown = ctype or "none"
@@ -231,17 +271,29 @@ class Fetcher:
             raise ImageError(
                 f"{redact(url)} is {_mb(int(declared))}, over the {_mb(self.max_bytes)} cap"
             )
+        decoder = decoder_for(
+            resp.headers.get_list("content-encoding", split_commas=True), redact(url)
+        )
         buf = bytearray()
-        for chunk in resp.iter_bytes():
-            buf += chunk
-            if len(buf) > self.max_bytes:
+        received = 0
+        for chunk in resp.iter_raw():
+            received += len(chunk)
+            if received > self.max_bytes:
                 raise ImageError(
                     f"{redact(url)} sent more than the {_mb(self.max_bytes)} cap; stopped"
                 )
+            for piece in decoder.decode(chunk):
+                buf += piece
+                if len(buf) > self.max_bytes:
+                    raise ImageError(
+                        f"{redact(url)} inflates to more than the {_mb(self.max_bytes)} cap; "
+                        "stopped"
+                    )
             if time.monotonic() > deadline:
                 raise ImageError(
-                    f"download from {redact(url)} took longer than {3 * self.timeout:g}s"
+                    f"timed out: {redact(url)} took longer than {self.deadline:g}s in total"
                 )
+        decoder.finish()
         data = bytes(buf)
         sniff(data)
         return data

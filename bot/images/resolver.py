@@ -23,6 +23,10 @@ class ImageResolver:
     `trusted_hosts` (beyond the fixed API) names hosts, as "host" or "host:port", that may
     resolve to private addresses even when `allow_private_hosts` is False: an intranet image
     server can be allowed without opening every internal address.
+
+    `timeout` bounds each network step; `deadline` (default three times `timeout`) bounds a
+    whole download, redirects included, so `decide` returns within about `deadline` plus the
+    local processing time, whatever the image server does.
     """
 
     def __init__(
@@ -35,6 +39,7 @@ class ImageResolver:
         timeout: float = 10.0,
         max_download_bytes: int = 20 * 1024 * 1024,
         trusted_hosts: Iterable[str] = (),
+        deadline: float | None = None,
     ) -> None:
         policy = HostPolicy(allow_private=allow_private_hosts, trusted_hosts=trusted_hosts)
         self._fetcher = Fetcher(
@@ -43,6 +48,7 @@ class ImageResolver:
             policy=policy,
             timeout=timeout,
             max_bytes=max_download_bytes,
+            deadline=deadline,
         )
         self._cache = VariantCache(cache_dir)
 
@@ -85,12 +91,18 @@ class ImageResolver:
         """None when the post has no image; otherwise a variant or the reason there is none.
 
         Never raises for a bad image, so a broken picture degrades a post to text instead of
-        blocking it. (An unknown platform is a caller bug and still raises ValueError.)
+        blocking it, and never waits much longer than the download deadline, so it can run
+        before a send lease is taken. (An unknown platform is a caller bug and still raises
+        ValueError.)
         """
-        if src is None or not src.strip():
+        if src is None or (isinstance(src, str) and not src.strip()):
             return None
         if platform not in PLATFORM_LIMITS:
             raise ValueError(f"unknown platform {platform!r}; known: {sorted(PLATFORM_LIMITS)}")
+        if not isinstance(src, str):  # front matter is hostile too: `image: [1, 2]`
+            return ImageFailure(
+                platform=platform, source=repr(src)[:80], reason="image is not a path or URL"
+            )
         shown = _shown_source(src)
         try:
             return self.variant(src, platform)

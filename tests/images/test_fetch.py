@@ -221,6 +221,10 @@ def test_redirect_followed_and_each_hop_rechecked(new_resolver, http_server, jpe
         "/redirect/private": "10.1.2.3 resolves to private address",
         "/redirect/mapped": "::ffff:127.0.0.1 resolves to loopback address",
         "/redirect/file": "redirect to a file: URL refused",
+        "/redirect/ftp": "redirect to a ftp: URL refused",
+        "/redirect/data": "malformed image URL, or a redirect to one",
+        "/redirect/fec0": "fec0::1 resolves to site-local address fec0::1",
+        "/redirect/decimal": "2130706433 resolves to loopback address 127.0.0.1",
         "/redirect/loop": "more than 5 redirects",
     }
     for path, reason in cases.items():
