@@ -6,6 +6,8 @@ channel later receives (same image decision, same fitted text).
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,20 @@ def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
     else:
         teaser = tools.renderer.x(post)
     return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback)
+
+
+def fingerprint(items: Sequence[PlatformTeaser]) -> str:
+    """Changes whenever anything that would go out changes (text or image).
+
+    Here, not in the editors' desk, because delivery stamps approval events with it and the desk
+    checks a [Publish now] against it: both sides must compute the same value.
+    """
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(item.platform.encode() + b"\0" + item.teaser.text.encode() + b"\0")
+        image = item.image
+        digest.update((image.sha256 if isinstance(image, ImageVariant) else repr(image)).encode())
+    return digest.hexdigest()[:20]
 
 
 def image_json(decision: ImageVariant | ImageFailure | None) -> dict[str, Any] | None:
