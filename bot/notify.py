@@ -36,8 +36,7 @@ BUTTON_KINDS = frozenset({"failed", "in_doubt", "approval"})
 DEDUPE_SECONDS = 30 * 24 * 3600
 # Field sizes kept in Redis: values come from outside (file names, platform errors, titles).
 _FIELD_LIMITS = {"title": 300, "post_url": 2000, "platform": 40, "destination": 200,
-                 "reason": 1000, "file": 500, "text": 3000, "record_key": 64, "dedupe": 2000,
-                 "fingerprint": 64}
+                 "reason": 1000, "file": 500, "text": 3000, "record_key": 64, "fingerprint": 64}
 _MAX_LINKS = 10
 
 
@@ -73,9 +72,12 @@ class Notice:
         return hashlib.sha256(self.identity().encode()).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
-        """What the queue keeps: every field, clipped (the identity is hashed before clipping)."""
+        """What the queue keeps: what the message needs, clipped (``dedupe`` has done its work
+        when the notice is queued: it is hashed into the once-only key, not kept)."""
         out: dict[str, Any] = {}
         for name, value in asdict(self).items():
+            if name == "dedupe":
+                continue
             if name == "links":
                 out[name] = [str(u)[:2000] for u in value[:_MAX_LINKS]]
             else:

@@ -72,6 +72,9 @@ Rate limits (see ``ratelimit.py``)
                                               reset_at, reported_at
 ===============================  ===========  =====================================================
 
+Buckets are ``{platform}:{destination}``; the editors' chat is the bucket ``telegram:{chat}`` that
+the notice sender reserves on (and blocks after a 429 or while backing off).
+
 Lua scripts receive the keys they touch in KEYS where the key is known up front; keys that depend
 on data read inside the script (the state index of the *current* state, records claimed from a
 sorted set) are derived in the script from the prefixes this module passes in ARGV.  That is fine

@@ -108,3 +108,16 @@ def test_giving_up_after_max_attempts_notifies_the_failure(make_services, site: 
     (notice,) = editor_chat(svc, fake_tg)
     assert "Delivery failed" in notice.text and "gave up after 1 attempts" in notice.text
     assert [b["text"] for b in notice.reply_markup["inline_keyboard"][0]] == ["Retry"]
+
+
+def test_the_delivery_core_never_imports_the_editors_desk() -> None:
+    """Notices are events: delivery queues them, the desk renders and sends them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bot.delivery.sender, bot.delivery.planner, bot.delivery.services, "
+            "bot.notify, tasks\n"
+            "print(sorted(m for m in sys.modules if m.startswith('bot.editor')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.strip() == "[]"

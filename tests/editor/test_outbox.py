@@ -279,3 +279,13 @@ def test_digest_lines_escape_values(state: State, fake: FakeTelegram) -> None:
     text = parse_html(message.text).text
     assert "<b>a.md</b>: x & y" in text and "b.md: </pre>" in text
     assert html.escape("<b>a.md</b>", quote=False) in message.text
+
+
+def test_a_digest_line_that_escaping_made_huge_still_fits(state: State, fake: FakeTelegram
+                                                          ) -> None:
+    renderer = NoticeRenderer("en", CallbackSigner.from_token(fake.token, state))
+    notices = [Notice(kind="bad_file", file="<" * 200, reason="&" * 300) for _ in range(30)]
+    message, count = renderer.digest(notices)
+    assert 1 <= count < 30
+    parsed = parse_html(message.text).text  # valid Telegram HTML, within the limit
+    assert len(parsed) <= 4096 and "<<<<" in parsed
