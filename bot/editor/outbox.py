@@ -264,8 +264,8 @@ class NoticeDispatcher:
         if not entries:
             return self.poll_seconds
         chosen = self._choose(entries, now)
-        if isinstance(chosen, float):
-            return chosen
+        if not isinstance(chosen, list):
+            return float(chosen)
         unit = self._render(chosen)
         if unit is None:
             return 0.0

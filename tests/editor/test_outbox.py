@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.delivery.schedule import JITTER_SECONDS, WINDOW_MARGIN
 from bot.editor.callbacks import CallbackSigner
@@ -289,3 +291,28 @@ def test_a_digest_line_that_escaping_made_huge_still_fits(state: State, fake: Fa
     assert 1 <= count < 30
     parsed = parse_html(message.text).text  # valid Telegram HTML, within the limit
     assert len(parsed) <= 4096 and "<<<<" in parsed
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=400)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(_TEXT, _TEXT), min_size=1, max_size=80),
+       st.sampled_from(["bad_file", "published", "generic"]))
+def test_digests_list_every_notice_once_in_valid_messages_within_the_limit(
+        items: list[tuple[str, str]], kind: str) -> None:
+    import redis
+
+    renderer = NoticeRenderer("en", CallbackSigner(b"k" * 32, redis.Redis(
+        decode_responses=True)))
+    notices = [Notice(kind=kind, file=a, reason=b, title=a, text=b,  # type: ignore[arg-type]
+                      post_url=f"https://n.kr/{n}", links=(f"https://t.me/c/1/{n}",))
+               for n, (a, b) in enumerate(items)]
+    rest, counts = list(notices), []
+    while rest:
+        message, count = renderer.digest(rest)
+        assert 1 <= count <= len(rest)
+        assert len(parse_html(message.text).text) <= 4096  # raises on invalid HTML
+        counts.append(count)
+        rest = rest[count:]
+    assert sum(counts) == len(notices)
