@@ -313,11 +313,18 @@ def register(app: typer.Typer) -> None:
             _print_status(report)
 
     @app.command()
-    def retry(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
+    def retry(
+        ref: RefArg,
+        platform: Annotated[str, typer.Option("--platform", "-p",
+                                              help="telegram, x or all.")] = "all",
+        site: SiteOption = None,
+        as_json: JsonOption = False,
+    ) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
+        wanted = _platforms(platform)
         with session(site) as ops:
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
-                                   allow_outside_site=True)
+                                   allow_outside_site=True, platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
@@ -335,16 +342,19 @@ def register(app: typer.Typer) -> None:
         mark_sent: Annotated[bool, typer.Option("--mark-sent",
                                                 help="It is on the channel: never send.")
                              ] = False,
+        platform: Annotated[str, typer.Option("--platform", "-p",
+                                              help="telegram, x or all.")] = "all",
         site: SiteOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Settle an in-doubt delivery (a send interrupted before its outcome was known)."""
         if resend == mark_sent:
             raise UserError("give exactly one of --resend or --mark-sent")
+        wanted = _platforms(platform)
         with session(site) as ops:
             report = actions.resolve(ops.services, ref, action="resend" if resend else
                                      "mark_sent", who=ops.who, enqueue=ops.enqueue,
-                                     allow_outside_site=True)
+                                     allow_outside_site=True, platforms=wanted)
         _finish(report, as_json)
 
     @app.command()

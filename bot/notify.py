@@ -1,100 +1,52 @@
-"""Notices to the editors' chat: publishes, failures, in-doubt sends, bad files, approvals.
+"""Notices to the editors' chat as events: publishes, failures, in-doubt sends, bad files,
+approvals.
 
-Why synchronous and over plain httpx: notices come from Celery workers (ordinary threads, no event
-loop) and must never start a long poll -- only ``newsbot bot`` polls, and a second poller would
-steal its updates.  A notice is sent once: its dedupe key is claimed with ``SET NX`` in Redis
-before sending (shared by every worker), and released again if the send fails, so a redelivered
-task may try again.  ``notify`` never raises: a notice that cannot be sent must not fail the
-publish that triggered it.
+Why events: delivery records what happened and which choices exist (a ``Notice``); the editors'
+desk renders the message and its buttons and sends it, durably and at Telegram's pace
+(``bot.editor.outbox``).  The delivery core never imports the desk, and never waits on Telegram
+for a notice: ``Notifier.notify`` writes the event to the Redis queue (``bot.state.notices``) in
+one script run and never raises, so a notice can never fail the publish that caused it.
 
-Buttons are signed with the same key the bot derives from the token (``bot.editor.callbacks``),
-so a [Retry] sent by a worker is honoured by the bot process.
+Each notice is queued once: its identity (the ``dedupe`` string, or every field) is claimed in
+the same script that queues it, shared by every process and kept for 30 days, so a redelivered
+task, a second scanner or a restart stays quiet.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
-import httpx
-
-from bot.actions.content import ContentTools, PlatformTeaser
-from bot.editor.callbacks import CallbackSigner
-from bot.editor.i18n import t
-from bot.editor.preview import OutMessage, fingerprint, prepare_both, preview_messages
-from bot.editor.render import esc, link
+from bot.actions.content import ContentTools, PlatformTeaser, fingerprint, prepare
 from bot.posts import Post
 from bot.state import State
+from bot.state.notices import NoticeQueue
 
-__all__ = ["BotApiSender", "Notice", "Notifier", "NotifyError", "approval_notice"]
+__all__ = ["BUTTON_KINDS", "Notice", "NoticeKind", "Notifier", "approval_notice",
+           "approval_notice_for"]
 
 log = logging.getLogger(__name__)
 
 NoticeKind = Literal["published", "failed", "in_doubt", "bad_file", "approval", "generic"]
+KINDS: tuple[str, ...] = ("published", "failed", "in_doubt", "bad_file", "approval", "generic")
+# Notices whose message carries buttons acting on one record or post: never folded into a digest.
+BUTTON_KINDS = frozenset({"failed", "in_doubt", "approval"})
 DEDUPE_SECONDS = 30 * 24 * 3600
-
-
-class NotifyError(Exception):
-    """The Bot API refused or could not be reached; the message never contains the token."""
-
-
-class BotApiSender:
-    """The few Bot API calls notices need, synchronous, one pooled httpx client."""
-
-    def __init__(self, token: str, api_url: str = "https://api.telegram.org", *,
-                 timeout: float = 15.0) -> None:
-        if not token:
-            raise ValueError("a bot token is required")
-        self._base = f"{api_url.rstrip('/')}/bot{token}/"
-        self._client = httpx.Client(timeout=timeout)
-        self.token_for_signing = token
-
-    def __repr__(self) -> str:
-        return "BotApiSender()"
-
-    def call(self, method: str, data: dict[str, Any],
-             files: dict[str, tuple[str, bytes]] | None = None) -> Any:
-        body = {k: (json.dumps(v) if isinstance(v, dict | list) else str(v))
-                for k, v in data.items() if v is not None}
-        try:
-            answer = self._client.post(self._base + method, data=body, files=files)
-        except httpx.HTTPError as exc:  # str(exc) may hold the URL, i.e. the token
-            raise NotifyError(f"{method}: {type(exc).__name__}") from None
-        try:
-            payload = answer.json()
-        except ValueError:
-            raise NotifyError(f"{method}: HTTP {answer.status_code}") from None
-        if not payload.get("ok"):
-            raise NotifyError(f"{method}: {payload.get('description', answer.status_code)}")
-        return payload.get("result")
-
-    def send(self, chat_id: str | int, message: OutMessage,
-             reply_markup: dict[str, Any] | None = None) -> Any:
-        if message.photo is not None:
-            return self.call(
-                "sendPhoto",
-                {"chat_id": chat_id, "caption": message.text, "parse_mode": "HTML",
-                 "reply_markup": reply_markup},
-                files={"photo": (message.filename or "photo.jpg", message.photo)},
-            )
-        preview = ({"url": message.link_preview_url, "prefer_large_media": True}
-                   if message.link_preview_url else {"is_disabled": True})
-        return self.call("sendMessage", {
-            "chat_id": chat_id, "text": message.text, "parse_mode": "HTML",
-            "link_preview_options": preview, "reply_markup": reply_markup,
-        })
-
-    def close(self) -> None:
-        self._client.close()
+# Field sizes kept in Redis: values come from outside (file names, platform errors, titles).
+_FIELD_LIMITS = {"title": 300, "post_url": 2000, "platform": 40, "destination": 200,
+                 "reason": 1000, "file": 500, "text": 3000, "record_key": 64, "fingerprint": 64}
+_MAX_LINKS = 10
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
-    """One event for the editors.  ``dedupe`` overrides the default once-only identity."""
+    """One event for the editors.  ``dedupe`` overrides the default once-only identity.
+
+    ``record_key`` names the delivery record (post x platform x destination) a failed or in-doubt
+    notice is about: its buttons act on that record only.
+    """
 
     kind: NoticeKind
     title: str = ""
@@ -107,7 +59,6 @@ class Notice:
     text: str = ""
     record_key: str = ""
     dedupe: str = ""
-    messages: tuple[OutMessage, ...] = field(default=(), compare=False)
     fingerprint: str = ""
 
     def identity(self) -> str:
@@ -117,134 +68,75 @@ class Notice:
                  self.file, self.reason, self.text, self.fingerprint, *self.links)
         return "|".join(parts)
 
+    def digest(self) -> str:
+        return hashlib.sha256(self.identity().encode()).hexdigest()[:32]
 
-def approval_notice(tools: ContentTools, post: Post, language: str) -> Notice:
-    """The approval preview of ``post`` as it is now (a later edit gives a new fingerprint)."""
-    tg, x = prepare_both(tools, post)
-    return approval_notice_for(post, tg, x, language)
+    def to_json(self) -> dict[str, Any]:
+        """What the queue keeps: what the message needs, clipped (``dedupe`` has done its work
+        when the notice is queued: it is hashed into the once-only key, not kept)."""
+        out: dict[str, Any] = {}
+        for name, value in asdict(self).items():
+            if name == "dedupe":
+                continue
+            if name == "links":
+                out[name] = [str(u)[:2000] for u in value[:_MAX_LINKS]]
+            else:
+                out[name] = str(value)[:_FIELD_LIMITS.get(name, 300)]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Notice:
+        """The inverse of ``to_json``; unknown fields are ignored, an unknown kind is generic."""
+        names = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {k: v for k, v in data.items() if k in names}
+        values["links"] = tuple(str(u) for u in values.get("links") or ())
+        for name in names - {"links"}:
+            values[name] = str(values.get(name) or "")
+        if values["kind"] not in KINDS:
+            values["kind"] = "generic"
+        return cls(**values)
 
 
-def approval_notice_for(post: Post, tg: PlatformTeaser, x: PlatformTeaser, language: str
-                        ) -> Notice:
+def approval_notice(tools: ContentTools, post: Post) -> Notice:
+    """The approval event of ``post`` as it is now (a later edit gives a new fingerprint)."""
+    return approval_notice_for(post, prepare(tools, post, "telegram"), prepare(tools, post, "x"))
+
+
+def approval_notice_for(post: Post, tg: PlatformTeaser, x: PlatformTeaser) -> Notice:
     return Notice(kind="approval", title=post.title, post_url=post.url,
-                  messages=tuple(preview_messages(language, post, tg, x)),
                   fingerprint=fingerprint([tg, x]))
 
 
-def _keyboard(rows: Sequence[Sequence[tuple[str, str]]]) -> dict[str, Any]:
-    return {"inline_keyboard": [[{"text": label, "callback_data": data} for label, data in row]
-                                for row in rows]}
-
-
 class Notifier:
-    """Sends each notice once to the editors' chat; safe to call from any thread."""
+    """Queues each notice once for the editors' chat; safe to call from any thread."""
 
-    def __init__(
-        self,
-        bot_sender: BotApiSender,
-        editor_chat: str | int,
-        state: State,
-        language: str = "ko",
-        *,
-        signer: CallbackSigner | None = None,
-        notify_published: bool = True,
-    ) -> None:
-        self.sender = bot_sender
-        self.chat = int(editor_chat) if str(editor_chat).lstrip("-").isdigit() else editor_chat
+    def __init__(self, state: State, *, notify_published: bool = True) -> None:
         self.state = state
-        self.language = language
+        self.queue = NoticeQueue(state.client, namespace=state.namespace)
         self.notify_published = notify_published
-        self.signer = signer or CallbackSigner.from_token(bot_sender.token_for_signing, state)
 
     @classmethod
     def from_settings(cls, settings: Any, state: State) -> Notifier | None:
-        """None when no bot token or no editors' chat is configured (notices are then off)."""
-        token = settings.telegram_bot_token
-        if token is None or not settings.telegram_editor_chat:
+        """None when no bot token or no editors' chat is configured (notices are then off:
+        nobody would send them)."""
+        if settings.telegram_bot_token is None or not settings.telegram_editor_chat:
             return None
-        sender = BotApiSender(token.get_secret_value(), settings.telegram_api_url)
-        return cls(sender, settings.telegram_editor_chat, state, settings.bot_language,
-                   notify_published=settings.notify_published)
-
-    def _claim(self, notice: Notice) -> str | None:
-        """The claimed digest, or None when this notice was already sent (by any process)."""
-        digest = hashlib.sha256(notice.identity().encode()).hexdigest()[:32]
-        return digest if self.state.claim_once("notice", digest, DEDUPE_SECONDS) else None
+        return cls(state, notify_published=settings.notify_published)
 
     def notify(self, notice: Notice) -> bool:
-        """True when sent now; False when a duplicate, switched off, or the send failed."""
+        """True when queued now; False when a duplicate, switched off, or Redis is unreachable.
+
+        Never raises: the caller is a publish, a scan or a button press that must go on.
+        """
         if notice.kind == "published" and not self.notify_published:
             return False
         try:
-            key = self._claim(notice)
+            entry, dropped = self.queue.add(notice.digest(), {"notice": notice.to_json()},
+                                            DEDUPE_SECONDS)
         except Exception as exc:
-            log.warning("notifier: cannot reach Redis (%s)", type(exc).__name__)
+            log.warning("notifier: %s notice not queued (%s)", notice.kind, type(exc).__name__)
             return False
-        if key is None:
-            return False
-        try:
-            self._send(notice)
-        except Exception as exc:
-            log.warning("notifier: %s notice not sent (%s)", notice.kind, clip_reason(exc))
-            try:
-                self.state.release_once("notice", key)
-            except Exception:
-                log.debug("notifier: could not release dedupe key")
-            return False
-        return True
-
-    # ------------------------------------------------------------------ building
-    def _where(self, notice: Notice) -> str:
-        return f"{esc(notice.platform)} {esc(notice.destination, 80)}".strip()
-
-    def _title(self, notice: Notice) -> str:
-        label = notice.title or notice.post_url
-        return link(notice.post_url, label) if notice.post_url else esc(label, 200)
-
-    def _button(self, label_key: str, action: str, target: str, **options: Any
-                ) -> tuple[str, str]:
-        return (t(self.language, label_key), self.signer.issue(action, target, **options))
-
-    def _send(self, notice: Notice) -> None:
-        lang, chat = self.language, self.chat
-        title = self._title(notice)
-        if notice.kind == "approval":
-            messages = list(notice.messages)
-            markup = _keyboard([[
-                self._button("b_publish", "approve", notice.post_url, fp=notice.fingerprint),
-                self._button("b_skip", "askip", notice.post_url),
-            ]])
-            for message in messages[:-1]:
-                self.sender.send(chat, message)
-            last = messages[-1] if messages else OutMessage(
-                t(lang, "n_approval", title=title, details=""))
-            self.sender.send(chat, OutMessage(
-                t(lang, "n_approval", title=title, details="") + "\n" + last.text,
-                photo=last.photo, filename=last.filename), markup)
-            return
-        markup = None
-        if notice.kind == "published":
-            links = "\n".join(link(u, u) for u in notice.links) or esc(notice.text)
-            text = t(lang, "n_published", title=title, links=links)
-        elif notice.kind == "failed":
-            text = t(lang, "n_failed", title=title, where=self._where(notice),
-                     reason=esc(notice.reason, 600))
-            markup = _keyboard([[self._button("b_retry", "retry", notice.post_url)]])
-        elif notice.kind == "in_doubt":
-            text = t(lang, "n_in_doubt", title=title, where=self._where(notice))
-            markup = _keyboard([[self._button("b_send_again", "resend", notice.post_url),
-                                 self._button("b_went_out", "marksent", notice.post_url)]])
-        elif notice.kind == "bad_file":
-            text = t(lang, "n_bad_file", file=esc(notice.file, 300),
-                     reason=esc(notice.reason, 600))
-        else:
-            body = esc(notice.text, 3000)
-            if notice.post_url:
-                body = f"{title}\n{body}"
-            text = t(lang, "n_generic", text=body)
-        self.sender.send(chat, OutMessage(text=text), markup)
-
-
-def clip_reason(exc: Exception) -> str:
-    text = str(exc) if isinstance(exc, NotifyError) else type(exc).__name__
-    return text[:200]
+        if dropped:
+            log.warning("notifier: the editors' notice queue is full; dropped entry %s (is the "
+                        "editors' bot running?)", dropped)
+        return entry is not None

@@ -154,3 +154,31 @@ def test_bot_command_needs_a_token(cli) -> None:
     result = CliRunner().invoke(app, ["bot"], env={"TELEGRAM_BOT_TOKEN": ""})
     assert result.exit_code != 0
     assert "TELEGRAM_BOT_TOKEN is required" in str(result.exception)
+
+
+def test_push_refuses_an_in_doubt_delivery_and_resolve_takes_a_platform(cli,
+                                                                        redis_client) -> None:
+    from bot.state import State
+
+    pushed = json.loads(cli("push", "kospi-rebound", "--json"))
+    refs = {o["platform"]: (KOSPI, o["platform"], o["destination"]) for o in pushed["outcomes"]}
+    state = State(redis_client)
+    for ref in refs.values():  # each request left (fence), then its worker vanished
+        assert state.acquire_send(*ref, owner="dead", lease_seconds=30)
+        assert state.fence_send(*ref, owner="dead", send_seconds=30)
+    assert len(state.expire_leases(now=state.now() + 31)) == 2
+
+    for extra in ((), ("--force",)):
+        again = json.loads(cli("push", "kospi-rebound", *extra, "--json"))
+        assert {o["result"] for o in again["outcomes"]} == {"in_doubt"}
+        assert all("newsbot resolve" in o["message"] for o in again["outcomes"])
+    text = cli("push", "kospi-rebound", "--force")
+    assert "--mark-sent" in text
+    assert {state.get(*r).state for r in refs.values()} == {"in_doubt"}
+
+    marked = json.loads(cli("resolve", "kospi-rebound", "--mark-sent", "--platform",
+                            "telegram", "--json"))
+    assert [(o["platform"], o["result"]) for o in marked["outcomes"]] == [
+        ("telegram", "marked_sent")]
+    assert state.get(*refs["telegram"]).state == "sent"
+    assert state.get(*refs["x"]).state == "in_doubt"

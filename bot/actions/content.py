@@ -70,11 +70,13 @@ def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
     return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback)
 
 
-def teaser_fingerprint(items: Sequence[PlatformTeaser]) -> str:
+def fingerprint(items: Sequence[PlatformTeaser]) -> str:
     """Changes whenever anything that would go out changes (text or image).
 
-    What an editor approves (the preview's fingerprint) and what the sender is about to send are
-    compared by this, so an edit after [Publish now] is caught before it goes out unreviewed.
+    Here, not in the editors' desk, because delivery stamps approval events with it and the desk
+    checks a [Publish now] against it: both sides must compute the same value.  The sender also
+    compares what it is about to send with the approved fingerprint, so an edit after
+    [Publish now] is previewed again instead of going out unreviewed.
     """
     digest = hashlib.sha256()
     for item in items:

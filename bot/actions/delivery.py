@@ -12,7 +12,7 @@ tests), so these functions never import the task layer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -245,6 +245,15 @@ def _describe(record: Record, *, acted: bool = False) -> Outcome:
     return _outcome(record, "nothing_to_do", f"{record.state}: {record.reason}".rstrip(": "))
 
 
+def _in_doubt(record: Record) -> Outcome:
+    """Push's answer for an in-doubt record: where it stands and how to decide it."""
+    return _outcome(
+        record, "in_doubt",
+        "in doubt: the last send may already be out; nothing queued. Check the "
+        f"{record.platform} post, then decide: newsbot resolve {record.post} --platform "
+        f"{record.platform} --resend|--mark-sent, or [Send again] / [It went out] on its notice")
+
+
 def _send(enqueue: Enqueue, record: Record, done: str, message: str) -> Outcome:
     """Hand a queued record to the workers; a broker failure is reported, the record stays."""
     try:
@@ -279,13 +288,17 @@ def push(
     confirm_paused: bool = False,
     allow_outside_site: bool = False,
     plan: Planner | None = None,
+    approved: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
     """Publish a post by hand (a stale, baseline or skipped post, or a re-post with ``force``).
 
     A destination where the post is already ``sent`` is reported with its link and left alone
-    unless ``force``.  While paused nothing is queued unless ``confirm_paused``: the pause stops
-    automatic publishing, and a push the editor confirmed while paused goes out now.  ``plan``
-    defaults to ``bot.delivery.planner.plan_manual``.
+    unless ``force``.  An ``in_doubt`` destination is never queued, ``force`` or not: the answer
+    says how to decide it (``resolve``).  While paused nothing is queued unless
+    ``confirm_paused``: the pause stops automatic publishing, and a push the editor confirmed
+    while paused goes out now.  ``approved``: the teaser fingerprints per platform an editor
+    approved (a [Publish now]); by default the push approves the teasers as they are now.
+    ``plan`` defaults to ``bot.delivery.planner.plan_manual``.
     """
     _check_who(who)
     action = "push-force" if force else "push"
@@ -317,6 +330,10 @@ def push(
         rec = existing.get(target)
         if rec is not None and rec.state == "sent" and not force:
             outcomes[target] = _describe(rec)
+        elif rec is not None and rec.state == "in_doubt":
+            # Even with force: the last send may be on the platform already, and only someone
+            # who looked may say whether it is (resolve); a push must not decide it blindly.
+            outcomes[target] = _in_doubt(rec)
 
     if paused and not confirm_paused:
         for p, d in targets:
@@ -336,7 +353,7 @@ def push(
         if plan is None:
             from bot.delivery.planner import plan_manual as plan
         planned = plan(svc, post, to_plan, force=force, who=who, enqueue=enqueue,
-                       ignore_pause=paused)
+                       ignore_pause=paused, approved=approved)
         by_target = {(r.platform, r.destination): r for r in planned}
         for target in targets:
             if target in outcomes:
@@ -372,20 +389,36 @@ def _records_of(svc: DeliveryServices, action: str, ref: str, *, allow_outside_s
     return None, url, title, records
 
 
+def _select(records: list[Record], record_key: str | None,
+            platforms: Sequence[str] | None) -> list[Record]:
+    """The records an action may touch: one record (a notice's button), or some platforms."""
+    if record_key:
+        return [r for r in records if r.key == record_key]
+    if platforms is not None:
+        return [r for r in records if r.platform in platforms]
+    return records
+
+
 def retry(
     svc: DeliveryServices, ref: str, *, who: str, enqueue: Enqueue,
-    allow_outside_site: bool = False,
+    allow_outside_site: bool = False, record_key: str | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """Queue again the failed and backing-off records of a post.
 
     In-doubt records are not touched: the post may already be out, and only someone who looked
-    at the channel may say so (``resolve``).
+    at the channel may say so (``resolve``).  ``record_key`` (a notice's [Retry]) or
+    ``platforms`` narrow the action to those records.
     """
     _check_who(who)
     failure, url, title, records = _records_of(svc, "retry", ref,
                                                allow_outside_site=allow_outside_site)
     if failure is not None:
         return failure
+    every = bool(records)
+    records = _select(records, record_key, platforms)
+    if every and not records:
+        return _fail("retry", ref, "no such delivery of this post", post=url, title=title)
     if not records:
         return _fail("retry", ref, "nothing recorded for this post yet: use push", post=url,
                      title=title)
@@ -410,9 +443,14 @@ def retry(
 
 def resolve(
     svc: DeliveryServices, ref: str, *, action: str, who: str, enqueue: Enqueue,
-    allow_outside_site: bool = False,
+    allow_outside_site: bool = False, record_key: str | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> DeliveryReport:
-    """Settle in-doubt records: ``resend`` (it is not on the channel) or ``mark_sent`` (it is)."""
+    """Settle in-doubt records: ``resend`` (it is not on the channel) or ``mark_sent`` (it is).
+
+    ``record_key`` (the in-doubt notice's buttons) or ``platforms`` (``--platform``) narrow it
+    to those records: what went out on one platform says nothing about another.
+    """
     _check_who(who)
     name = f"resolve-{action}"
     if action not in RESOLVE_ACTIONS:
@@ -421,6 +459,12 @@ def resolve(
                                                allow_outside_site=allow_outside_site)
     if failure is not None:
         return failure
+    every = bool(records)
+    records = _select(records, record_key, platforms)
+    if every and not records:
+        report = _fail(name, ref, "no such delivery of this post", post=url, title=title)
+        _audit(svc, who, name, url, (), {"error": report.error})
+        return report
     paused = svc.state.is_paused()
     outcomes: list[Outcome] = []
     for rec in records:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.actions.content import prepare, teaser_fingerprint
+from bot.actions.content import fingerprint, prepare
 from bot.delivery.services import (
     APPROVED_FP,
     AWAITING_APPROVAL,
@@ -475,7 +475,7 @@ def approved_fingerprints(svc: Services, post: Post, platforms: Iterable[str]
     out: dict[str, str] = {}
     for platform in platforms:
         try:
-            out[platform] = teaser_fingerprint([prepare(svc.tools, post, platform)])
+            out[platform] = fingerprint([prepare(svc.tools, post, platform)])
         except Exception as exc:
             log.warning("cannot prepare the %s teaser of %s for approval (%s)", platform,
                         post.url, type(exc).__name__)
@@ -527,11 +527,12 @@ def plan_manual(
                                          "queued", reason=f"pushed by {who}", by=who,
                                          **fields, **_approval(fingerprints, platform))
                 rec = moved or rec
-            elif rec.state == "sending" or (rec.state == "sent" and not force):
+            elif rec.state in ("sending", "in_doubt") or (rec.state == "sent" and not force):
+                # in_doubt: only an editor's resolve decides it, never a push (not even forced)
                 out.append(rec)
                 continue
             else:
-                action = "resend" if rec.state in ("failed", "in_doubt") and not force else "force"
+                action = "resend" if rec.state == "failed" and not force else "force"
                 rec = state.editor_resolve(*rec.ref, action, who, reason=f"pushed by {who}")
                 moved = state.transition(*rec.ref, "queued", "queued", reason=f"pushed by {who}",
                                          by=who, **fields, **_approval(fingerprints, platform))

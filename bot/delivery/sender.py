@@ -39,7 +39,7 @@ from typing import TypeVar
 
 import redis
 
-from bot.actions.content import PlatformTeaser, prepare, teaser_fingerprint
+from bot.actions.content import PlatformTeaser, fingerprint, prepare
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
     APPROVED_FP,
@@ -129,7 +129,7 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     except Exception as exc:  # a template error is the same on every attempt
         text = redact(f"cannot prepare the teaser: {type(exc).__name__}: {exc}")[:500]
         return _move(svc, rec, "failed", text, current)
-    fp = teaser_fingerprint([item])
+    fp = fingerprint([item])
     if svc.settings.approval_required and rec.extra.get(APPROVED_FP) != fp:
         outcome = _move(svc, rec, "waiting", AWAITING_APPROVAL, current)
         if outcome == "waiting":

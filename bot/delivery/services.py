@@ -138,16 +138,17 @@ class Services:
             return None
 
     def notify(self, notice: Notice) -> bool:
-        """Tell the editors' chat (once per notice identity); False when notices are off.
+        """Queue a notice for the editors' chat (once per notice identity); False when notices
+        are off or it was queued before.  The editors' bot sends it (``bot.editor.outbox``).
 
-        Never raises: a notice that cannot be sent must not fail the publish behind it.
+        Never raises: a notice that cannot be queued must not fail the publish behind it.
         """
         if self.notifier is None:
             return False
         return self.notifier.notify(notice)
 
     def request_approval(self, post: Post) -> bool:
-        """Send the editors the approval preview of ``post`` as it is now.
+        """Queue the approval preview of ``post`` as it is now for the editors.
 
         Deduped on the preview's fingerprint: the same content is previewed once, an edit (new
         fingerprint) is previewed again, and the old preview's [Publish now] is then refused by
@@ -156,17 +157,18 @@ class Services:
         if self.notifier is None:
             return False
         try:
-            notice = approval_notice(self.tools, post, self.notifier.language)
+            notice = approval_notice(self.tools, post)
         except Exception as exc:  # a preview that cannot be built must not stop the scan
             log.warning("approval preview of %s failed (%s)", post.url, type(exc).__name__)
             return False
         return self.notifier.notify(notice)
 
     def remind_approvals(self) -> int:
-        """Re-offer previews of posts still awaiting approval; returns how many went out.
+        """Offer previews of posts still awaiting approval; returns how many were queued now.
 
-        A preview whose send failed (Telegram down) frees its once-only key, so asking again on
-        each rescan delivers it later; previews that did arrive are deduped and not repeated.
+        A safety net: the notice queue delivers previews through Telegram outages by itself, so
+        this only queues previews that were never queued (e.g. notices were off when the post
+        was planned); previews already queued are deduped on their fingerprint.
         """
         if self.notifier is None or not self.settings.approval_required:
             return 0
@@ -180,13 +182,8 @@ class Services:
         return sent
 
     def close(self) -> None:
-        """Release publishers' pools, the image fetcher, the notifier and Redis connections."""
+        """Release publishers' pools, the image fetcher and Redis connections."""
         self.lease_keeper.stop()
-        if self.notifier is not None:
-            try:
-                self.notifier.sender.close()
-            except Exception as exc:
-                log.debug("closing the notifier failed: %s", type(exc).__name__)
         for publisher in self.publishers:
             try:
                 publisher.close()

@@ -1,7 +1,8 @@
 """The editor bot process: a python-telegram-bot ``Application`` over the shared services.
 
 Only this process reads updates (long polling, or a webhook when BOT_WEBHOOK_URL is set); workers
-never poll, they only send notices (``bot.notify``).  The bot itself never sends channel posts:
+never poll, they only queue notices (``bot.notify``), which this process sends to the editors'
+chat from a thread of its own (``bot.editor.outbox``).  The bot itself never sends channel posts:
 ``/push`` and the buttons queue records, and the Celery workers deliver them, so a push from
 Telegram obeys the same pause flag, rate limits and exactly-once state as everything else.
 """
@@ -34,6 +35,7 @@ from .auth import EditorAuth, RefusalGate
 from .callbacks import CallbackSigner
 from .handlers import EditorDesk
 from .i18n import COMMANDS, LANGUAGES, command_descriptions
+from .outbox import NoticeDispatcher
 
 __all__ = ["BotThread", "bot_main", "build_application", "default_enqueue", "run_bot", "serve"]
 
@@ -105,6 +107,8 @@ def build_application(
         notifier=notifier,
     )
     app.bot_data["desk"] = desk
+    # The notices' sender; ``serve`` runs it beside the bot (None: notices are off).
+    app.bot_data["notices"] = NoticeDispatcher.from_settings(settings, services)
     # New messages only: editing an old "/push ... force" must not run it a second time.
     fresh = filters.UpdateType.MESSAGE
     for name in COMMANDS:
@@ -163,7 +167,22 @@ def run_bot(
 
 def serve(app: Application, settings: Settings, *,
           stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM)) -> None:
-    """Run ``app`` until stopped: webhook when BOT_WEBHOOK_URL is set, else long polling."""
+    """Run ``app`` until stopped: webhook when BOT_WEBHOOK_URL is set, else long polling.
+
+    The notice sender (``app.bot_data["notices"]``) runs for as long as the bot does.
+    """
+    notices: NoticeDispatcher | None = app.bot_data.get("notices")
+    if notices is not None:
+        notices.start()
+    try:
+        _serve(app, settings, stop_signals=stop_signals)
+    finally:
+        if notices is not None:
+            notices.close()
+
+
+def _serve(app: Application, settings: Settings, *,
+           stop_signals: Sequence[int] | None) -> None:
     if settings.bot_webhook_url:
         host, _, port = settings.bot_webhook_listen.rpartition(":")
         token = _token(settings)

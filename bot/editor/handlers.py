@@ -43,6 +43,8 @@ __all__ = ["MAX_ARGUMENT", "EditorDesk"]
 log = logging.getLogger(__name__)
 
 MAX_ARGUMENT = 512  # longest reference an editor can mean (slugs, URLs, file names)
+OLD_BUTTON = ("this older button does not say which platform it is for; use newsbot resolve "
+              "or newsbot retry with --platform")
 PAGE_TTL = 24 * 3600.0
 LIST_LIMIT = 200
 Handler = Callable[["EditorDesk", Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
@@ -388,8 +390,9 @@ class EditorDesk:
             post = find_post(self.svc.tools.site, quick_ref(self.svc, payload.target))
             tg, x = prepare_both(self.svc.tools, post)
             if fingerprint([tg, x]) != payload.options.get("fp"):
-                return False, approval_notice_for(post, tg, x, self.language)
-            return True, post
+                return False, approval_notice_for(post, tg, x)
+            # what the editor saw, per platform: the sender sends only that
+            return True, {"telegram": fingerprint([tg]), "x": fingerprint([x])}
 
         try:
             same, value = await asyncio.to_thread(check)
@@ -406,7 +409,7 @@ class EditorDesk:
             return
         report = await asyncio.to_thread(
             actions.push, self.svc, payload.target, who=who, enqueue=self.enqueue,
-            confirm_paused=True)
+            confirm_paused=True, approved=value)
         await asyncio.to_thread(self.svc.state.audit, who, "approve", payload.target,
                                 {o.platform: o.result for o in report.outcomes}
                                 if report.ok else {"error": report.error})
@@ -419,16 +422,41 @@ class EditorDesk:
         await self._report(update, "skip", "skip_head", report)
 
     async def _b_retry(self, update: Update, payload: Payload) -> None:
+        key = await asyncio.to_thread(self._record_of, payload, ("failed", "retry_wait"))
+        if key is None:
+            await self.say(update, self.cannot("retry", OLD_BUTTON))
+            return
         report = await asyncio.to_thread(actions.retry, self.svc, payload.target,
-                                         who=self.who(update), enqueue=self.enqueue)
+                                         who=self.who(update), enqueue=self.enqueue,
+                                         record_key=key or None)
         await self._report(update, "retry", "retry_head", report)
 
     async def _b_resolve(self, update: Update, payload: Payload) -> None:
         action = "resend" if payload.action == "resend" else "mark_sent"
+        key = await asyncio.to_thread(self._record_of, payload, ("in_doubt",))
+        if key is None:
+            await self.say(update, self.cannot(action, OLD_BUTTON))
+            return
         report = await asyncio.to_thread(actions.resolve, self.svc, payload.target,
                                          action=action, who=self.who(update),
-                                         enqueue=self.enqueue)
+                                         enqueue=self.enqueue, record_key=key or None)
         await self._report(update, action, "resolve_head", report)
+
+    def _record_of(self, payload: Payload, states: Sequence[str]) -> str | None:
+        """The record a notice's button acts on: the one it was shown for (``k``).
+
+        Buttons sent before they carried ``k`` name only the post; they still act when the post
+        has exactly one record they could mean, never on several (that was how [It went out] on
+        the Telegram notice also marked the X post as sent).
+        """
+        key = payload.options.get("k")
+        if isinstance(key, str) and key:
+            return key
+        candidates = [r.key for r in self.svc.state.records(post_url=payload.target)
+                      if r.state in states]
+        if not candidates:
+            return ""  # nothing it could act on: the action says so
+        return candidates[0] if len(candidates) == 1 else None
 
     _button_actions: ClassVar[dict[str, Callable[[EditorDesk, Update, Payload],
                                                  Awaitable[None]]]] = {

@@ -113,7 +113,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "audit_head": ("<b>작업 기록</b>", "<b>Audit trail</b>"),
     "retry_button": ("다시 시도", "Retry"),
     "page": ("{page}/{pages}쪽", "page {page}/{pages}"),
-    # notifications (bot/notify.py)
+    # notices (events from bot/notify.py, rendered by bot/editor/notices.py)
     "n_published": ("✅ <b>발행됨</b> {title}\n{links}", "✅ <b>Published</b> {title}\n{links}"),
     "n_failed": (
         "❌ <b>발행 실패</b> {title}\n{where}\n사유: {reason}",
@@ -134,6 +134,11 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "📝 <b>Waiting for approval</b> {title}\n{details}",
     ),
     "n_generic": ("ℹ️ {text}", "ℹ️ {text}"),
+    # digests: many notices of one kind pending at once, one message
+    "n_bad_files": ("📄 <b>잘못된 글 파일 {count}개</b>", "📄 <b>Bad post files: {count}</b>"),
+    "n_bad_files_foot": ("<i>전체 사유: newsbot check</i>", "<i>Full reasons: newsbot check</i>"),
+    "n_published_many": ("✅ <b>발행됨 {count}건</b>", "✅ <b>Published: {count}</b>"),
+    "n_generic_many": ("ℹ️ <b>알림 {count}건</b>", "ℹ️ <b>Notices: {count}</b>"),
     "b_publish": ("지금 발행", "Publish now"),
     "b_skip": ("건너뛰기", "Skip"),
     "b_send_again": ("다시 보내기", "Send again"),

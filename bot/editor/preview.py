@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from bot.actions.content import (
     ContentTools,
     PlatformTeaser,
+    fingerprint,
     image_summary,
     prepare,
-    teaser_fingerprint,
 )
 from bot.images import ImageVariant
 from bot.posts import Post
 
 from .i18n import t
-from .render import esc
+from .render import esc, esc_text
 
 __all__ = ["OutMessage", "fingerprint", "prepare_both", "preview_messages"]
 
@@ -37,11 +37,6 @@ class OutMessage:
 
 def prepare_both(tools: ContentTools, post: Post) -> tuple[PlatformTeaser, PlatformTeaser]:
     return prepare(tools, post, "telegram"), prepare(tools, post, "x")
-
-
-def fingerprint(items: tuple[PlatformTeaser, ...] | list[PlatformTeaser]) -> str:
-    """Changes whenever anything that would go out changes (text or image)."""
-    return teaser_fingerprint(items)
 
 
 def channel_message(post: Post, item: PlatformTeaser) -> OutMessage:
@@ -63,7 +58,7 @@ def details_text(language: str, post: Post, tg: PlatformTeaser, x: PlatformTease
         x_line += " " + t(language, "preview_shortened")
     head = t(language, "preview_head", title=esc(post.title, 200))
     return (f"{head}\n{tg_line}\n<b>{x_line}</b>\n"
-            f"<blockquote>{esc(x.teaser.text, 2000)}</blockquote>")
+            f"<blockquote>{esc_text(x.teaser.text, 2000)}</blockquote>")
 
 
 def preview_messages(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser

@@ -21,6 +21,7 @@ __all__ = [
     "clip",
     "delivery_lines",
     "esc",
+    "esc_text",
     "failed_lines",
     "link",
     "paginate",
@@ -42,6 +43,14 @@ def clip(value: object, limit: int = VALUE_CLIP) -> str:
 def esc(value: object, limit: int = VALUE_CLIP) -> str:
     """Clip, then escape: the only way a value enters a reply."""
     return html.escape(clip(value, limit), quote=False)
+
+
+def esc_text(value: object, limit: int = 3000) -> str:
+    """Clip, then escape, keeping every line break: for a text shown exactly as it will read
+    (the X post in previews), where ``esc`` would fold it onto one line."""
+    text = "" if value is None else str(value)
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return html.escape(text, quote=False)
 
 
 def link(url: str | None, label: str = "link") -> str:

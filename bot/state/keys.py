@@ -50,8 +50,9 @@ Scanning, control, audit
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
 
 =====================================  ======  ================================================
-``{ns}:notice:{digest}``               string  "1" while a notice is claimed/sent (kind
-                                               ``notice``; 30 days; ``bot.notify``)
+``{ns}:notice:{digest}``               string  "1": this notice was queued once (kind
+                                               ``notice``; 30 days; ``bot.notify``, set by
+                                               ``NoticeQueue.add`` with the entry)
 ``{ns}:editor:refused:{user_id}``      string  "1": a refusal was answered in this window
                                                (kind ``refusal``; ``bot.editor.auth``)
 ``{ns}:editor:cb:{handle}``            string  JSON button payload {"a", "t", "o", "e", "s",
@@ -60,6 +61,18 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
 ``{ns}:editor:cb:{handle}:used``       string  "1": a single-use button was pressed (kind
                                                ``button-used``)
 =====================================  ======  ================================================
+
+Editors' notice queue (see ``notices.py``; written by ``bot.notify``, sent by ``bot.editor.outbox``)
+
+===============================  ===========  =====================================================
+``{ns}:notices:queue``           sorted set   entry id -> enqueue epoch (server clock); an entry
+                                              stays until Telegram accepted its message or it is
+                                              given up; at most 10,000 (oldest dropped)
+``{ns}:notices:lease``           sorted set   entry id -> epoch before which no sender may take it
+                                              (held while being sent; backing off after a refusal)
+``{ns}:notices:entry``           hash         entry id -> JSON {"notice": {...}, "part", "tries"}
+``{ns}:notices:seq``             string       counter; entry ids are it zero-padded to 12 digits
+===============================  ===========  =====================================================
 
 Rate limits (see ``ratelimit.py``)
 
@@ -72,6 +85,9 @@ Rate limits (see ``ratelimit.py``)
 ``{ns}:rl:{bucket}:budget``      hash         the platform's own windows (X headers):
                                               {window}:remaining, {window}:reset
 ===============================  ===========  =====================================================
+
+Buckets are ``{platform}:{destination}``; the editors' chat is the bucket ``telegram:{chat}`` that
+the notice sender reserves on (and blocks after a 429 or while backing off).
 
 Lua scripts receive the keys they touch in KEYS where the key is known up front; keys that depend
 on data read inside the script (the state index of the *current* state, records claimed from a
@@ -204,6 +220,23 @@ class Keys:
         if not ident or any(c in ident for c in " \t\r\n{}"):
             raise ValueError(f"bad key identifier {ident!r}")
         return f"{self.ns}:" + shape.format(id=ident)
+
+    # editors' notice queue
+    @property
+    def notice_queue(self) -> str:
+        return f"{self.ns}:notices:queue"
+
+    @property
+    def notice_lease(self) -> str:
+        return f"{self.ns}:notices:lease"
+
+    @property
+    def notice_entry(self) -> str:
+        return f"{self.ns}:notices:entry"
+
+    @property
+    def notice_seq(self) -> str:
+        return f"{self.ns}:notices:seq"
 
     # rate limits
     def rl_log(self, bucket: str) -> str:

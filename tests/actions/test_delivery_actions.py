@@ -70,6 +70,27 @@ def test_push_force_requeues_a_sent_post(drive, svc, plan) -> None:
     assert _audits(svc)[0]["action"] == "push-force"
 
 
+@pytest.mark.parametrize("force", [False, True])
+@pytest.mark.parametrize("paused", [False, True])
+def test_push_never_requeues_an_in_doubt_record(drive, svc, plan, force, paused) -> None:
+    """Only resolve (or the notice's buttons) decides an in-doubt send; push says how."""
+    drive(svc.state, "in_doubt", TG)
+    if paused:
+        svc.state.pause(WHO)
+    sent = RecordingEnqueue()
+    report = act.push(svc, "kospi-rebound", who=WHO, enqueue=sent, plan=plan, force=force,
+                      confirm_paused=True)
+    outs = _by_platform(report)
+    tg = outs["telegram"]
+    assert report.ok and tg.result == "in_doubt" and tg.state == "in_doubt"
+    assert f"newsbot resolve {KOSPI} --platform telegram --resend|--mark-sent" in tg.message
+    assert "[It went out]" in tg.message
+    assert svc.state.get(*TG).state == "in_doubt" and svc.state.key_for(*TG) not in sent.keys
+    assert outs["x"].result == "queued" and sent.keys == [svc.state.key_for(*X)]
+    entry = _audits(svc)[0]
+    assert json.loads(entry["result"])["telegram:@newsdao"] == "in_doubt"
+
+
 def test_push_while_paused_is_refused_until_confirmed(drive, svc, plan) -> None:
     svc.state.pause("tg:1", "maintenance")
     drive(svc.state, "sent", X)
@@ -200,6 +221,30 @@ def test_resolve_mark_sent(drive, svc) -> None:
     report = act.resolve(svc, "kospi-rebound", action="mark_sent", who=WHO, enqueue=sent)
     assert report.ok and report.outcomes[0].result == "marked_sent"
     assert sent.keys == [] and svc.state.get(*TG).state == "sent"
+
+
+def test_resolve_and_retry_act_only_on_the_record_or_platform_named(drive, svc) -> None:
+    drive(svc.state, "in_doubt", TG)
+    drive(svc.state, "in_doubt", X)
+    sent = RecordingEnqueue()
+    report = act.resolve(svc, KOSPI, action="mark_sent", who=WHO, enqueue=sent,
+                         record_key=svc.state.key_for(*TG))
+    assert report.ok and [o.platform for o in report.outcomes] == ["telegram"]
+    assert svc.state.get(*TG).state == "sent" and svc.state.get(*X).state == "in_doubt"
+    report = act.resolve(svc, KOSPI, action="resend", who=WHO, enqueue=sent, platforms=("x",))
+    assert report.ok and sent.keys == [svc.state.key_for(*X)]
+    assert svc.state.get(*TG).state == "sent"
+    gone = act.resolve(svc, KOSPI, action="resend", who=WHO, enqueue=sent,
+                       record_key="0" * 24)
+    assert not gone.ok and gone.error == "no such delivery of this post"
+
+    other = "https://newsdao.kr/2024/08/07/exaone-3-open-source.html"
+    drive(svc.state, "failed", (other, "telegram", "@newsdao"))
+    drive(svc.state, "failed", (other, "x", "newsdao"))
+    retried = act.retry(svc, other, who=WHO, enqueue=sent, allow_outside_site=True,
+                        record_key=svc.state.key_for(other, "x", "newsdao"))
+    assert [o.platform for o in retried.outcomes] == ["x"]
+    assert svc.state.get(other, "telegram", "@newsdao").state == "failed"
 
 
 def test_resolve_without_doubt_or_with_bad_action(drive, svc) -> None:

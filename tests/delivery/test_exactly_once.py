@@ -28,6 +28,7 @@ from bot.delivery import sender
 from bot.delivery.planner import scan
 from bot.delivery.schedule import bucket_name
 from bot.delivery.sender import DUPLICATE_NOTE, deliver
+from bot.editor.outbox import NoticeDispatcher
 from bot.fakes.telegram import FakeTelegram
 from bot.fakes.x import FakeX
 from bot.platforms.x import XPublisher
@@ -58,6 +59,11 @@ def test_a_lost_telegram_answer_goes_to_an_editor_never_sent_again(
     assert deliver(svc, key, owner="b") == "not_queued"
     assert svc.state.promote_due(now=svc.state.now() + 3600) == []
     assert len(fake_tg.channel_posts(CHANNEL)) == 1
+    dispatcher = NoticeDispatcher.from_settings(svc.settings, svc)  # the editors' bot's sender
+    try:
+        assert dispatcher.drain()
+    finally:
+        dispatcher.close()
     notices = [m for m in fake_tg.channel_posts(-100777) if "Send again" in str(m.reply_markup)]
     assert len(notices) == 1
 

@@ -1,19 +1,21 @@
 """The worker's notices to the editors' chat (a second chat on the fake Telegram server).
 
 Notices are on whenever the bot token and TELEGRAM_EDITOR_CHAT are set: ``Services`` builds the
-notifier, so every worker process can tell the editors what happened.
+notifier, so every worker process can queue what happened; the editors' bot sends the queue
+(``editor_chat`` below runs its sender once, as that process would).
 """
 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from delivery_helpers import CHANNEL, Queue, live_env, now_utc, write_post
+from delivery_helpers import CHANNEL, live_env, queued_post
 
-from bot.delivery.planner import scan
 from bot.delivery.sender import DUPLICATE_NOTE, deliver
+from bot.delivery.services import Services
+from bot.editor.outbox import NoticeDispatcher
 from bot.fakes.telegram import FakeTelegram
 from bot.fakes.x import FakeX
 from bot.platforms.telegram import TelegramPublisher
@@ -23,13 +25,15 @@ from bot.platforms.x_api import XCredentials
 EDITORS = -100777
 
 
-def queued_post(svc, site: Path, slug: str = "news") -> dict[str, str]:
-    """Baseline an empty site, drop one post, scan: platform -> queued record key."""
-    scan(svc, enqueue=Queue())
-    write_post(site, slug, now_utc() - timedelta(minutes=2), title=f"Big news {slug}")
-    queue = Queue()
-    scan(svc, enqueue=queue)
-    return {svc.state.get_by_key(k).platform: k for k in queue.keys}
+def editor_chat(svc: Services, fake_tg: FakeTelegram) -> list[Any]:
+    """Everything queued so far, sent as the editors' bot would; the editors' chat then."""
+    sender = NoticeDispatcher.from_settings(svc.settings, svc)
+    assert sender is not None
+    try:
+        assert sender.drain()
+    finally:
+        sender.close()
+    return fake_tg.channel_posts(EDITORS)
 
 
 def editors_env(fake_tg: FakeTelegram, fake_x: FakeX, **extra: object) -> dict[str, object]:
@@ -48,9 +52,10 @@ def test_publish_notices_name_each_receipt_link_once(make_services, site: Path,
     assert svc.notifier is not None
     keys = queued_post(svc, site)
     assert deliver(svc, keys["telegram"], owner="t") == "sent"
+    assert len(editor_chat(svc, fake_tg)) == 1
     assert deliver(svc, keys["x"], owner="x") == "sent"
     assert deliver(svc, keys["x"], owner="x2") == "not_queued"
-    notices = fake_tg.channel_posts(EDITORS)
+    notices = editor_chat(svc, fake_tg)
     assert [n.text.split(" ")[1] for n in notices] == ["Published", "Published"]
     for notice, key in zip(notices, (keys["telegram"], keys["x"]), strict=True):
         rec = svc.state.get_by_key(key)
@@ -73,10 +78,10 @@ def test_duplicate_after_an_uncertain_send_is_announced_as_published_with_the_no
     deadline = time.monotonic() + 5
     while not fake_x.posts and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert fake_tg.channel_posts(EDITORS) == []  # a retry_wait is nobody's business yet
+    assert editor_chat(svc, fake_tg) == []  # a retry_wait is nobody's business yet
     rec = svc.state.get_by_key(key)
     assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
-    (notice,) = fake_tg.channel_posts(EDITORS)
+    (notice,) = editor_chat(svc, fake_tg)
     assert "Published" in notice.text and DUPLICATE_NOTE in notice.text
 
 
@@ -86,6 +91,22 @@ def test_giving_up_after_max_attempts_notifies_the_failure(make_services, site: 
     key = queued_post(svc, site)["telegram"]
     fake_tg.fail_next("sendPhoto", status=502)
     assert deliver(svc, key, owner="a") == "failed"
-    (notice,) = fake_tg.channel_posts(EDITORS)
+    (queued,) = svc.notifier.queue.due()  # queued as an event: record, reason, no text yet
+    assert queued.data["notice"]["record_key"] == key
+    assert queued.data["notice"]["kind"] == "failed"
+    (notice,) = editor_chat(svc, fake_tg)
     assert "Delivery failed" in notice.text and "gave up after 1 attempts" in notice.text
     assert [b["text"] for b in notice.reply_markup["inline_keyboard"][0]] == ["Retry"]
+
+
+def test_the_delivery_core_never_imports_the_editors_desk() -> None:
+    """Notices are events: delivery queues them, the desk renders and sends them."""
+    import subprocess
+    import sys
+
+    code = ("import sys, bot.delivery.sender, bot.delivery.planner, bot.delivery.services, "
+            "bot.notify, tasks\n"
+            "print(sorted(m for m in sys.modules if m.startswith('bot.editor')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, cwd=Path(__file__).resolve().parents[2], check=True)
+    assert out.stdout.strip() == "[]"

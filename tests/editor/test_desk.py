@@ -99,6 +99,18 @@ def test_preview_text_teaser_matches_channel_text_and_link_preview(desk: Any) ->
     assert sent.link_preview_options["url"] == post.url
 
 
+@pytest.mark.parametrize("ref", [KOSPI, EXAONE])
+def test_previews_show_the_x_post_with_its_line_breaks(desk: Any, ref: str) -> None:
+    x_text = prepare(desk.services.tools, _post(desk, ref), "x").teaser.text
+    assert x_text.count("\n") >= 3  # title, excerpt, hashtags and link on lines of their own
+    _, details = desk.send(f"/preview {ref}", replies=2)
+    assert x_text in details.text
+    # The approval preview is the same details message, with the buttons.
+    assert _notifier(desk).notify(approval_notice(desk.services.tools, _post(desk, ref)))
+    card = desk.messages(desk.editor_chat)[-1]
+    assert card.reply_markup and x_text in card.text
+
+
 # ----------------------------------------------------------------------------- push
 def test_push_is_deduplicated_and_answers_with_the_receipt_link(desk: Any) -> None:
     desk.send(f"/push {KOSPI}")
@@ -157,7 +169,7 @@ def test_pause_stops_sends_and_a_confirmed_push_goes_out_now(desk: Any) -> None:
 def test_approval_preview_publish_now_and_skip(desk: Any) -> None:
     notifier = _notifier(desk)
     post = _post(desk, EXAONE)
-    notice = approval_notice(desk.services.tools, post, "en")
+    notice = approval_notice(desk.services.tools, post)
     assert notifier.notify(notice) is True
     assert notifier.notify(notice) is False  # once
     photo, card = desk.messages(desk.editor_chat)
@@ -173,7 +185,7 @@ def test_approval_preview_publish_now_and_skip(desk: Any) -> None:
     assert desk.messages(desk.editor_chat)[1].reply_markup in (None, {})  # buttons removed
 
     kospi = _post(desk, KOSPI)
-    notifier.notify(approval_notice(desk.services.tools, kospi, "en"))
+    notifier.notify(approval_notice(desk.services.tools, kospi))
     card = desk.messages(desk.editor_chat)[-1]
     desk.press(card, "Skip")
     assert {r.state for r in _records(desk, KOSPI)} == {"skipped"}
@@ -186,7 +198,7 @@ def test_post_edited_after_preview_is_previewed_again_before_approval(desk: Any,
                                                                       ) -> None:
     notifier = _notifier(desk)
     post = _post(desk, KOSPI)
-    notifier.notify(approval_notice(desk.services.tools, post, "en"))
+    notifier.notify(approval_notice(desk.services.tools, post))
     old_card = desk.messages(desk.editor_chat)[-1]
     source = post.path.read_text(encoding="utf-8")
     post.path.write_text(source.replace("2,600선 회복", "2,600선 회복 (수정)", 1),

@@ -22,6 +22,7 @@ from bot.delivery.planner import plan_manual, scan
 from bot.delivery.schedule import bucket_name
 from bot.delivery.sender import deliver
 from bot.delivery.services import AWAITING_APPROVAL
+from bot.notify import Notice
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -331,15 +332,181 @@ def test_an_edit_after_publish_now_asks_again_instead_of_sending(make_desk: Any)
     assert "CEO resigns" in (sent.text or "")
 
 
-def test_a_lost_approval_preview_is_offered_again_on_rescan(make_desk: Any) -> None:
+def test_an_approval_preview_survives_a_telegram_outage(make_desk: Any) -> None:
     desk = make_desk(approval_required=True)
     baseline(desk)
+    before = len(desk.messages(desk.editor_chat))  # (the baseline's preview of the 2030 post)
+    journal_before = len(desk.fake.journal)
     write_post(desk.services.tools.site.root, "outage", minutes_ago(2), "Telegram outage story")
-    desk.fake.fail_next("sendMessage", status=502)  # the (text) preview cannot be delivered
+    desk.fake.fail_next("sendMessage", status=502)  # the text preview's first try
+    desk.fake.fail_next("sendMessage", status=500)  # and its second
     scan(desk.services, enqueue=desk.worker)
-    assert cards(desk) == []
-    assert desk.services.remind_approvals() == 1  # Telegram is back: the preview goes out
+    preview, card = desk.messages(desk.editor_chat)[before:]  # both parts, each once
+    assert "Telegram outage story" in card.text and labels(card) == ["Publish now", "Skip"]
+    assert not preview.reply_markup
+    assert [c.status for c in desk.fake.journal[journal_before:] if c.method == "sendMessage"
+            and str(c.params.get("chat_id")) == str(desk.editor_chat)] == [502, 500, 200, 200]
+    assert desk.services.remind_approvals() == 0  # queued once: a rescan does not repeat it
+    assert len(desk.messages(desk.editor_chat)) == before + 2
+    assert desk.fake.channel_posts(desk.channel) == []
+
+
+def test_a_failure_notice_survives_telegram_errors_and_arrives_once(desk: Any) -> None:
+    """Regression: a notice sent straight from the worker was lost on a 5xx."""
+    svc = desk.services
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    desk.fake.fail_next("sendMessage", status=500)  # the notice's first try
+    post = find_post(svc.tools.site, KOSPI)
+    (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="t", enqueue=desk.worker)
+    assert desk.worker.outcomes == [(rec.key, "failed")]
     (card,) = cards(desk)
-    assert "Telegram outage story" in card.text
-    assert desk.services.remind_approvals() == 0  # delivered previews are not repeated
-    assert len(cards(desk)) == 1 and desk.fake.channel_posts(desk.channel) == []
+    assert "Delivery failed" in card.text and labels(card) == ["Retry"]
+    assert len(desk.messages(desk.editor_chat)) == 1
+
+
+def test_a_first_run_with_40_bad_files_sends_one_message(make_desk: Any) -> None:
+    desk = make_desk()
+    if desk.notices is not None:
+        desk.notices.gather_seconds = 2.0  # a slow test machine must not split the burst
+    posts = desk.services.tools.site.root / "_posts"
+    for n in range(40):
+        (posts / f"2024-01-{n % 28 + 1:02d}-broken-{n}.md").write_text(
+            f"---\ntitle: [unclosed {n}\n---\nBody\n", encoding="utf-8")
+    report = scan(desk.services, enqueue=desk.worker)
+    assert len(report.bad) == 40
+    (digest,) = desk.messages(desk.editor_chat)
+    assert digest.text.startswith("📄 Bad post files: 40")
+    assert all(f"broken-{n}.md: line 3: front matter is not valid YAML" in digest.text
+               for n in range(40))
+
+
+# ----------------------------------------------------------------------------- one record each
+@pytest.fixture
+def fake_x() -> Any:
+    from bot.fakes.x import FakeX
+
+    with FakeX() as server:
+        yield server
+
+
+def with_x(fake_x: Any) -> dict[str, Any]:
+    key, secret, token, token_secret = fake_x.credentials
+    return {"x_api_key": key, "x_api_secret": secret, "x_access_token": token,
+            "x_access_token_secret": token_secret, "x_api_url": fake_x.base_url}
+
+
+def both_queued(desk: Any) -> dict[str, Any]:
+    """Records of KOSPI on Telegram and X, queued, no worker has run them."""
+    desk.worker.run = False
+    post = find_post(desk.services.tools.site, KOSPI)
+    recs = plan_manual(desk.services, post, ["telegram", "x"], force=False, who="t",
+                       enqueue=desk.worker)
+    desk.worker.run = True
+    desk.worker.enqueued.clear()
+    return {r.platform: r for r in recs}
+
+
+def into(desk: Any, rec: Any, state: str) -> None:
+    """Move a queued record where a test needs it, the way the workers would."""
+    st = desk.services.state
+    if state == "queued":
+        return
+    lease = 0.05 if state == "in_doubt" else 30
+    assert st.acquire_send(*rec.ref, owner="w", lease_seconds=lease)
+    if state == "in_doubt":  # the request left (fence), then the worker vanished
+        assert st.fence_send(*rec.ref, owner="w", send_seconds=lease)
+    if state == "sent":
+        assert st.complete_send(*rec.ref, owner="w", receipt_id="99",
+                                receipt_url="https://x.com/i/status/99")
+    elif state == "failed":
+        assert st.fail_send(*rec.ref, owner="w", reason="Forbidden", permanent=True)
+
+
+def doubt(desk: Any, redis_url: str, redis_namespace: str) -> None:
+    """Leases run out; the real tick turns them in_doubt and queues the notices."""
+    time.sleep(0.1)
+    tasks.configure(desk.settings, redis_url=redis_url, namespace=redis_namespace)
+    try:
+        assert tasks.tick()["in_doubt"] >= 1
+    finally:
+        tasks._close_services()
+
+
+def card_for(desk: Any, platform: str) -> Any:
+    (card,) = [c for c in cards(desk) if f"\n{platform} " in c.text]
+    return card
+
+
+@pytest.mark.parametrize("x_state", ["queued", "sent", "in_doubt"])
+def test_in_doubt_buttons_act_only_on_the_record_they_were_shown_for(
+        make_desk: Any, fake_x: Any, redis_url: str, redis_namespace: str,
+        x_state: str) -> None:
+    desk = make_desk(**with_x(fake_x))
+    st = desk.services.state
+    recs = both_queued(desk)
+    resent_x = x_state == "in_doubt"
+    into(desk, recs["telegram"], "in_doubt")
+    into(desk, recs["x"], x_state)
+    doubt(desk, redis_url, redis_namespace)
+    assert st.get_by_key(recs["telegram"].key).state == "in_doubt"
+    assert st.get_by_key(recs["x"].key).state == x_state
+    assert len(cards(desk)) == (2 if x_state == "in_doubt" else 1)
+
+    if x_state == "in_doubt":  # [Send again] on X re-sends X, and leaves Telegram in doubt
+        desk.press(card_for(desk, "x"), "Send again")
+        assert st.get_by_key(recs["x"].key).state == "sent"
+        assert len(fake_x.posts) == 1
+        assert st.get_by_key(recs["telegram"].key).state == "in_doubt"
+        assert desk.fake.channel_posts(desk.channel) == []
+        x_state = "sent"
+
+    # [It went out] on Telegram marks Telegram, and nothing of X changes.
+    before = st.get_by_key(recs["x"].key)
+    desk.press(card_for(desk, "telegram"), "It went out")
+    assert st.get_by_key(recs["telegram"].key).state == "sent"
+    after = st.get_by_key(recs["x"].key)
+    assert (after.state, after.updated_at, after.attempts) == (
+        x_state, before.updated_at, before.attempts)
+    assert desk.fake.channel_posts(desk.channel) == []
+    assert len(fake_x.posts) == (1 if resent_x else 0)
+
+
+def test_retry_button_retries_only_its_record(make_desk: Any, fake_x: Any) -> None:
+    desk = make_desk(**with_x(fake_x))
+    st, svc = desk.services.state, desk.services
+    recs = both_queued(desk)
+    for rec in recs.values():
+        into(desk, rec, "failed")
+        svc.notify(Notice(kind="failed", title="K", post_url=rec.post, platform=rec.platform,
+                          destination=rec.destination, reason="Forbidden", record_key=rec.key))
+    desk.press(card_for(desk, "telegram"), "Retry")
+    assert st.get_by_key(recs["telegram"].key).state == "sent"
+    assert st.get_by_key(recs["x"].key).state == "failed"
+    assert len(desk.fake.channel_posts(desk.channel)) == 1 and fake_x.posts == []
+    desk.press(card_for(desk, "x"), "Retry")
+    assert st.get_by_key(recs["x"].key).state == "sent" and len(fake_x.posts) == 1
+    assert len(desk.fake.channel_posts(desk.channel)) == 1
+
+
+# ----------------------------------------------------------------------------- push vs in doubt
+@pytest.mark.parametrize("force", [False, True])
+def test_push_never_resends_an_in_doubt_record(make_desk: Any, fake_x: Any, redis_url: str,
+                                               redis_namespace: str, force: bool) -> None:
+    desk = make_desk(**with_x(fake_x))
+    st = desk.services.state
+    recs = both_queued(desk)
+    into(desk, recs["telegram"], "in_doubt")
+    doubt(desk, redis_url, redis_namespace)
+    if force:
+        (ask,) = desk.send(f"/push {KOSPI} force")
+        _, replies = desk.press(ask, "Send again")
+    else:
+        replies = desk.send(f"/push {KOSPI}")
+    text = replies[-1].text
+    assert "in doubt" in text and "newsbot resolve" in text and "--mark-sent" in text
+    assert "It went out" in text
+    assert st.get_by_key(recs["telegram"].key).state == "in_doubt"
+    assert desk.fake.channel_posts(desk.channel) == []
+    assert recs["telegram"].key not in desk.worker.enqueued
+    # The other platform's record goes on as before.
+    assert st.get_by_key(recs["x"].key).state == "sent" and len(fake_x.posts) == 1

@@ -1,4 +1,4 @@
-"""The desk's pure parts: signed button data, escaping and paging, strings, the notifier's once."""
+"""The desk's pure parts: signed button data, escaping and paging, strings."""
 
 from __future__ import annotations
 
@@ -14,9 +14,7 @@ from bot.editor.callbacks import CALLBACK_DATA_LIMIT, CallbackError, CallbackSig
 from bot.editor.handlers import parse_push
 from bot.editor.i18n import COMMANDS, STRINGS, command_descriptions, t
 from bot.editor.render import esc, paginate
-from bot.fakes.telegram import FakeTelegram
 from bot.fakes.telegram_html import parse_html
-from bot.notify import BotApiSender, Notice, Notifier
 from bot.state import State
 
 TOKEN = "123456:TEST-fake-token-not-real"
@@ -123,32 +121,6 @@ def _fields(text: str) -> list[str]:
     import string
 
     return [name for _, name, _, _ in string.Formatter().parse(text) if name]
-
-
-# ----------------------------------------------------------------------------- notifier
-def test_notices_are_sent_once_with_buttons_and_never_raise(state: State) -> None:
-    with FakeTelegram(enforce_rate_limits=False) as fake:
-        fake.add_chat(-100500, None, type="supergroup")
-        sender = BotApiSender(fake.token, fake.base_url)
-        notifier = Notifier(sender, "-100500", state, "en", notify_published=False)
-        failed = Notice(kind="failed", title="<T&C>", post_url="https://n.kr/a",
-                        platform="x", destination="x", reason="403 <forbidden>")
-        assert notifier.notify(failed) is True
-        assert notifier.notify(failed) is False
-        assert notifier.notify(Notice(kind="published", links=("https://t.me/c/1/2",))) is False
-        bad = Notice(kind="bad_file", file="_posts/2024-01-01-x.md", reason="no title: <b>")
-        fake.fail_next("sendMessage", status=500)
-        assert notifier.notify(bad) is False  # not sent: the claim is released ...
-        assert notifier.notify(bad) is True  # ... so a retry sends it
-        assert notifier.notify(Notice(kind="generic", text="X budget reached: 0/17")) is True
-        texts: list[Any] = [m.text for m in fake.channel_posts(-100500)]
-        assert "<T&C>" in texts[0] and "403 <forbidden>" in texts[0]
-        assert fake.channel_posts(-100500)[0].reply_markup["inline_keyboard"][0][0]["text"] \
-            == "Retry"
-        assert "no title: <b>" in texts[1] and "X budget reached" in texts[2]
-        fake.stop()
-        assert notifier.notify(Notice(kind="generic", text="server gone")) is False
-        sender.close()
 
 
 def test_quick_ref_finds_the_same_post_as_the_full_lookup(tmp_path: Any) -> None:

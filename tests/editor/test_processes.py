@@ -96,6 +96,30 @@ def test_webhook_mode_accepts_only_telegram_signed_posts(tmp_path: Path, redis_u
         assert not runner.alive
 
 
+def test_the_running_bot_sends_the_notices_workers_queued(tmp_path: Path, redis_url: str,
+                                                           redis_namespace: str) -> None:
+    """``serve`` runs the notice sender beside the bot, and stops it with the bot."""
+    from bot.notify import Notice
+
+    with FakeTelegram(enforce_rate_limits=False, time_scale=0.01) as fake:
+        fake.add_chat(-100500, None, type="supergroup", title="Editors")
+        settings = _settings(tmp_path, fake, telegram_editor_chat="-100500")
+        services = Services.from_settings(settings, redis_url=redis_url,
+                                          namespace=redis_namespace)
+        # Queued while no bot runs (a worker elsewhere): waits in Redis until the bot is up.
+        assert services.notify(Notice(kind="generic", text="queued before the bot started"))
+        runner = BotThread(settings, services, enqueue=lambda key: None).start()
+        try:
+            (notice,) = _wait(lambda: fake.channel_posts(-100500))
+            assert "queued before the bot started" in notice.text
+            sender = runner.app.bot_data["notices"]
+            assert sender.alive
+        finally:
+            runner.stop()
+            services.close()
+        assert not runner.alive and not sender.alive
+
+
 def _post(url: str, update: dict[str, Any], secret: str) -> httpx.Response | None:
     try:
         return httpx.post(url, content=json.dumps(update), headers={
