@@ -31,6 +31,7 @@ from bot.actions.content import (
 from bot.actions.lookup import PostLookupError, find_post
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
+from bot.redis_embedded import EmbeddedRedisBusyError, EmbeddedRedisUnavailableError
 from bot.sources.site import SiteConfig, SiteError
 from bot.teasers import TemplateError
 
@@ -187,7 +188,8 @@ def main() -> None:
     """Console entry point: expected problems become one line on stderr, never a traceback."""
     try:
         code = app(standalone_mode=False)
-    except (ConfigError, SiteError, UserError, TemplateError) as exc:
+    except (ConfigError, SiteError, UserError, TemplateError, EmbeddedRedisBusyError,
+            EmbeddedRedisUnavailableError) as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except Exception as exc:  # click's own usage errors

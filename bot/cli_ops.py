@@ -30,15 +30,10 @@ from rich.text import Text
 from bot.actions import delivery as actions
 from bot.actions.content import PLATFORMS
 from bot.config import Settings
-from bot.redis_embedded import EmbeddedRedis, EmbeddedRedisBusyError, resolve_redis_url
+from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
 if TYPE_CHECKING:
     from bot.delivery.services import Services
-
-# Where bot/redis_embedded.py keeps its files (it writes "<pid> <port>" into the pid file).
-_EMBEDDED_SUBDIR = "redis"
-_EMBEDDED_PID = "embedded.pid"
-_EMBEDDED_HOST = "127.0.0.1"
 
 _RESULT_STYLE = {
     "queued": "green", "already_sent": "cyan", "marked_sent": "cyan", "skipped": "yellow",
@@ -77,44 +72,23 @@ def operator() -> str:
         return "cli:unknown"
 
 
-def running_embedded_url(data_dir: Path) -> str:
-    """URL of the embedded server another process (``newsbot run``) owns for ``data_dir``.
+def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
+    """(URL, the command's hold on the embedded server, or None with REDIS_URL).
 
-    The pid file holds "<server pid> <port>"; the server answering on that port must report the
-    same process id, so a stale file or a recycled port never leads us to a foreign server.
+    With ``newsbot run`` up (or starting, or stopping) the command shares its embedded server;
+    with nothing running it starts one for its own duration.  Stop the attachment when done.
     """
     from bot.cli import UserError
+    from bot.logs import add_secrets
 
-    pid_file = Path(data_dir) / _EMBEDDED_SUBDIR / _EMBEDDED_PID
-    try:
-        pid_text, port_text = pid_file.read_text(encoding="utf-8").split()[:2]
-        pid, port = int(pid_text), int(port_text)
-    except (OSError, ValueError):
-        raise UserError(
-            f"another process holds the embedded Redis in {pid_file.parent} but has not "
-            "recorded its port yet; try again in a moment, or set REDIS_URL"
-        ) from None
-    url = f"redis://{_EMBEDDED_HOST}:{port}/0"
-    client = redis.Redis.from_url(url, socket_timeout=5)
-    try:
-        info = client.info("server")
-    except redis.RedisError as exc:
-        raise UserError(f"the running embedded Redis ({url}) does not answer: {exc}") from None
-    finally:
-        client.close()
-    if int(info.get("process_id", -1)) != pid:
-        raise UserError(f"the server on {url} is not the embedded Redis of {pid_file.parent}")
-    return url
-
-
-def connect_redis(settings: Settings) -> tuple[str, EmbeddedRedis | None]:
-    """(URL, embedded server this command started or None)."""
     if settings.redis_url:
         return settings.redis_url, None
     try:
-        return resolve_redis_url(None, settings.data_dir)
-    except EmbeddedRedisBusyError:
-        return running_embedded_url(settings.data_dir), None
+        attached = attach_embedded(settings.data_dir)
+    except EmbeddedRedisUnavailableError as exc:
+        raise UserError(str(exc)) from None
+    add_secrets(attached.password)
+    return attached.url, attached
 
 
 def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]:

@@ -96,6 +96,7 @@ def scan(
 
     settings = _load(site)
     url, embedded = connect_redis(settings)
+    no_worker = embedded is not None and embedded.owned  # nothing else runs it: no `run` is up
     try:
         tasks.configure(settings, redis_url=url)
         svc = Services.from_settings(settings, redis_url=url)
@@ -118,6 +119,6 @@ def scan(
                   + (f", backfilled {report.backfilled} posts" if backfill else ""))
     for bad in report.bad:
         console.print(f"[red]bad file[/] {bad}", highlight=False)
-    if embedded is not None and report.queued:
+    if no_worker and report.queued:
         console.print("[yellow]no worker is running: queued posts go out with the next "
                       "`newsbot run`[/]")

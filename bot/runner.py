@@ -10,13 +10,16 @@ are stopped in that order, so a restart carries on from the same state and queue
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
-from bot.logs import configure_logging
+from bot.logs import add_secrets, configure_logging
 from bot.platforms.dryrun import OUTBOX_NAME
 from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
 from bot.redis_embedded import resolve_redis_url
@@ -27,6 +30,11 @@ __all__ = ["describe_mode", "run_all", "run_beat", "run_worker"]
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 4
+# A short command (`newsbot status` ...) that started the embedded Redis because nothing ran it
+# holds it for a second or two: `newsbot run` waits for it rather than failing.
+STARTUP_WAIT_SECONDS = 60.0
+EXIT_LOST_STATE = 3
+LOST_STATE_GRACE_SECONDS = 10.0
 
 
 # Celery logs every task received/succeeded at INFO: one tick a second would drown the state
@@ -34,9 +42,39 @@ DEFAULT_CONCURRENCY = 4
 CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
 
 
+class _OutageLines(logging.Filter):
+    """While Redis restarts, Celery and kombu log a full traceback for every message they cannot
+    ack or fetch; the operator needs one line each (the state machine makes the redelivery
+    harmless), and the "embedded Redis died ... restarted" line says the rest."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not record.name.startswith(("celery", "kombu")):
+            return True
+        if not isinstance(exc, _connection_errors()):
+            return True
+        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+def _connection_errors() -> tuple[type[BaseException], ...]:
+    import redis
+    from kombu.exceptions import OperationalError
+
+    return (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
+
+
 def setup_logging(settings: Settings) -> None:
     configure_logging(settings.log_level, secrets=[*settings.secret_values(),
                                                    *secrets_of(settings)])
+    for handler in logging.getLogger().handlers:
+        if getattr(handler, "_newsbot", False):
+            handler.addFilter(_OutageLines())
     if settings.log_level != "DEBUG":
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -105,8 +143,26 @@ def run_all(
 
     mode = describe_mode(settings)  # fails early on half a configuration
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    url, embedded = resolve_redis_url(settings.redis_url, settings.data_dir)
+    url, embedded = resolve_redis_url(settings.redis_url, settings.data_dir, role="run",
+                                      wait=STARTUP_WAIT_SECONDS, announce=announce)
     parts = _Parts()
+    lost_state = threading.Event()
+    if embedded is not None:
+        add_secrets(embedded.password)
+
+        def give_up(line: str) -> None:
+            # Running on without the state would publish nothing: stop, and say why.  A warm
+            # shutdown is tried first; parts still retrying a server that is gone cannot finish
+            # one, so the process ends anyway after a grace period.
+            announce(f"newsbot: {line}")
+            lost_state.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+            hard = threading.Timer(LOST_STATE_GRACE_SECONDS, os._exit, (EXIT_LOST_STATE,))
+            hard.daemon = True
+            hard.start()
+
+        embedded.supervise(on_restart=lambda line: announce(f"newsbot: {line}"),
+                           on_give_up=give_up)
     try:
         tasks.configure(settings, redis_url=url)
         where = f"embedded Redis in {embedded.directory}" if embedded else f"Redis {_safe(url)}"
@@ -120,7 +176,8 @@ def run_all(
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
         worker.start()  # type: ignore[attr-defined]  (blocks until a signal stops it)
-        return int(getattr(worker, "exitcode", 0) or 0)
+        code = int(getattr(worker, "exitcode", 0) or 0)
+        return EXIT_LOST_STATE if lost_state.is_set() else code
     finally:
         _stop(parts)
         if embedded is not None:

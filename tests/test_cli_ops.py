@@ -121,16 +121,17 @@ def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -
     settings = load_settings(site_dir=DEMO_SITE, data_dir=tmp_path, redis_url="")
     owner = start_embedded(tmp_path)  # stands in for `newsbot run`
     try:
-        url, started = connect_redis(settings)
-        assert started is None and url.endswith(f":{owner.port}/0")
+        url, attached = connect_redis(settings)
+        assert attached is not None and not attached.owned and url == owner.url
         client = redis.Redis.from_url(url)
         assert client.info("server")["process_id"] == owner.pid
         client.close()
+        attached.stop()
     finally:
         owner.stop()
     url, started = connect_redis(settings)  # nobody runs it now: this command starts it
     try:
-        assert started is not None and url == started.url
+        assert started is not None and started.owned and url == started.url
     finally:
         assert started is not None
         started.stop()

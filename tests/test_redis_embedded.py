@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -65,19 +66,36 @@ def _client(url: str) -> redis.Redis:
 
 def test_restart_carries_on_where_it_stopped(tmp_path: Path) -> None:
     with start_embedded(tmp_path) as first:
-        assert first.url.startswith("redis://127.0.0.1:") and first.url.endswith("/0")
+        assert first.url == f"redis://:{first.password}@127.0.0.1:{first.port}/0"
         c = _client(first.url)
         c.set("k", "v")
         c.hset("h", mapping={"a": "1", "한글": "값"})
         config = c.config_get("append*")
-        assert config["appendonly"] == "yes" and config["appendfsync"] == "everysec"
+        # every write is on disk before it is acknowledged: a power cut cannot un-send a post
+        assert config["appendonly"] == "yes" and config["appendfsync"] == "always"
         c.close()
     assert not first.running
     assert (tmp_path / "redis" / "appendonlydir").is_dir()
     with start_embedded(tmp_path) as second:
+        assert second.password == first.password  # kept in the data folder
         c = _client(second.url)
         assert c.get("k") == "v" and c.hgetall("h") == {"a": "1", "한글": "값"}
         c.close()
+
+
+def test_only_this_user_can_reach_the_embedded_server(tmp_path: Path) -> None:
+    """Another local user can neither read the data folder nor talk to the port."""
+    with start_embedded(tmp_path) as server:
+        directory = tmp_path / "redis"
+        assert stat.S_IMODE(directory.stat().st_mode) == 0o700
+        assert stat.S_IMODE((directory / "password").stat().st_mode) == 0o600
+        stranger = redis.Redis(host="127.0.0.1", port=server.port, socket_timeout=5)
+        with pytest.raises(redis.AuthenticationError):
+            stranger.set("paused", "by a stranger")
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis(host="127.0.0.1", port=server.port, password="guess").ping()
+        stranger.close()
+        assert server.password not in repr(server)
 
 
 def test_second_live_owner_is_refused(tmp_path: Path) -> None:
