@@ -334,8 +334,7 @@ def _plan_moved(svc: Services, post: Post, ident: str, rel: str, sig: str, now: 
     if seen is not None and seen.get("rel_path") not in (None, rel) and (
             svc.tools.site.root / str(seen["rel_path"])).is_file():
         _report_bad(svc, report, BadFile(post.path, rel,
-                                         f"same URL as {seen['rel_path']} ({post.url}): give it "
-                                         "another file name, slug or permalink"), sig)
+                                         same_url_reason(str(seen["rel_path"]), post.url)), sig)
         return
     report.changed += 1
     info = state.seen_info(svc.site_key, ident) or {}

@@ -9,6 +9,11 @@ no front matter) are reported too: the bot must only announce URLs that exist.
 Front matter is split here rather than by python-frontmatter: we need the exact line of a YAML
 error, a strict Jekyll-compatible fence, and speed (a 20,000-post site is scanned on `check`);
 YAML is parsed with libyaml (CSafeLoader) when available, TOML (`+++`) with the stdlib.
+
+The files are hostile too: which paths are posts is one rule (`postpaths`), front matter is
+bounded in size and in what its YAML aliases expand to (`yaml_front`), the excerpt is found in
+linear time (`text`), a reason quotes a value only in part (`errors`), and whatever reading one
+file raises becomes that file's reason.
 """
 
 from __future__ import annotations

@@ -2,15 +2,17 @@
 
 Why one rule: a file symlinked into `_posts/` from outside the site was skipped by full scans but
 read by file-event scans and by delivery, so an embargoed file elsewhere on the machine went out.
-Now the full walk (`iter_post_files`), file-event scans, lookups by reference, delivery and
-preview all ask `post_path_problem` (the walk applies the same predicates while it walks, so it
-need not resolve every file), and `read_post_bytes` opens only what the rule allows, without
-following a symlink that appears after the check, without blocking on a pipe, within a size cap.
+Now the full walk (`iter_post_files`) applies the rule's predicates as it walks, file-event
+scans and lookups by reference ask `post_path_problem`, and every read (scan, check, lookup,
+delivery, preview) goes through `read_post_bytes`, which applies the rule itself and opens the
+file without following a symlink it has not checked, without blocking on a pipe, within a size
+cap.
 """
 
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
 from collections.abc import Iterator
@@ -37,11 +39,13 @@ _FILE_FLAGS = (
     | getattr(os, "O_CLOEXEC", 0)
 )
 _OUTSIDE = "a symlink to a file outside the site folder: not read"
+_SYMLINK_ERRNOS = (errno.ELOOP, errno.ENOTDIR)
+_BENEATH = bool(_NOFOLLOW) and os.open in os.supports_dir_fd
 
 
 @dataclass(frozen=True, slots=True)
 class _Rules:
-    """What of `_config.yml` decides which paths are posts (read once per walk or check)."""
+    """What of `_config.yml` decides which paths are posts."""
 
     exts: frozenset[str]
     excluded: tuple[str, ...]
@@ -114,7 +118,7 @@ def iter_post_files(site: SiteConfig) -> Iterator[Path]:
     symlinks).
     """
     root = site.root
-    real_root = os.path.realpath(root)
+    real_root = _real_root(root)
     rules = _Rules.of(site)
     seen: set[tuple[int, int]] = set()  # a symlink back up the tree must not loop forever
 
@@ -151,19 +155,50 @@ def iter_post_files(site: SiteConfig) -> Iterator[Path]:
 # --------------------------------------------------------------------------- one path
 
 
+@functools.lru_cache(maxsize=16)
+def _real_root(root: Path) -> str:
+    """The site folder with every symlink resolved (the operator's setting: trusted, cached)."""
+    return os.path.realpath(root)
+
+
 def _site_parts(root: Path, path: Path) -> tuple[str, ...] | None:
     """`path`'s parts below `root` as the site names them (symlinks not resolved), or None."""
-    lexical = Path(os.path.abspath(path))
-    try:
-        return lexical.relative_to(root).parts
-    except ValueError:
-        pass
+    lexical = os.path.abspath(path)
+    base = str(root).rstrip(os.sep) + os.sep
+    if lexical.startswith(base):
+        return tuple(lexical[len(base) :].split(os.sep))
     # Named through another path to the site (a symlinked folder): judge the folders by where
     # they really are and the file by its own name (resolving it would hide a symlink).
+    folder, name = os.path.split(lexical)
     try:
-        return (Path(os.path.realpath(lexical.parent)) / lexical.name).relative_to(root).parts
+        return (Path(os.path.realpath(folder)) / name).relative_to(root).parts
     except (ValueError, OSError):
         return None
+
+
+def _name_problem(site: SiteConfig, parts: tuple[str, ...] | None) -> str | None:
+    """Why a path named `parts` below the site is no post, by its names alone (or None)."""
+    if not parts or "" in parts or ".." in parts:
+        return "not a file of the site"
+    rules = _Rules.of(site)
+    in_posts = False
+    for depth, name in enumerate(parts[:-1], start=1):
+        problem = rules.folder_problem(name, "/".join(parts[:depth]))
+        if problem is not None:
+            return problem
+        in_posts = in_posts or name == "_posts"
+    if not in_posts:
+        return "not in a _posts folder"
+    return rules.file_problem(parts[-1], "/".join(parts))
+
+
+def _real_parts(site: SiteConfig, parts: tuple[str, ...]) -> tuple[str, ...] | None:
+    """The parts, below the site's real folder, of the file `parts` really is; None outside."""
+    real_root = _real_root(site.root)
+    real = os.path.realpath(os.path.join(real_root, *parts))
+    if not _inside(real, real_root) or real == real_root:
+        return None
+    return tuple(real[len(real_root.rstrip(os.sep)) + 1 :].split(os.sep))
 
 
 def post_path_problem(site: SiteConfig, path: Path | str) -> str | None:
@@ -173,58 +208,38 @@ def post_path_problem(site: SiteConfig, path: Path | str) -> str | None:
     `_posts` folder Jekyll reads, with a post's extension and name. Whether it is a readable
     regular file of a sane size is decided when it is opened (`read_post_bytes`).
     """
-    return _locate(site, Path(path)).problem
-
-
-@dataclass(frozen=True, slots=True)
-class _Located:
-    problem: str | None
-    parts: tuple[str, ...] = ()
-    """The path's parts below the site folder, as the site names them (symlinks kept)."""
-    real_parts: tuple[str, ...] = ()
-    """The parts of the file it really is, below the site's real folder."""
-
-
-def _locate(site: SiteConfig, path: Path) -> _Located:
-    root = site.root
-    parts = _site_parts(root, path)
-    if not parts:
-        return _Located("not a file of the site")
-    rules = _Rules.of(site)
-    in_posts = False
-    for depth, name in enumerate(parts[:-1], start=1):
-        problem = rules.folder_problem(name, "/".join(parts[:depth]))
-        if problem is not None:
-            return _Located(problem)
-        in_posts = in_posts or name == "_posts"
-    if not in_posts:
-        return _Located("not in a _posts folder")
-    problem = rules.file_problem(parts[-1], "/".join(parts))
-    if problem is not None:
-        return _Located(problem)
-    real_root = os.path.realpath(root)
-    real = os.path.realpath(root.joinpath(*parts))
-    if not _inside(real, real_root) or real == real_root:
-        return _Located(_OUTSIDE)
-    return _Located(None, parts, Path(real).relative_to(real_root).parts)
+    parts = _site_parts(site.root, Path(path))
+    problem = _name_problem(site, parts)
+    if problem is None and parts and _real_parts(site, parts) is None:
+        return _OUTSIDE
+    return problem
 
 
 def read_post_bytes(site: SiteConfig, path: Path | str) -> tuple[Path, bytes]:
     """(the path as the site names it, the file's bytes), or PostFileError saying why not.
 
-    The path must pass `post_path_problem`; the file is then opened one folder at a time from
-    the site's real folder without following symlinks, so a symlink swapped in after the check
-    is refused rather than followed; a pipe or device is refused without blocking on it. The
-    path returned is absolute and below `site.root` (whatever way the caller named the file), so
-    folder categories and the URL do not depend on the caller's working folder.
+    The path must pass `post_path_problem`. It is opened one folder at a time from the site's
+    real folder without following symlinks: when that works there is no symlink on the way and
+    the file is inside by construction (the common case, without resolving anything); when a
+    symlink is met, the path is resolved, checked, and its real parts opened the same way, so a
+    symlink swapped in after the check is refused, not followed. A pipe or device is refused
+    without blocking on it. The path returned is absolute and below `site.root` whatever way
+    the caller named the file, so folder categories and the URL do not depend on that.
     """
-    located = _locate(site, Path(path))
-    if located.problem is not None:
-        raise PostFileError(located.problem)
+    parts = _site_parts(site.root, Path(path))
+    problem = _name_problem(site, parts)
+    if problem is not None or not parts:
+        raise PostFileError(problem or "not a file of the site")
+    real_root = _real_root(site.root)
     try:
-        fd = _open_beneath(os.path.realpath(site.root), located.real_parts)
+        fd = _open_beneath(real_root, parts)
     except OSError as exc:
-        raise PostFileError(f"cannot read the file: {exc.strerror or exc}") from None
+        if exc.errno not in _SYMLINK_ERRNOS:
+            raise PostFileError(f"cannot read the file: {exc.strerror or exc}") from None
+        real_parts = _real_parts(site, parts)  # a symlink on the way: where does it lead?
+        if real_parts is None:
+            raise PostFileError(_OUTSIDE) from None
+        fd = _open_checked(real_root, real_parts)
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
@@ -242,13 +257,31 @@ def read_post_bytes(site: SiteConfig, path: Path | str) -> tuple[Path, bytes]:
         os.close(fd)
     if len(data) > MAX_POST_BYTES:
         raise PostFileError(f"file is over the {MAX_POST_BYTES // 1_048_576} MB limit for a post")
-    return site.root.joinpath(*located.parts), data
+    return site.root.joinpath(*parts), data
+
+
+def _open_checked(real_root: str, real_parts: tuple[str, ...]) -> int:
+    """Open the file at parts already resolved and checked; a symlink there now is a race."""
+    try:
+        return _open_beneath(real_root, real_parts)
+    except OSError as exc:
+        checked = os.path.join(real_root, *real_parts)
+        if exc.errno in _SYMLINK_ERRNOS and os.path.realpath(checked) != checked:
+            raise PostFileError(
+                "the file or a folder above it was replaced by a symlink while being read: "
+                "not read"
+            ) from None
+        raise PostFileError(f"cannot read the file: {exc.strerror or exc}") from None
 
 
 def _open_beneath(real_root: str, parts: tuple[str, ...]) -> int:
-    """A read-only descriptor of `real_root/parts...`, refusing any symlink on the way."""
-    if not _NOFOLLOW or os.open not in os.supports_dir_fd:  # pragma: no cover - not POSIX
-        return os.open(os.path.join(real_root, *parts), _FILE_FLAGS)
+    """A read-only descriptor of `real_root/parts...`; OSError ELOOP (or ENOTDIR) when a
+    symlink is on the way, which is never followed."""
+    if not _BENEATH:  # pragma: no cover - not POSIX: resolve, check, then open
+        real = os.path.realpath(os.path.join(real_root, *parts))
+        if not _inside(real, real_root):
+            raise OSError(errno.ELOOP, "symlink out of the site")
+        return os.open(real, _FILE_FLAGS)
     fd = os.open(real_root, _DIR_FLAGS)
     try:
         for name in parts[:-1]:
@@ -256,13 +289,6 @@ def _open_beneath(real_root: str, parts: tuple[str, ...]) -> int:
             os.close(fd)
             fd = child
         return os.open(parts[-1], _FILE_FLAGS, dir_fd=fd)
-    except OSError as exc:
-        if exc.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink appeared after the check
-            raise PostFileError(
-                "the file or a folder above it was replaced by a symlink while being read: "
-                "not read"
-            ) from None
-        raise
     finally:
         os.close(fd)
 

@@ -15,7 +15,7 @@ import pytest
 
 from bot.sources.errors import PostFileError
 from bot.sources.jekyll import iter_post_files, post_path_problem, read_post, scan_site
-from bot.sources.postpaths import _open_beneath, read_post_bytes
+from bot.sources.postpaths import _open_checked, read_post_bytes
 
 if TYPE_CHECKING:
     from conftest import SiteBuilder
@@ -151,8 +151,8 @@ def test_a_fifo_named_like_a_post_is_a_bad_file_and_never_blocks(
 def test_a_folder_swapped_for_a_symlink_after_the_check_is_not_followed(
     site_builder: SiteBuilder, outside: Path
 ) -> None:
-    """The reader opens the checked path one folder at a time without following symlinks: a
-    symlink that appears between the check and the open (a race) is refused."""
+    """The reader opens a checked path one folder at a time without following symlinks: a
+    symlink that appears between the check and the open (a race) is refused, not followed."""
     site_builder.post("news/_posts/2024-01-06-embargo-two.md")
     site = site_builder.site()
     real_root = os.path.realpath(site.root)
@@ -160,7 +160,7 @@ def test_a_folder_swapped_for_a_symlink_after_the_check_is_not_followed(
     news.rename(site_builder.root / "news-old")
     news.symlink_to(outside)  # now news/_posts/... is the embargoed file
     with pytest.raises(PostFileError, match="replaced by a symlink"):
-        _open_beneath(real_root, ("news", "_posts", "2024-01-06-embargo-two.md"))
+        _open_checked(real_root, ("news", "_posts", "2024-01-06-embargo-two.md"))
     # The whole reader, run now, refuses it by the rule itself.
     with pytest.raises(PostFileError, match="outside the site folder"):
         read_post_bytes(site, news / "_posts" / "2024-01-06-embargo-two.md")
@@ -175,4 +175,4 @@ def test_a_file_swapped_for_a_symlink_is_not_followed(
     path.unlink()
     path.symlink_to(outside / "2024-01-05-embargo.md")
     with pytest.raises(PostFileError, match="replaced by a symlink"):
-        _open_beneath(real_root, ("_posts", "2024-01-05-embargo.md"))
+        _open_checked(real_root, ("_posts", "2024-01-05-embargo.md"))
