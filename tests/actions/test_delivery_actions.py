@@ -241,7 +241,7 @@ def test_resolve_and_retry_act_only_on_the_record_or_platform_named(drive, svc) 
     other = "https://newsdao.kr/2024/08/07/exaone-3-open-source.html"
     drive(svc.state, "failed", (other, "telegram", "@newsdao"))
     drive(svc.state, "failed", (other, "x", "newsdao"))
-    retried = act.retry(svc, other, who=WHO, enqueue=sent, allow_outside_site=True,
+    retried = act.retry(svc, other, who=WHO, enqueue=sent,
                         record_key=svc.state.key_for(other, "x", "newsdao"))
     assert [o.platform for o in retried.outcomes] == ["x"]
     assert svc.state.get(other, "telegram", "@newsdao").state == "failed"
