@@ -8,9 +8,10 @@ never refuses input), and whatever still looks like a tag afterwards is defused.
 
 Everything here is also linear, and bounded: a post body is up to 5 MB of hostile text, and
 every rescan reads it again. An excerpt only needs the start of a post, so at most
-`MAX_MARKUP_CHARS` of markup and `MAX_BLOCKS` blocks are looked at; what scans text (Liquid
-tags, fences and HTML blocks that never close, HTMLParser's search for the end of a comment)
-never goes back over what it has passed.
+`MAX_MARKUP_CHARS` of markup and `MAX_BLOCKS` blocks are looked at, and markdown-it and
+HTMLParser (not linear on every input) work within a `_Budget`; what scans text (Liquid tags,
+fences and HTML blocks that never close, HTMLParser's search for the end of a comment) never
+goes back over what it has passed.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ _CALL_COST = 256
 
 # Jekyll runs Liquid before Markdown; we cannot evaluate it, so its markers are dropped. Comment
 # and highlight blocks go entirely (not prose); `raw` keeps its text. Matched by hand in one pass
-# (`_drop_liquid`): the regexes `{%-?\s*(comment|highlight)\b.*?%}.*?{%-?\s*end\1\s*-?%}` and
-# `{%.*?%}|{{.*?}}` retried from every unclosed opener to the end of the text (quadratic).
+# (`_drop_liquid_blocks`, `_drop_liquid_tags`): the regexes used before, lazy `.*?` from each
+# `{%` or `{{` to its end, went on to the end of the text from every unclosed one (quadratic).
 _LIQUID_BLOCK_OPEN = re.compile(r"\{%-?\s*(comment|highlight)\b", re.IGNORECASE)
 _LIQUID_BLOCK_END = {
     name: re.compile(rf"\{{%-?\s*end{name}\s*-?%\}}", re.IGNORECASE)
@@ -337,7 +338,7 @@ def _escape_open_tail(markup: str) -> str:
     """After the last `>` no tag can end, so each `<` there is text: say so with `&lt;`.
 
     HTMLParser would look for the missing `>` from every such `<` to the end (quadratic) before
-    reading it as text; the text it gives is the same.
+    reading it as text anyway.
     """
     tail = markup.rfind(">") + 1
     if markup.find("<", tail) < 0:
