@@ -140,7 +140,7 @@ def preview(
     settings = _settings(site)
     tools = ContentTools.from_settings(settings)
     try:
-        post = find_post(tools.site, ref, allow_outside_site=True)
+        post = find_post(tools.site, ref)
     except PostLookupError as exc:
         raise UserError(str(exc)) from None
     wanted = PLATFORMS if platform == "all" else (platform,)

@@ -255,8 +255,7 @@ def register(app: typer.Typer) -> None:
         with session(site) as ops:
             def run(confirm: bool) -> actions.DeliveryReport:
                 return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
-                                    platforms=wanted, force=force, confirm_paused=confirm,
-                                    allow_outside_site=True)
+                                    platforms=wanted, force=force, confirm_paused=confirm)
 
             report = run(yes)
             if (report.needs_confirmation and not as_json and sys.stdin.isatty()
@@ -298,14 +297,14 @@ def register(app: typer.Typer) -> None:
         wanted = _platforms(platform)
         with session(site) as ops:
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
-                                   allow_outside_site=True, platforms=wanted)
+                                   platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
         with session(site) as ops:
-            report = actions.skip(ops.services, ref, who=ops.who, allow_outside_site=True)
+            report = actions.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
     @app.command()
@@ -328,7 +327,7 @@ def register(app: typer.Typer) -> None:
         with session(site) as ops:
             report = actions.resolve(ops.services, ref, action="resend" if resend else
                                      "mark_sent", who=ops.who, enqueue=ops.enqueue,
-                                     allow_outside_site=True, platforms=wanted)
+                                     platforms=wanted)
         _finish(report, as_json)
 
     @app.command()

@@ -25,6 +25,8 @@ MAX_DELAY_SECONDS = 1.0
 
 
 def _is_post_path(path: str) -> bool:
+    """A cheap first sieve only: the scan the batch goes to decides with the reader's one rule
+    (`post_path_problem`: inside the site after resolving symlinks, a folder Jekyll reads)."""
     parts = Path(path).parts
     return "_posts" in parts[:-1] and not Path(path).name.startswith((".", "#", "_"))
 

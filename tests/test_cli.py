@@ -180,3 +180,63 @@ def test_the_readme_template_example_renders(tmp_path: Path) -> None:
     assert "<i>08/07 00:00</i>" in teasers["telegram"]["text"]
     clean_and_trim(parse_html(teasers["telegram"]["text"]))
     assert not teasers["x"]["text"].startswith("[속보]")  # x.txt.j2 fell back to the default
+
+
+def test_preview_refuses_a_post_symlinked_from_outside_the_site(tmp_path: Path) -> None:
+    """Regression: `newsbot preview` (and push) read a symlink out of the site that every scan
+    skipped; the local CLI follows the scans' rule too."""
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    embargo = tmp_path / "private" / "2024-01-05-embargo.md"
+    embargo.parent.mkdir()
+    embargo.write_text("---\ntitle: EMBARGOED until Friday\n---\nSecret.\n", encoding="utf-8")
+    link = site / "_posts" / "2024-01-05-embargo.md"
+    link.symlink_to(embargo)
+    for ref in (str(link), "_posts/2024-01-05-embargo.md"):
+        run = newsbot("preview", ref, "--site", str(site), env={"DATA_DIR": str(tmp_path)},
+                      cwd=site)
+        assert run.returncode == 2, run.stdout
+        assert "outside the site folder" in run.stderr and "Traceback" not in run.stderr
+        assert "EMBARGOED" not in run.stdout + run.stderr
+
+
+def test_check_lists_a_deeply_nested_file_as_bad_and_goes_on(tmp_path: Path) -> None:
+    """Regression: 5,000 nested TOML arrays raised RecursionError out of the reader and
+    `newsbot check` died with a traceback instead of listing the file."""
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    (site / "_posts" / "2024-08-09-deep.md").write_text(
+        '+++\ntitle = "x"\nx = ' + "[" * 5000 + "]" * 5000 + "\n+++\nbody\n", encoding="utf-8"
+    )
+    run = newsbot("check", "--site", str(site), "--json")
+    assert run.returncode == 1 and "Traceback" not in run.stderr, run.stderr
+    rows = {row["file"]: row for row in json.loads(run.stdout)}
+    assert rows["_posts/2024-08-09-deep.md"]["ok"] is False
+    assert "nested too deeply" in rows["_posts/2024-08-09-deep.md"]["reason"]
+    assert rows["_posts/2024-08-07-exaone-3-open-source.md"]["publishable"]
+    table = newsbot("check", "--site", str(site))
+    assert table.returncode == 1 and "Traceback" not in table.stderr, table.stderr
+    assert "1 bad" in table.stdout
+
+
+def test_check_reports_the_second_of_two_files_with_one_url_as_the_scan_does(
+    tmp_path: Path,
+) -> None:
+    """Regression: `check` called both files fine while the scan kept only the first."""
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    twin = site / "_posts" / "archive" / SAMPLE_COPY.name
+    twin.parent.mkdir()
+    twin.write_bytes(SAMPLE_COPY.read_bytes())
+    run = newsbot("check", "--site", str(site), "--json")
+    assert run.returncode == 1, run.stderr
+    rows = {row["file"]: row for row in json.loads(run.stdout)}
+    first = rows["_posts/2024-08-07-exaone-3-open-source.md"]
+    second = rows["_posts/archive/2024-08-07-exaone-3-open-source.md"]
+    assert first["ok"] and first["publishable"]
+    assert second["ok"] is False and second["url"] is None
+    assert second["reason"].startswith(
+        f"same URL as _posts/2024-08-07-exaone-3-open-source.md ({first['url']})"
+    )
+    table = newsbot("check", "--site", str(site))
+    assert table.returncode == 1 and "1 bad" in table.stdout

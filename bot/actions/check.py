@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+from bot.posts import Post
+from bot.sources.jekyll import iter_post_files, read_posts
 from bot.sources.site import SiteConfig
 
 
@@ -39,23 +40,23 @@ def check_site(
     *,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[CheckRow]:
-    """Read every post file; a bad file becomes a row with its reason, never an exception."""
-    files = sorted(iter_post_files(site))
+    """Read every post file; a bad file becomes a row with its reason, never an exception.
+
+    Files are read through `read_posts`, as a scan reads them, so what `check` calls bad (also
+    the second of two files that give one URL) is what the scan reports.
+    """
+    files = list(iter_post_files(site))
     rows: list[CheckRow] = []
-    for index, path in enumerate(files, start=1):
-        rel = path.relative_to(site.root).as_posix()
-        try:
-            post = read_post(site, path)
-        except PostFileError as exc:
-            reason = f"line {exc.line}: {exc.reason}" if exc.line else exc.reason
-            rows.append(CheckRow(rel, False, False, reason, None, None, None))
-        else:
-            why_not = post.unpublishable_reason(now)
+    for index, item in enumerate(read_posts(site, files), start=1):
+        if isinstance(item, Post):
+            why_not = item.unpublishable_reason(now)
             rows.append(
-                CheckRow(
-                    rel, True, why_not is None, why_not, post.url, post.date.isoformat(), post.title
-                )
+                CheckRow(item.rel_path, True, why_not is None, why_not, item.url,
+                         item.date.isoformat(), item.title)
             )
+        else:
+            reason = f"line {item.line}: {item.reason}" if item.line else item.reason
+            rows.append(CheckRow(item.rel_path, False, False, reason, None, None, None))
         if progress is not None:
             progress(index, len(files))
     return rows

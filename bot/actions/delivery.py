@@ -190,7 +190,7 @@ def _check_who(who: str) -> None:
 
 
 def _find(
-    svc: DeliveryServices, ref: str, *, allow_outside_site: bool, records_may_do: bool
+    svc: DeliveryServices, ref: str, *, records_may_do: bool
 ) -> tuple[Post | None, str | None, str | None]:
     """(post, post URL, error).
 
@@ -198,7 +198,7 @@ def _find(
     records carry it (a post deleted or renamed after it was published).
     """
     try:
-        post = find_post(svc.tools.site, ref, allow_outside_site=allow_outside_site)
+        post = find_post(svc.tools.site, ref)
     except PostLookupError as exc:
         url = ref.strip()
         if url.startswith(("http://", "https://")) and svc.state.records(post_url=url):
@@ -286,7 +286,6 @@ def push(
     platforms: Sequence[str] = PLATFORMS,
     force: bool = False,
     confirm_paused: bool = False,
-    allow_outside_site: bool = False,
     plan: Planner | None = None,
     approved: Mapping[str, str] | None = None,
 ) -> DeliveryReport:
@@ -307,8 +306,7 @@ def push(
     if unknown or not wanted:
         return _fail(action, ref, f"unknown platform {', '.join(unknown) or '(none)'}; "
                                   f"choose from {', '.join(PLATFORMS)}")
-    post, url, error = _find(svc, ref, allow_outside_site=allow_outside_site,
-                             records_may_do=False)
+    post, url, error = _find(svc, ref, records_may_do=False)
     if post is None or url is None:
         report = _fail(action, ref, error or "no such post")
         svc.state.audit(who, action, ref[:200], {"error": report.error})
@@ -377,10 +375,9 @@ def push(
 
 
 # --------------------------------------------------------------------------------- retry & co
-def _records_of(svc: DeliveryServices, action: str, ref: str, *, allow_outside_site: bool
+def _records_of(svc: DeliveryServices, action: str, ref: str
                 ) -> tuple[DeliveryReport | None, str, str | None, list[Record]]:
-    post, url, error = _find(svc, ref, allow_outside_site=allow_outside_site,
-                             records_may_do=True)
+    post, url, error = _find(svc, ref, records_may_do=True)
     if url is None:
         return _fail(action, ref, error or "no such post"), "", None, []
     title = post.title if post is not None else None
@@ -401,8 +398,7 @@ def _select(records: list[Record], record_key: str | None,
 
 def retry(
     svc: DeliveryServices, ref: str, *, who: str, enqueue: Enqueue,
-    allow_outside_site: bool = False, record_key: str | None = None,
-    platforms: Sequence[str] | None = None,
+    record_key: str | None = None, platforms: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """Queue again the failed and backing-off records of a post.
 
@@ -411,8 +407,7 @@ def retry(
     ``platforms`` narrow the action to those records.
     """
     _check_who(who)
-    failure, url, title, records = _records_of(svc, "retry", ref,
-                                               allow_outside_site=allow_outside_site)
+    failure, url, title, records = _records_of(svc, "retry", ref)
     if failure is not None:
         return failure
     every = bool(records)
@@ -443,8 +438,7 @@ def retry(
 
 def resolve(
     svc: DeliveryServices, ref: str, *, action: str, who: str, enqueue: Enqueue,
-    allow_outside_site: bool = False, record_key: str | None = None,
-    platforms: Sequence[str] | None = None,
+    record_key: str | None = None, platforms: Sequence[str] | None = None,
 ) -> DeliveryReport:
     """Settle in-doubt records: ``resend`` (it is not on the channel) or ``mark_sent`` (it is).
 
@@ -455,8 +449,7 @@ def resolve(
     name = f"resolve-{action}"
     if action not in RESOLVE_ACTIONS:
         return _fail(name, ref, f"unknown resolution {action!r}; choose resend or mark_sent")
-    failure, url, title, records = _records_of(svc, name, ref,
-                                               allow_outside_site=allow_outside_site)
+    failure, url, title, records = _records_of(svc, name, ref)
     if failure is not None:
         return failure
     every = bool(records)
@@ -495,17 +488,14 @@ def resolve(
     return report
 
 
-def skip(
-    svc: DeliveryServices, ref: str, *, who: str, allow_outside_site: bool = False
-) -> DeliveryReport:
+def skip(svc: DeliveryServices, ref: str, *, who: str) -> DeliveryReport:
     """Never publish this post automatically, on every configured destination.
 
     Destinations the watcher has not reached yet (a future-dated post) get a ``skipped`` record
     now, which the watcher then finds and leaves alone.  ``push`` still works afterwards.
     """
     _check_who(who)
-    failure, url, title, records = _records_of(svc, "skip", ref,
-                                               allow_outside_site=allow_outside_site)
+    failure, url, title, records = _records_of(svc, "skip", ref)
     if failure is not None:
         return failure
     outcomes: list[Outcome] = []

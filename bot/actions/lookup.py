@@ -6,7 +6,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from bot.posts import BadFile, Post
-from bot.sources.jekyll import PostFileError, read_post, scan_site
+from bot.sources.jekyll import PostFileError, post_path_problem, read_post, scan_site
 from bot.sources.site import SiteConfig
 
 MAX_REF_LENGTH = 2048
@@ -25,20 +25,14 @@ def _norm_url(url: str) -> str:
     return f"{parts.netloc.lower()}{path}"
 
 
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except ValueError:
-        return False
-    return True
-
-
-def find_post(site: SiteConfig, ref: str, *, allow_outside_site: bool = False) -> Post:
+def find_post(site: SiteConfig, ref: str) -> Post:
     """Resolve `ref` (file path, slug or URL) to one post or raise PostLookupError with a reason.
 
-    Arguments are data: a path is only read when it names a file inside the site (unless the
-    caller, e.g. the local CLI, allows files elsewhere), so an editor typing `../../etc/passwd`
-    in Telegram gets a refusal, not a file read.
+    Arguments are data: a path is only read when it is a post file of the site by the rule every
+    scan follows (`post_path_problem`: inside the site after resolving symlinks, in a `_posts`
+    folder), so `../../etc/passwd` typed in Telegram, or a post symlinked from outside the site,
+    gets a refusal, not a file read. The local CLI follows the same rule: what it previews or
+    pushes is what a scan would publish.
     """
     ref = ref.strip()
     if not ref:
@@ -53,18 +47,24 @@ def find_post(site: SiteConfig, ref: str, *, allow_outside_site: bool = False) -
         return _one(ref, matches, result.bad)
 
     candidates = [Path(ref), site.root / ref, site.root / "_posts" / ref]
+    refusal: str | None = None
     for candidate in candidates:
         try:
             is_file = candidate.is_file()
         except OSError:  # a name too long for the file system is simply not a file
             is_file = False
-        if is_file:
-            if not allow_outside_site and not _inside(candidate, site.root):
-                raise PostLookupError(f"{ref}: not a file of the site")
-            try:
-                return read_post(site, candidate.resolve())
-            except PostFileError as exc:
-                raise PostLookupError(f"{ref}: {exc}") from None
+        if not is_file:
+            continue
+        problem = post_path_problem(site, candidate)
+        if problem is not None:
+            refusal = refusal or problem
+            continue
+        try:
+            return read_post(site, candidate)
+        except PostFileError as exc:
+            raise PostLookupError(f"{ref}: {exc}") from None
+    if refusal is not None:
+        raise PostLookupError(f"{ref}: {refusal}")
     if "/" in ref or "\\" in ref or ref.startswith("."):
         raise PostLookupError(f"{ref}: no such post file in the site")
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,13 @@ from bot.delivery.services import (
 from bot.logs import log_event
 from bot.notify import Notice
 from bot.posts import BadFile, Post
-from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+from bot.sources.jekyll import (
+    PostFileError,
+    iter_post_files,
+    post_path_problem,
+    read_post,
+    same_url_reason,
+)
 from bot.state import Record, TransitionRefusedError
 
 __all__ = ["Enqueue", "ScanReport", "decide", "plan_manual", "scan"]
@@ -141,10 +148,6 @@ def _rel(root: Path, path: Path) -> str | None:
     return None
 
 
-def _in_posts(rel: str) -> bool:
-    return "_posts" in rel.split("/")[:-1]
-
-
 def _log_change(rec: Record, old: str, by: str = "scan") -> None:
     log_event(log, "state_change", post=rec.post, platform=rec.platform,
               destination=rec.destination, old=old, new=rec.state, attempt=rec.attempts,
@@ -189,11 +192,13 @@ def scan(
     if full:
         files = list(iter_post_files(site))
     else:
+        # The rule of the full walk, so an event cannot bring in what a full scan leaves out
+        # (a file symlinked from outside the site, a file in `vendor/` or an excluded folder).
         files = []
         for raw in paths or []:
             path = Path(raw) if Path(raw).is_absolute() else root / raw
-            rel = _rel(root, path)
-            if rel is not None and _in_posts(rel) and path.is_file():
+            if (post_path_problem(site, path) is None and os.path.lexists(path)
+                    and not path.is_dir()):
                 files.append(path)
     report.files = len(files)
 
@@ -218,9 +223,10 @@ def scan(
         sig = changed_sigs[rel]
         try:
             post = read_post(site, path)
-        except (PostFileError, OSError) as exc:
-            bad = BadFile(path, rel, getattr(exc, "reason", None) or str(exc),
-                          getattr(exc, "line", None))
+        except Exception as exc:  # read_post turns everything into PostFileError; be sure
+            reason = (exc.reason if isinstance(exc, PostFileError)
+                      else f"could not read this post ({type(exc).__name__})")
+            bad = BadFile(path, rel, reason, getattr(exc, "line", None))
             _report_bad(svc, report, bad, sig)
             continue
         _plan_post(svc, post, rel, sig, current, report, enqueue, baseline=baseline)
@@ -311,8 +317,7 @@ def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report
             other = svc.find_post_by_url(post.url)
             if other is not None and other.rel_path != rel:
                 _report_bad(svc, report, BadFile(post.path, rel,
-                                                 f"same URL as {old_rel} ({post.url}): give it "
-                                                 "another file name, slug or permalink"), sig)
+                                                 same_url_reason(old_rel, post.url)), sig)
                 return
         # The file was renamed (same URL): follow it so delivery re-reads the right file.
         _update_seen(svc, post, {**seen, "rel_path": rel})
@@ -329,8 +334,7 @@ def _plan_moved(svc: Services, post: Post, ident: str, rel: str, sig: str, now: 
     if seen is not None and seen.get("rel_path") not in (None, rel) and (
             svc.tools.site.root / str(seen["rel_path"])).is_file():
         _report_bad(svc, report, BadFile(post.path, rel,
-                                         f"same URL as {seen['rel_path']} ({post.url}): give it "
-                                         "another file name, slug or permalink"), sig)
+                                         same_url_reason(str(seen["rel_path"]), post.url)), sig)
         return
     report.changed += 1
     info = state.seen_info(svc.site_key, ident) or {}
@@ -428,7 +432,7 @@ def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,
     for path in iter_post_files(svc.tools.site):
         try:
             post = read_post(svc.tools.site, path)
-        except (PostFileError, OSError):
+        except Exception:  # bad files were reported by the scan; a backfill skips them
             continue
         if content_decision(post, now).state == "queued":
             posts.append(post)

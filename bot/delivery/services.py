@@ -22,7 +22,7 @@ from bot.notify import Notice, Notifier, approval_notice
 from bot.platforms.base import Publisher
 from bot.platforms.registry import build_publishers, is_dry_run
 from bot.posts import Post
-from bot.sources.jekyll import PostFileError, read_post
+from bot.sources.jekyll import read_post
 from bot.state import RateLimiter, State
 
 __all__ = ["APPROVED_FP", "AWAITING_APPROVAL", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
@@ -132,9 +132,12 @@ class Services:
         return self.state.file_identity(self.site_key, post.rel_path) or post.url
 
     def _read(self, path: Path) -> Post | None:
+        """The post at `path` if it is still a post file of the site (`read_post` applies the
+        rule every scan follows: a file the index names that became a symlink to a file
+        outside the site is not read, so it cannot be published)."""
         try:
             return read_post(self.tools.site, path)
-        except (PostFileError, OSError):
+        except Exception:  # read_post reports every failure as PostFileError; be sure
             return None
 
     def notify(self, notice: Notice) -> bool:

@@ -26,6 +26,8 @@ import re
 import warnings
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
+from bot.sources.errors import shown
+
 __all__ = ["filename_date", "filename_title", "post_date"]
 
 # Jekyll 4.3.1 Document::DATE_FILENAME_MATCHER, on the base name (any folders are stripped first).
@@ -220,9 +222,9 @@ def post_date(front_value: object, file_date: date | None, tz: tzinfo) -> dateti
     if isinstance(front_value, date):
         return _at_midnight(front_value, tz)
     if isinstance(front_value, bool) or not isinstance(front_value, str | int):
-        raise ValueError(f'invalid date "{front_value}": not a date')
+        raise ValueError(f'invalid date "{shown(front_value)}": not a date')
     text = str(front_value)
     try:
         return _parse_text(text, tz)
     except (ValueError, OverflowError) as exc:
-        raise ValueError(f'invalid date "{text}": {exc}') from exc
+        raise ValueError(f'invalid date "{shown(text)}": {shown(str(exc))}') from exc

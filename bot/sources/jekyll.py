@@ -9,14 +9,18 @@ no front matter) are reported too: the bot must only announce URLs that exist.
 Front matter is split here rather than by python-frontmatter: we need the exact line of a YAML
 error, a strict Jekyll-compatible fence, and speed (a 20,000-post site is scanned on `check`);
 YAML is parsed with libyaml (CSafeLoader) when available, TOML (`+++`) with the stdlib.
+
+The files are hostile too: which paths are posts is one rule (`postpaths`), front matter is
+bounded in size and in what its YAML aliases expand to (`yaml_front`), the excerpt is found in
+linear time (`text`), a reason quotes a value only in part (`errors`), and whatever reading one
+file raises becomes that file's reason.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,23 +29,38 @@ import yaml
 
 from bot.posts import BadFile, Post, ScanResult
 from bot.sources import dates, permalink
+from bot.sources.errors import PostFileError, clip, shown
+from bot.sources.postpaths import (
+    MAX_POST_BYTES,
+    iter_post_files,
+    post_path_problem,
+    read_post_bytes,
+)
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
+from bot.sources.yaml_front import FrontMatterTooLargeError, load_yaml
 
 __all__ = [
+    "MAX_FRONT_MATTER_CHARS",
     "MAX_POST_BYTES",
+    "MAX_URL_CHARS",
     "PostFileError",
     "folder_categories",
     "iter_post_files",
+    "post_path_problem",
     "read_post",
+    "read_posts",
+    "same_url_reason",
     "scan_site",
 ]
 
-MAX_POST_BYTES = 5 * 1024 * 1024
-"""A news post is a few KB; anything this big is a mistake (a pasted base64 image, a dump)."""
+MAX_FRONT_MATTER_CHARS = 64 * 1024
+"""Front matter is a few hundred bytes of keys; long text belongs in the body. Parsing is linear
+but slow per value (a 5 MB front matter takes libyaml 15 s and 900 MB), so this bounds it."""
+MAX_URL_CHARS = 2000
+"""A post URL longer than this is a mistake (a pasted paragraph as permalink or slug); it would
+also be the identity in every log line and Redis key of the post."""
 
-_SKIP_DIRS = frozenset({"_site", "node_modules", "vendor"})
-_DEFAULT_MARKDOWN_EXTS = ("markdown", "mkdown", "mkdn", "mkd", "md")
 _KNOWN_KEYS = frozenset(
     [
         "title",
@@ -73,122 +92,7 @@ _TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.MULTILINE)
 _TOML_LINE = re.compile(r"at line (\d+)")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
-try:  # libyaml is ~10x faster; the pure-Python loader gives the same values.
-    _BaseLoader: type = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _BaseLoader = yaml.SafeLoader
-
-
-class _Loader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe loader whose impossible dates (`date: 2024-13-45`) carry the line they are on."""
-
-
-def _timestamp(loader: yaml.constructor.SafeConstructor, node: yaml.Node) -> object:
-    try:
-        return yaml.constructor.SafeConstructor.construct_yaml_timestamp(loader, node)
-    except ValueError as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"impossible date {node.value!r} ({exc})", node.start_mark
-        ) from exc
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
-
-
-class PostFileError(Exception):
-    """This file cannot be a post; `reason` says why in words an editor can act on."""
-
-    def __init__(self, reason: str, line: int | None = None) -> None:
-        super().__init__(reason, line)
-        self.reason = reason
-        self.line = line
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.reason}" if self.line else self.reason
-
-
-# --------------------------------------------------------------------------- finding the files
-
-
-def _post_exts(site: SiteConfig) -> frozenset[str]:
-    raw = site.raw.get("markdown_ext")
-    names = str(raw).split(",") if raw else list(_DEFAULT_MARKDOWN_EXTS)
-    exts = {"." + n.strip().lstrip(".").lower() for n in names if n.strip()}
-    return frozenset(exts | {".md", ".markdown", ".html"})
-
-
-def _jekyll_ignores(name: str) -> bool:
-    """Jekyll's EntryFilter: `_x`, `.x`, `#x` and `x~` are never content (editor and OS junk)."""
-    return name.startswith(("_", ".", "#")) or name.endswith("~")
-
-
-def _excluded(site: SiteConfig) -> list[str]:
-    raw = site.raw.get("exclude")
-    items = raw if isinstance(raw, list) else []
-    return [str(i).strip("/") for i in items if isinstance(i, str | int) and str(i).strip("/")]
-
-
-def iter_post_files(site: SiteConfig) -> Iterator[Path]:
-    """Every candidate post file under any `_posts/` folder of the site, in path order.
-
-    Like Jekyll: `<category>/_posts/` counts, subfolders of `_posts/` count, folders starting with
-    `_` or `.` (other than `_posts`), `node_modules`, `vendor` and `exclude:` entries are not
-    walked, and only Markdown/HTML files are posts (images or notes kept next to posts are not
-    reported). Symlinks leading outside the site are not followed.
-    """
-    root = site.root
-    exts = _post_exts(site)
-    excluded = _excluded(site)
-    collections_dir = str(site.raw.get("collections_dir") or "").strip("/")
-    seen: set[tuple[int, int]] = set()  # a symlink back up the tree must not loop forever
-
-    def walk(folder: Path, rel: str, in_posts: bool) -> Iterator[Path]:
-        try:
-            info = folder.stat()
-        except OSError:
-            return
-        if (info.st_dev, info.st_ino) in seen:
-            return
-        seen.add((info.st_dev, info.st_ino))
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError:
-            return
-        for entry in entries:
-            name = entry.name
-            child_rel = f"{rel}/{name}" if rel else name
-            if excluded and any(child_rel == e or child_rel.startswith(e + "/") for e in excluded):
-                continue
-            if entry.is_symlink() and not _inside(Path(entry.path), root):
-                continue
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                continue
-            if is_dir:
-                if name == "_posts":
-                    yield from walk(Path(entry.path), child_rel, True)
-                elif child_rel == collections_dir or (
-                    not _jekyll_ignores(name) and name not in _SKIP_DIRS
-                ):
-                    yield from walk(Path(entry.path), child_rel, in_posts)
-            elif in_posts and not _jekyll_ignores(name) and _ext(name) in exts:
-                yield Path(entry.path)
-
-    yield from walk(root, "", False)
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root)
-    except (ValueError, OSError, RuntimeError):
-        return False
-    return True
-
-
-def _ext(name: str) -> str:
-    dot = name.rfind(".")
-    return name[dot:].lower() if dot > 0 else ""
+# --------------------------------------------------------------------------- folders
 
 
 def folder_categories(site: SiteConfig, path: Path) -> list[str]:
@@ -212,26 +116,6 @@ def folder_categories(site: SiteConfig, path: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------- reading one file
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise PostFileError(f"cannot read the file: {exc.strerror or exc}") from None
-    if size > MAX_POST_BYTES:
-        raise PostFileError(
-            f"file is {size / 1_048_576:.1f} MB, over the {MAX_POST_BYTES // 1_048_576} MB limit "
-            "for a post: is an image or a data dump pasted into it?"
-        )
-    try:
-        with path.open("rb") as fh:
-            data = fh.read(MAX_POST_BYTES + 1)
-    except OSError as exc:
-        raise PostFileError(f"cannot read the file: {exc.strerror or exc}") from None
-    if len(data) > MAX_POST_BYTES:
-        raise PostFileError(f"file is over the {MAX_POST_BYTES // 1_048_576} MB limit for a post")
-    return data
 
 
 def _decode(data: bytes) -> str:
@@ -294,19 +178,27 @@ def _split(text: str) -> tuple[dict[Any, Any], str]:
     if close is None:
         raise PostFileError(f"front matter opened with '{fence}' on line 1 is never closed", 1)
     raw = text[m.end() : close.start()]
+    if len(raw) > MAX_FRONT_MATTER_CHARS:
+        raise PostFileError(
+            f"front matter is {len(raw) // 1024} KB, over the {MAX_FRONT_MATTER_CHARS // 1024} KB "
+            "limit: long text belongs in the post body",
+            1,
+        )
     body = text[close.end() + 1 :]
     data = _parse_yaml(raw) if kind == "YAML" else _parse_toml(raw)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        found = "a list" if isinstance(data, list) else f"just {str(data)[:40]!r}"
+        found = "a list" if isinstance(data, list) else f"just {shown(data)!r}"
         raise PostFileError(f"front matter must be 'key: value' lines, found {found}", 2)
     return data, body
 
 
 def _parse_yaml(raw: str) -> object:
     try:
-        return yaml.load(raw, Loader=_Loader)  # a SafeLoader subclass
+        return load_yaml(raw)
+    except FrontMatterTooLargeError as exc:
+        raise PostFileError(str(exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 2 if mark is not None else None
@@ -314,15 +206,17 @@ def _parse_yaml(raw: str) -> object:
         start = exc.context_mark
         if context and start is not None and mark is not None and start.line != mark.line:
             context = f"{context} (from line {start.line + 2})"
-        what = ", ".join(p for p in (context, exc.problem) if p)
+        what = clip(", ".join(p for p in (context, exc.problem) if p), 200)
         hint = ""
         if "mapping values are not allowed" in what:
             hint = " (a value containing ': ' must be quoted, e.g. title: \"A: B\")"
         elif "tab" in what:
             hint = " (use spaces, not tabs)"
         raise PostFileError(f"front matter is not valid YAML: {what}{hint}", line) from None
-    except (yaml.YAMLError, ValueError, RecursionError, OverflowError) as exc:
-        raise PostFileError(f"front matter is not valid YAML: {exc}") from None
+    except RecursionError:
+        raise PostFileError("front matter is not valid YAML: nested too deeply") from None
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise PostFileError(f"front matter is not valid YAML: {clip(str(exc), 200)}") from None
 
 
 def _parse_toml(raw: str) -> object:
@@ -331,7 +225,12 @@ def _parse_toml(raw: str) -> object:
     except tomllib.TOMLDecodeError as exc:
         m = _TOML_LINE.search(str(exc))
         line = int(m.group(1)) + 1 if m else None
-        raise PostFileError(f"front matter is not valid TOML: {exc}", line) from None
+        what = clip(str(exc), 200)
+        raise PostFileError(f"front matter is not valid TOML: {what}", line) from None
+    except RecursionError:  # tomllib recurses once per nested array or table
+        raise PostFileError("front matter is not valid TOML: nested too deeply") from None
+    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
+        raise PostFileError(f"front matter is not valid TOML: {clip(str(exc), 200)}") from None
     # A TOML local datetime has no zone: read it in the site zone like a quoted YAML date.
     date_value = data.get("date")
     if isinstance(date_value, datetime) and date_value.tzinfo is None:
@@ -450,8 +349,35 @@ def _excerpt(front: Mapping[Any, Any], body: str, site: SiteConfig) -> str:
 
 
 def read_post(site: SiteConfig, path: Path) -> Post:
-    """Read one post file; raises PostFileError(reason, line) when it cannot be a post."""
+    """Read one post file; raises PostFileError(reason, line) when it cannot be a post.
+
+    Nothing else escapes: whatever one hostile file makes the parsers raise (a RecursionError
+    from 5,000 nested TOML arrays, a MemoryError, a bug of ours) becomes that file's reason, so
+    a scan, a `check` or a first-run baseline goes on with the other files.
+    """
     path = Path(path)
+    try:
+        return _read_post(site, path)
+    except PostFileError:
+        raise
+    except RecursionError:
+        raise PostFileError(
+            "nested too deeply to read (thousands of levels of lists or tables)"
+        ) from None
+    except MemoryError:
+        raise PostFileError("too large to read in memory") from None
+    except Exception as exc:  # one odd value must not stop a scan; say what broke
+        try:
+            detail = clip(str(exc), 200)
+        except Exception:
+            detail = "no detail"
+        raise PostFileError(
+            f"could not read this post ({type(exc).__name__}: {detail}); please report it"
+        ) from exc
+
+
+def _read_post(site: SiteConfig, path: Path) -> Post:
+    path, data = read_post_bytes(site, path)  # first: only a file of the site is looked at
     rel_path = _rel(site, path)
     name = path.name
     file_date = dates.filename_date(name)
@@ -460,15 +386,8 @@ def read_post(site: SiteConfig, path: Path) -> Post:
             "file name must start with the post date, e.g. 2024-08-07-my-title.md "
             "(Jekyll does not publish a file in _posts/ without it)"
         )
-    front, body = _split(_decode(_read_bytes(path)))
-    try:
-        return _build(site, path, rel_path, name, file_date, front, body)
-    except PostFileError:
-        raise
-    except Exception as exc:  # one odd value must not stop a scan; say what broke
-        raise PostFileError(
-            f"could not read this post ({type(exc).__name__}: {exc}); please report it"
-        ) from exc
+    front, body = _split(_decode(data))
+    return _build(site, path, rel_path, name, file_date, front, body)
 
 
 def _build(
@@ -512,10 +431,16 @@ def _build(
         )
     except ValueError as exc:
         raise PostFileError(f"cannot build the post URL: {exc}") from None
+    url = permalink.canonical_url(site.url, site.baseurl, url_path)
+    if len(url) > MAX_URL_CHARS:
+        raise PostFileError(
+            f"the post URL would be {len(url):,} characters long, over {MAX_URL_CHARS:,}: "
+            "shorten the permalink, slug or file name"
+        )
     image, image_alt_from_image = _image(front)
     alt = _scalar_text("image_alt", front.get("image_alt")) or image_alt_from_image
     return Post(
-        url=permalink.canonical_url(site.url, site.baseurl, url_path),
+        url=url,
         path=path,
         rel_path=rel_path,
         title=title,
@@ -544,37 +469,47 @@ def _rel(site: SiteConfig, path: Path) -> str:
 # --------------------------------------------------------------------------- the whole site
 
 
-def scan_site(site: SiteConfig) -> ScanResult:
-    """All posts and all bad files; never raises for a bad file.
+def same_url_reason(first_rel: str, url: str) -> str:
+    """The reason of a file whose URL an earlier file already has (scan, check and planner)."""
+    return (
+        f"same URL as {first_rel} ({clip(url, 200)}): give it another file name, slug or "
+        "permalink"
+    )
+
+
+def read_posts(site: SiteConfig, paths: Iterable[Path]) -> Iterator[Post | BadFile]:
+    """Each of `paths` read, in order: its Post or a BadFile with the reason; never raises.
 
     Two files that would get the same URL cannot both be posts (Jekyll writes one over the
     other, and the URL is a post's identity): the first in path order is kept, the others are
-    reported.
+    bad files. `scan_site` and `newsbot check` both read through here, so they agree.
     """
-    posts: list[Post] = []
-    bad: list[BadFile] = []
     by_url: dict[str, Post] = {}
-    for path in iter_post_files(site):
+    for path in paths:
         rel = _rel(site, path)
         try:
             post = read_post(site, path)
         except PostFileError as exc:
-            bad.append(BadFile(path=path, rel_path=rel, reason=exc.reason, line=exc.line))
+            yield BadFile(path=path, rel_path=rel, reason=exc.reason, line=exc.line)
             continue
-        except Exception as exc:  # defensive: read_post already converts value errors
-            bad.append(BadFile(path, rel, f"could not read this post ({type(exc).__name__})"))
+        except Exception as exc:  # defensive: read_post already converts every error
+            yield BadFile(path, rel, f"could not read this post ({type(exc).__name__})")
             continue
         first = by_url.get(post.url)
         if first is not None:
-            bad.append(
-                BadFile(
-                    path,
-                    rel,
-                    f"same URL as {first.rel_path} ({post.url}): give it another "
-                    "file name, slug or permalink",
-                )
-            )
+            yield BadFile(path, rel, same_url_reason(first.rel_path, post.url))
             continue
         by_url[post.url] = post
-        posts.append(post)
+        yield post
+
+
+def scan_site(site: SiteConfig) -> ScanResult:
+    """All posts and all bad files (see `read_posts`); never raises for a bad file."""
+    posts: list[Post] = []
+    bad: list[BadFile] = []
+    for item in read_posts(site, iter_post_files(site)):
+        if isinstance(item, Post):
+            posts.append(item)
+        else:
+            bad.append(item)
     return ScanResult(posts=posts, bad=bad)

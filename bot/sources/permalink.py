@@ -22,6 +22,8 @@ from datetime import datetime
 
 import regex
 
+from bot.sources.errors import shown
+
 __all__ = [
     "PERMALINK_STYLES",
     "canonical_url",
@@ -186,7 +188,7 @@ def jekyll_categories(rel_path: str, front: Mapping[str, object]) -> list[str]:
         if isinstance(given, str):
             given = given.split()
         if not isinstance(given, list):
-            raise ValueError(f"categories must be a list or a string, not {given!r}")
+            raise ValueError(f"categories must be a list or a string, not {shown(given)}")
         cats = _uniq([*cats, *given])
     extra: object = front.get("category") if "category" in front else None
     if extra is None and "categories" in front:
@@ -232,9 +234,11 @@ def _escape_path(value: str) -> str:
     assert m is not None  # the pattern matches any string
     scheme, authority, path, query, fragment = m.group(2, 4, 5, 7, 9)
     if scheme is not None and not _SCHEME_RE.match(scheme):
-        raise ValueError(f"Jekyll cannot build a URL from {value!r}: invalid scheme format")
+        raise ValueError(
+            f"Jekyll cannot build a URL from {shown(value)!r}: invalid scheme format"
+        )
     if scheme is None and path and _AMBIGUOUS_PATH.search(path):
-        raise ValueError(f"Jekyll cannot build a URL from {value!r}: ambiguous path")
+        raise ValueError(f"Jekyll cannot build a URL from {shown(value)!r}: ambiguous path")
     out = []
     if scheme is not None:
         out.append(_encode_component(scheme, _CLASS_SCHEME) + ":")
@@ -259,16 +263,9 @@ def _placeholders(
 ) -> dict[str, str]:
     # Jekyll keeps a front-matter slug as is, and strips trailing '.' from the file-name one.
     slug_source = str(slug) if slug is not None else title.rstrip(".")
-    cats: list[str] = []
-    for cat in categories:
-        low = str(cat).lower()
-        if low not in cats:
-            cats.append(low)
-    slug_cats: list[str] = []
-    for cat in categories:
-        s = jekyll_slugify(str(cat))
-        if s not in slug_cats:
-            slug_cats.append(s)
+    # First occurrences in order (dicts, not list scans: 10,000 categories must stay cheap).
+    cats = list(dict.fromkeys(str(cat).lower() for cat in categories))
+    slug_cats = list(dict.fromkeys(jekyll_slugify(str(cat)) for cat in categories))
     iso_year, iso_week, iso_day = date.isocalendar()
     values = {
         "collection": "posts",
@@ -349,7 +346,8 @@ def post_path(
         if winner is None:
             keys = " or ".join(pool)
             raise ValueError(
-                f"permalink {template!r}: unknown placeholder :{keys} (Jekyll fails the build)"
+                f"permalink {shown(template)!r}: unknown placeholder :{shown(keys)} "
+                "(Jekyll fails the build)"
             )
         return m.group(0).replace(":" + winner, _escape_path(values[winner]), 1)
 

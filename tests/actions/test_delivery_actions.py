@@ -123,16 +123,16 @@ def test_push_unknown_post_and_platform_are_reports_not_exceptions(svc, plan) ->
     assert sent.keys == []
 
 
-def test_push_outside_site_only_when_allowed(svc, plan, tmp_path) -> None:
+def test_push_of_a_file_outside_the_site_is_refused(svc, plan, tmp_path) -> None:
+    """What is pushed is what a scan would publish: a file of the site, and nothing else (the
+    worker reads it again by the same rule, so an outside file could not be delivered anyway)."""
     outside = tmp_path / "2024-10-02-elsewhere.md"
     outside.write_text("---\ntitle: Elsewhere\ndate: 2024-10-02 09:00:00 +0900\n---\nBody\n",
                        encoding="utf-8")
     sent = RecordingEnqueue()
     refused = act.push(svc, str(outside), who=WHO, enqueue=sent, plan=plan)
     assert not refused.ok and "not a file of the site" in (refused.error or "")
-    allowed = act.push(svc, str(outside), who=WHO, enqueue=sent, plan=plan,
-                       allow_outside_site=True)
-    assert allowed.ok and len(sent.keys) == 2
+    assert sent.keys == []
 
 
 def test_push_of_unpublishable_post_warns(svc, plan) -> None:
@@ -241,7 +241,7 @@ def test_resolve_and_retry_act_only_on_the_record_or_platform_named(drive, svc) 
     other = "https://newsdao.kr/2024/08/07/exaone-3-open-source.html"
     drive(svc.state, "failed", (other, "telegram", "@newsdao"))
     drive(svc.state, "failed", (other, "x", "newsdao"))
-    retried = act.retry(svc, other, who=WHO, enqueue=sent, allow_outside_site=True,
+    retried = act.retry(svc, other, who=WHO, enqueue=sent,
                         record_key=svc.state.key_for(other, "x", "newsdao"))
     assert [o.platform for o in retried.outcomes] == ["x"]
     assert svc.state.get(other, "telegram", "@newsdao").state == "failed"

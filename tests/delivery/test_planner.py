@@ -215,3 +215,69 @@ def test_editor_push_queues_a_skipped_post_and_force_resends_a_sent_one(
     assert again[0].state == "sent" and len(queue.keys) == 1
     forced = plan_manual(svc, post, ["telegram"], force=True, who="cli:ed", enqueue=queue)
     assert forced[0].state == "queued" and len(queue.keys) == 2
+
+
+def test_a_file_event_cannot_bring_in_what_a_full_scan_leaves_out(
+    site: Path, make_services, tmp_path: Path
+):
+    """Regression: a post symlinked from outside the site was skipped by full scans but read,
+    planned and published through a file event (an embargoed file went out)."""
+    svc = make_services()
+    baseline(svc)
+    private = tmp_path / "private"
+    (private / "_posts").mkdir(parents=True)
+    fresh = now_utc() - timedelta(minutes=1)
+    embargo = write_post(private, "embargo", fresh, title="EMBARGOED")
+    write_post(private, "embargo-two", fresh, title="EMBARGOED too")
+    link = site / "_posts" / embargo.name
+    link.symlink_to(embargo)
+    (site / "_posts" / "private").symlink_to(private / "_posts")
+    (site / "vendor" / "theme" / "_posts").mkdir(parents=True)
+    vendored = site / "vendor" / "theme" / "_posts" / f"{fresh:%Y-%m-%d}-theme-demo.md"
+    vendored.write_text((private / "_posts" / embargo.name).read_text(), encoding="utf-8")
+    events = [link, site / "_posts" / "private" / f"{fresh:%Y-%m-%d}-embargo-two.md", vendored]
+    queue = Queue()
+    report = scan(svc, paths=events, enqueue=queue)
+    assert (report.files, report.new, report.bad, queue.keys) == (0, 0, [], [])
+    report = scan(svc, enqueue=queue)  # and the full scan agrees
+    assert (report.new, report.bad, queue.keys) == (0, [], [])
+    assert svc.state.records() == []
+
+
+def test_a_deeply_nested_toml_file_is_bad_and_the_baseline_completes(site: Path, make_services):
+    """Regression: 5,000 nested TOML arrays raised RecursionError out of the reader and the
+    first scan (the baseline) aborted, so the bot never started publishing."""
+    write_post(site, "good", hours_ago(3))
+    deep = site / "_posts" / "2024-01-02-deep.md"
+    deep.write_text('+++\ntitle = "x"\nx = ' + "[" * 5000 + "]" * 5000 + "\n+++\nbody\n",
+                    encoding="utf-8")
+    svc = make_services()
+    report = scan(svc, enqueue=Queue())
+    assert report.baseline and svc.state.baseline_done(svc.site_key)
+    assert report.new == 1
+    [bad] = report.bad
+    assert bad.rel_path == "_posts/2024-01-02-deep.md" and "nested too deeply" in bad.reason
+
+
+def test_a_bad_file_reason_stays_short_in_the_log_and_the_notice(
+    site: Path, make_services, caplog: pytest.LogCaptureFixture
+):
+    """Regression: reasons quoted the value whole; nested YAML aliases in `date:` made a 300 KB
+    reason from 300 bytes (gigabytes from 500), and a long quoted date went out as is."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 6)]
+    (site / "_posts" / "2024-01-02-aliases.md").write_text(
+        "---\ntitle: x\n" + "\n".join(levels) + "\ndate: *a5\n---\nbody\n", encoding="utf-8")
+    (site / "_posts" / "2024-01-03-long-date.md").write_text(
+        "---\ntitle: x\ndate: '" + "2024-01-03 " * 6000 + "'\n---\nbody\n", encoding="utf-8")
+    svc = make_services()
+    notices: list = []
+    svc.notify = lambda notice: notices.append(notice) or True  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="bot.delivery.planner")
+    report = scan(svc, enqueue=Queue())
+    assert sorted(b.rel_path for b in report.bad) == [
+        "_posts/2024-01-02-aliases.md", "_posts/2024-01-03-long-date.md"]
+    lines = [r.getMessage() for r in caplog.records if "event=bad_file" in r.getMessage()]
+    assert len(lines) == 2 and all(len(line) < 800 for line in lines)
+    assert len(notices) == 2 and all(len(n.reason) <= 600 for n in notices)
+    assert all(len(b.reason) <= 500 for b in report.bad)

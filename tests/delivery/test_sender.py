@@ -197,3 +197,22 @@ def test_unexpected_exception_in_a_send_is_a_redacted_doubt(make_services, site:
     rec = svc.state.get_by_key(key)
     assert rec.state == "in_doubt" and "boom" in rec.reason and rec.maybe_sent
     assert "TEST-fake-token-not-real" not in rec.reason
+
+
+def test_a_post_replaced_by_a_symlink_out_of_the_site_is_never_sent(
+    live, site: Path, tmp_path: Path, fake_tg: FakeTelegram, fake_x: FakeX
+):
+    """Regression: delivery re-read the file the seen index named without the scan's rule, so
+    a symlink to an embargoed file outside the site was published."""
+    svc = live()
+    keys = queued_post(svc, site)
+    path = next((site / "_posts").iterdir())
+    private = tmp_path / "private"
+    private.mkdir()
+    embargo = private / path.name
+    embargo.write_text(path.read_text().replace("Big news news", "EMBARGOED"), encoding="utf-8")
+    path.unlink()
+    path.symlink_to(embargo)
+    assert deliver(svc, keys["telegram"], owner="t:1") == "failed"
+    assert deliver(svc, keys["x"], owner="x:1") == "failed"
+    assert fake_tg.channel_posts(CHANNEL) == [] and fake_x.posts == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -545,7 +547,8 @@ def test_a_file_outside_the_site_has_no_folder_categories(
     elsewhere.write_text("---\ntitle: 밖의 파일\ncategories: [경제]\n---\n본문\n", encoding="utf-8")
     site = site_builder.site()
     assert folder_categories(site, elsewhere) == []
-    assert read_post(site, elsewhere).categories == ("경제",)
+    with pytest.raises(PostFileError, match="not a file of the site"):
+        read_post(site, elsewhere)  # one rule for every way into a post: outside is refused
 
 
 def test_symlink_loop_inside_the_site_is_walked_once(site_builder: SiteBuilder) -> None:
@@ -560,3 +563,39 @@ def test_collections_dir(site_builder: SiteBuilder) -> None:
     site = site_builder.site()
     assert list(iter_post_files(site)) == [path]
     assert read_post(site, path).categories == ("경제",)
+
+
+def _five_mb(head: str, unit: str, tail: str = "") -> str:
+    """`head`, then `unit` repeated, then `tail`: just under the 5 MB cap in UTF-8."""
+    room = MAX_POST_BYTES - 100 - len((head + tail).encode())
+    return head + unit * (room // len(unit.encode())) + tail
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        _five_mb("---\ntitle: t\n---\n```\n", "para text here\n\n"),
+        _five_mb("---\ntitle: t\n---\n<!--\n", "para text here\n\n"),
+        _five_mb("---\ntitle: t\n---\n", "{% x "),
+        _five_mb("---\ntitle: t\n---\n", "[a"),
+        _five_mb("---\r\ntitle: t\r\n---\r\n", "# h\r\n\r\n"),
+        _five_mb("---\ntitle: t\n", "x: y\n"),  # never closed
+        _five_mb("---\ntitle: t\nexcerpt: '" + "[a" * 30_000 + "'\n---\n", "<div>"),
+        _five_mb("---\ntitle: '" + "<li>x" * 12_000 + "'\nexcerpt_separator: <!--more-->\n---\n",
+                 "**a** ", "<!--more-->"),
+        _five_mb("+++\ntitle = 't'\n+++\n", "> ", "x"),
+    ],
+    ids=["unclosed fence", "unclosed comment", "liquid", "brackets", "crlf headings",
+         "unclosed front matter", "big excerpt, divs", "big title, separator", "toml, quotes"],
+)
+def test_a_5_mb_post_of_any_shape_is_read_in_under_a_second(
+    site_builder: SiteBuilder, text: str
+) -> None:
+    """The whole reader, file to Post (or reason), is linear and bounded (CPU time)."""
+    path = site_builder.raw("_posts/2024-01-01-big.md", text)
+    assert MAX_POST_BYTES - 200 < path.stat().st_size < MAX_POST_BYTES
+    site = site_builder.site()
+    started = time.process_time()
+    with contextlib.suppress(PostFileError):
+        read_post(site, path)
+    assert time.process_time() - started < 1.0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -176,3 +179,132 @@ def test_plain_text_never_raises_nor_returns_tag_like_markup(markup: str) -> Non
         assert isinstance(out, str)
         assert not TAG_LIKE.search(out), (fn.__name__, out)
         assert out == out.strip() and "  " not in out and "\n" not in out
+
+
+# --------------------------------------------------------------------------- hostile bodies
+
+_REFERENCE = Path(__file__).with_name("reference_text.py")
+_spec = importlib.util.spec_from_file_location("newsbot_reference_text", _REFERENCE)
+assert _spec is not None and _spec.loader is not None
+reference = sys.modules.setdefault(_spec.name, importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(reference)
+
+FIVE_MB = 5 * 1024 * 1024
+
+
+def _fill(unit: str, head: str = "", tail: str = "") -> str:
+    return head + unit * ((FIVE_MB - len(head) - len(tail)) // len(unit)) + tail
+
+
+HOSTILE_BODIES = {
+    "unclosed fence": _fill("para text here\n\n", "```\n"),
+    "unclosed tilde fence": _fill("para\n\n", "~~~~\n"),
+    "unclosed comment": _fill("para text here\n\n", "<!--\n"),
+    "unclosed script": _fill("para\n\n", "<script>\n"),
+    "unclosed CDATA": _fill("para\n\n", "<![CDATA[\n"),
+    "many blank-line paragraphs of headings": _fill("# heading\n\n"),
+    "many image paragraphs": _fill("![](a.png)\n\n"),
+    "many spacer paragraphs": _fill("&nbsp;\n\n"),
+    "many list paragraphs": _fill("1. x\n\n"),
+    "many invisible paragraphs": _fill("\u200b\n\n"),
+    "one huge line": _fill("word "),
+    "one huge line of brackets": _fill("[a"),
+    "one huge line of emphasis": _fill("**a _b "),
+    "one huge table": _fill("| x | y |\n", "| a | b |\n|---|---|\n"),
+    "deep nested list": _fill("- ", tail="x"),
+    "deep nested quote": _fill(">", tail=" x"),
+    "deep nested divs": _fill("<div>", "<div>\n"),
+    "nested divs then stray ends": "<div>\n" + "<div>" * (FIVE_MB // 10) + "</p>" * (FIVE_MB // 8),
+    "many raw tags": _fill("{% raw %}x{% endraw %} "),
+    "many unclosed liquid tags": _fill("{% x "),
+    "many unclosed liquid outputs": _fill("{{ x "),
+    "many unclosed liquid comments": _fill("{% comment %} "),
+    "many HTML tags": _fill("<span>x</span>"),
+    "unclosed comments in an HTML block": _fill("<!-- x >", "<div>\n"),
+    "unclosed CDATA in an HTML block": _fill("<![CDATA[ x ]>", "<div>\n"),
+    "unclosed tags in an HTML block": _fill("<a b", "<div>\n"),
+    "unclosed comments in a paragraph": "<p>" + _fill("<!-- "),
+    "many list items in an HTML block": _fill("<li>x", "<div><ol>\n"),
+}
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES.values(), ids=HOSTILE_BODIES.keys())
+def test_a_5_mb_body_of_any_shape_is_read_in_under_a_second(body: str) -> None:
+    """Regression: an unclosed fence (or `<!--`, or Liquid tag) before many paragraphs made the
+    first-paragraph search quadratic (120 KB: 62 s; 5 MB: about 30 hours per rescan). Linear
+    code reads any of these in well under 0.5 s; the bound separates it from quadratic by
+    orders of magnitude (CPU time of this process, so other tests running do not count)."""
+    for fn in (first_paragraph, plain_text, html_to_text):
+        started = time.process_time()
+        out = fn(body)
+        elapsed = time.process_time() - started
+        assert elapsed < 1.0, (fn.__name__, elapsed)
+        assert isinstance(out, str) and not TAG_LIKE.search(out)
+
+
+# Ordinary posts, built from the blocks news posts are made of.
+_words = st.lists(
+    st.sampled_from(
+        ["코스피가", "반등했다", "한국은행은", "기준금리를", "동결했다", "The", "index", "rose",
+         "2.5%", "AI", "(속보)", "‘엑사원’", "3.0", "news", "오늘", "1987.", "e.g.", "—", "!"]
+    ),
+    min_size=1,
+    max_size=12,
+).map(" ".join)
+_inline = st.one_of(
+    _words,
+    _words.map(lambda w: f"**{w}**"),
+    _words.map(lambda w: f"_{w}_"),
+    _words.map(lambda w: f"[{w}](https://news.example/a)"),
+    _words.map(lambda w: f"`{w}`"),
+    _words.map(lambda w: f"<b>{w}</b>"),
+    _words.map(lambda w: f"{w} &amp; {w}"),
+    _words.map(lambda w: f"{w}&nbsp;{w}"),
+    _words.map(lambda w: f"<span style=\"color: #1a5490;\">{w}</span>"),
+    _words.map(lambda w: f"{w} {{{{ page.title }}}} {{% include ad.html %}}"),
+    _words.map(lambda w: f"{{% raw %}}{w}{{% endraw %}}"),
+)
+_paragraph = st.lists(_inline, min_size=1, max_size=4).map(" ".join)
+_block = st.one_of(
+    _paragraph,
+    st.tuples(_paragraph, _paragraph).map("\n".join),
+    st.tuples(st.integers(1, 6), _words).map(lambda t: "#" * t[0] + " " + t[1]),
+    _words.map(lambda w: f"{w}\n===="),
+    _words.map(lambda w: f"![{w}](/assets/img/a.jpg)"),
+    _words.map(lambda w: f"![{w}](/assets/img/a.jpg \"{w}\")\n![b](/b.png)"),
+    st.lists(_words, min_size=1, max_size=3).map(lambda ws: "\n".join(f"- {w}" for w in ws)),
+    st.lists(_words, min_size=1, max_size=3).map(
+        lambda ws: "\n".join(f"{i}. {w}" for i, w in enumerate(ws, 1))),
+    _words.map(lambda w: f"  {w}"),
+    _words.map(lambda w: f"> {w}"),
+    _words.map(lambda w: f"    {w}"),
+    st.tuples(_words, _words).map(lambda t: f"```\n{t[0]}\n\n{t[1]}\n```"),
+    st.tuples(_words, _words).map(lambda t: f"```python\n{t[0]}\n```\n{t[1]}"),
+    st.tuples(_words, _words).map(lambda t: f"<!-- {t[0]}\n\n{t[1]} -->"),
+    st.tuples(_words, _words).map(lambda t: f"<!-- {t[0]} -->\n{t[1]}"),
+    _words.map(lambda w: f"<pre>\n{w}\n\n{w}\n</pre>"),
+    _words.map(lambda w: f"<p>{w}</p>"),
+    _words.map(lambda w: f"<p><img src='/a.jpg'></p>\n<p>&nbsp;</p>\n<p>{w}</p>"),
+    _words.map(lambda w: f"<figure><img src='/a.jpg'><figcaption>{w}</figcaption></figure>"),
+    _words.map(lambda w: f"<div>\n<h2>{w}</h2>\n</div>"),
+    _words.map(lambda w: f"{{% comment %}}\n{w}\n\n{w}\n{{% endcomment %}}"),
+    _words.map(lambda w: f"{w}\n{{: .lead}}"),
+    _words.map(lambda w: f"| {w} | b |\n|---|---|\n| c | d |"),
+    st.sampled_from(["&nbsp;", "***", "<br>", "{:toc}", "\u200b"]),
+)
+_ordinary_body = st.tuples(
+    st.lists(_block, max_size=8), st.sampled_from(["\n\n", "\n\n\n", "\r\n\r\n"])
+).map(lambda t: t[1].join(t[0]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ordinary_body)
+def test_on_ordinary_posts_the_excerpt_is_what_it_always_was(body: str) -> None:
+    assert first_paragraph(body) == reference.first_paragraph(body)
+    assert plain_text(body) == reference.plain_text(body)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_paragraph)
+def test_on_ordinary_titles_the_text_is_what_it_always_was(title: str) -> None:
+    assert html_to_text(title) == reference.html_to_text(title)
