@@ -19,7 +19,7 @@ from bot.redis_embedded import start_embedded
 DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
 KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
 STABLE_DELIVERY_KEYS = ["post", "platform", "destination", "state", "attempts", "reason",
-                        "receipt", "updated_at"]
+                        "receipt", "updated_at", "notes"]
 
 
 @pytest.fixture

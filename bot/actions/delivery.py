@@ -561,7 +561,7 @@ def resume(svc: DeliveryServices, who: str, enqueue: Enqueue) -> PauseReport:
 
 # --------------------------------------------------------------------------------- status
 DELIVERY_KEYS = ("post", "platform", "destination", "state", "attempts", "reason", "receipt",
-                 "updated_at")
+                 "updated_at", "notes")
 
 
 def _delivery(record: Record) -> dict[str, Any]:

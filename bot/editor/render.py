@@ -140,7 +140,10 @@ def _record_line(item: Mapping[str, Any], *, reason: bool = False) -> str:
         parts.append(link(url))
     if reason and item.get("reason"):
         parts.append(f"— {esc(item.get('reason'), 200)}")
-    return " ".join(parts)
+    line = " ".join(parts)
+    for note in item.get("notes") or ():  # e.g. the image failed and the text went out
+        line += f"\n  ⚠ {esc(note, 200)}"
+    return line
 
 
 def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tuple[str, list[str]]:

@@ -319,7 +319,7 @@ def test_status_json_shape_and_counts_match_records(drive, svc) -> None:
     assert len(data["deliveries"]) == 6
     for d in data["deliveries"]:
         assert list(d) == ["post", "platform", "destination", "state", "attempts", "reason",
-                           "receipt", "updated_at"]
+                           "receipt", "updated_at", "notes"]
         assert d["state"] == plan_states[(d["post"], d["platform"], d["destination"])]
     stamps = [d["updated_at"] for d in data["deliveries"]]
     assert stamps == sorted(stamps, reverse=True)
