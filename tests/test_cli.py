@@ -303,3 +303,27 @@ def test_an_error_naming_a_markup_ref_prints_it_literally(tmp_path: Path) -> Non
                   env={"DATA_DIR": str(tmp_path), "COLUMNS": "400"})
     assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
     assert "[/][link=https://evil.example]x" in run.stderr
+
+
+def test_a_template_reading_the_environment_is_refused_without_printing_it(
+    tmp_path: Path,
+) -> None:
+    """The attack from the issue, end to end: the bot token in the environment stays unseen."""
+    token = "123456789" + ":" + "AAH-fake-cli-sandbox-token-0123456789ab"
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "x.txt.j2").write_text(
+        "{{ title }}\n{% for kv in post.path.joinpath('/proc/self/environ').read_text()"
+        ".split('\\x00') %}{% if kv.startswith('TELEGRAM_BOT') %}{{ kv }}{% endif %}"
+        "{% endfor %}\n{{ url }}",
+        encoding="utf-8",
+    )
+    run = newsbot(
+        "preview", "exaone-3-open-source", "--site", str(DEMO), "--platform", "x", "--json",
+        env={"TEMPLATES_DIR": str(tmp_path / "tpl"), "DATA_DIR": str(tmp_path / "var"),
+             "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_CHANNEL": "@newsbot_test"},
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "x.txt.j2:2:" in run.stderr and "Traceback" not in run.stderr
+    for secret in (token, token.split(":")[1]):
+        assert secret not in run.stdout and secret not in run.stderr
+    assert "TELEGRAM_BOT_TOKEN" not in run.stdout + run.stderr
