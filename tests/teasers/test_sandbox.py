@@ -43,12 +43,15 @@ def secret_renderer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         (folder / "x.txt.j2").write_text("{{ title }}\n" + line + "\n{{ url }}", encoding="utf-8")
         return TeaserRenderer(config.templates_dir, hashtag_max=config.hashtag_max)
 
+    build.post_file = tmp_path / "2024-01-02-post.md"  # type: ignore[attr-defined]
+    build.post_file.write_text("---\ntitle: Title\n---\n", encoding="utf-8")  # type: ignore[attr-defined]
     return build
 
 
 def _fails_cleanly(renderer_for, make_post, line: str, kind: str, seconds: float = 5.0) -> str:
+    source = renderer_for.post_file  # a real file: `post.path.write_text()` would overwrite it
     post = make_post(
-        path=Path(__file__).resolve(),
+        path=source,
         date=datetime(2024, 8, 7, 9, 30, tzinfo=ZoneInfo("Asia/Seoul")),
         extra={"author": "Kim", "labels": ["a", "b"], "meta": {"k": "v"}},
     )
@@ -67,6 +70,7 @@ def _fails_cleanly(renderer_for, make_post, line: str, kind: str, seconds: float
     assert peak < 64 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
     for secret in SECRETS:
         assert secret not in message and secret not in repr(err.value.__cause__)
+    assert source.read_text(encoding="utf-8") == "---\ntitle: Title\n---\n"
     return message
 
 
