@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from timescale import announce
+
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "examples/site/_posts/2024-08-07-exaone-3-open-source.md"
 
@@ -65,6 +67,7 @@ def timed(cmd: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    announce()  # `newsbot check` inherits this environment
     root = Path(tempfile.mkdtemp(prefix="newsbot-bench-site-"))
     try:
         build_site(root, n)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from PIL import Image
+from timescale import announce
 
 from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
 from bot.fakes.x import FakeX
@@ -128,11 +129,12 @@ def pct(values: list[float], q: float) -> float:
 def bench_latency(posts: int) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-latency-"))
     site = make_site(work / "site")
+    scaled = announce(0.01)
     tg = FakeTelegram(time_scale=0.01).start()
     tg.add_chat(CHAT_ID, CHANNEL)
     fx = FakeX(time_scale=0.01, user_24h_limit=10_000).start()
     key, secret, token, token_secret = fx.credentials
-    env = {"SITE_DIR": str(site), "DATA_DIR": str(work / "var"), "RATE_TIME_SCALE": "0.01",
+    env = {"SITE_DIR": str(site), "DATA_DIR": str(work / "var"), **scaled,
            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_CHANNEL": CHANNEL,
            "TELEGRAM_API_URL": tg.base_url, "X_API_KEY": key, "X_API_SECRET": secret,
            "X_ACCESS_TOKEN": token, "X_ACCESS_TOKEN_SECRET": token_secret,
@@ -172,9 +174,10 @@ def bench_latency(posts: int) -> None:
 def bench_backlog(count: int, scale: float) -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-backlog-"))
     site = make_site(work / "site")
+    scaled = announce(scale)
     tg = FakeTelegram(time_scale=scale).start()  # enforces 1/s per chat and 20/min per channel
     tg.add_chat(CHAT_ID, CHANNEL)
-    env = {"SITE_DIR": str(site), "DATA_DIR": str(work / "var"), "RATE_TIME_SCALE": str(scale),
+    env = {"SITE_DIR": str(site), "DATA_DIR": str(work / "var"), **scaled,
            "TELEGRAM_BOT_TOKEN": DEFAULT_TOKEN, "TELEGRAM_CHANNEL": CHANNEL,
            "TELEGRAM_API_URL": tg.base_url}
     run = Run(work, env)

@@ -24,6 +24,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from timescale import announce  # noqa: E402
+
 from bot.config import load_settings  # noqa: E402
 from bot.delivery.sender import deliver  # noqa: E402
 from bot.delivery.services import Services  # noqa: E402
@@ -58,6 +60,7 @@ def main(n: int) -> int:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     try:
         build_site(tmp / "site", 200)
+        announce(0.001)
         settings = load_settings(
             site_dir=tmp / "site", data_dir=tmp / "var", telegram_bot_token=fake.token,
             telegram_api_url=fake.base_url, telegram_channel=str(CHANNEL),

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from bench_check import build_site
+from timescale import announce
 
 from bot.config import Settings
 from bot.delivery import planner
@@ -36,6 +37,7 @@ def bare_stat_loop(root: Path) -> int:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    announce()  # the settings below read the environment
     work = Path(tempfile.mkdtemp(prefix="newsbot-bench-rescan-"))
     parsed = 0
     real_read = jekyll.read_post

@@ -29,6 +29,7 @@ from bot.actions.content import (
     teaser_json,
 )
 from bot.actions.lookup import PostLookupError, find_post
+from bot.cli_text import literal
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from bot.redis_embedded import EmbeddedRedisBusyError, EmbeddedRedisUnavailableError
@@ -42,8 +43,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
+# No emoji codes: a title holding `:fire:` prints as typed (values go in as Text or escaped).
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 SiteOption = Annotated[
     Path | None,
@@ -99,7 +101,9 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         _print_json([r.to_json() for r in rows])
     else:
-        table = Table(title=f"{site_cfg.root}  ({site_cfg.timezone_name})", show_lines=False)
+        table = Table(
+            title=literal(f"{site_cfg.root}  ({site_cfg.timezone_name})"), show_lines=False
+        )
         table.add_column("file", overflow="fold")
         table.add_column("status")
         table.add_column("date", no_wrap=True)
@@ -108,14 +112,17 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
             if not r.ok:
                 status, detail = (
                     Text("bad file", style="bold red"),
-                    Text(r.reason or "", style="red"),
+                    literal(r.reason or "", "red"),
                 )
             elif r.publishable:
-                status, detail = Text("publishable", style="green"), Text(r.title or "")
+                status, detail = Text("publishable", style="green"), literal(r.title or "")
             else:
                 status = Text("not now", style="yellow")
-                detail = Text.assemble((r.title or "") + "\n", (r.reason or "", "yellow"))
-            table.add_row(r.file, status, (r.date or "")[:16].replace("T", " "), detail)
+                detail = Text.assemble(
+                    literal(r.title or ""), "\n", literal(r.reason or "", "yellow")
+                )
+            date = literal((r.date or "")[:16].replace("T", " "))
+            table.add_row(literal(r.file), status, date, detail)
         console.print(table)
         publishable = sum(1 for r in rows if r.publishable)
         console.print(
@@ -152,11 +159,14 @@ def preview(
         )
         return
     console.print(
-        f"[bold]{post.title}[/]\n{post.url}\n[dim]{post.rel_path} · {post.date.isoformat()}[/]"
+        Text.assemble(
+            literal(post.title, "bold"), "\n", literal(post.url), "\n",
+            literal(f"{post.rel_path} · {post.date.isoformat()}", "dim"),
+        )
     )
     why_not = post.unpublishable_reason(datetime.now(UTC))
     if why_not:
-        console.print(f"[yellow]not publishable now: {why_not}[/]")
+        console.print(literal(f"not publishable now: {why_not}", "yellow"))
     for item in items:
         t = item.teaser
         over = t.length > t.limit
@@ -164,9 +174,9 @@ def preview(
         shortened = " · shortened" if t.shortened else ""
         console.print(
             Panel(
-                Text(t.text),
+                literal(t.text, multiline=True),
                 title=f"{measure}{shortened}",
-                subtitle=image_summary(item.image),
+                subtitle=literal(image_summary(item.image)),
                 title_align="left",
                 subtitle_align="left",
             )
@@ -190,7 +200,7 @@ def main() -> None:
         code = app(standalone_mode=False)
     except (ConfigError, SiteError, UserError, TemplateError, EmbeddedRedisBusyError,
             EmbeddedRedisUnavailableError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(Text.assemble(("error:", "bold red"), " ", literal(exc)), soft_wrap=True)
         raise SystemExit(2) from None
     except Exception as exc:  # click's own usage errors
         import click

@@ -29,6 +29,7 @@ from rich.text import Text
 
 from bot.actions import delivery as actions
 from bot.actions.content import PLATFORMS
+from bot.cli_text import literal
 from bot.config import Settings
 from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
@@ -130,19 +131,19 @@ def _print_report(report: actions.DeliveryReport, as_json: bool) -> None:
         _print_json(report.to_json())
         return
     if report.post:
-        console.print(Text.assemble((report.title or "", "bold"), "\n",
-                                    (unquote(report.post), "dim")), highlight=False)
+        console.print(Text.assemble(literal(report.title or "", "bold"), "\n",
+                                    literal(unquote(report.post), "dim")), highlight=False)
     if report.warning:
-        console.print(f"[yellow]note: {report.warning}[/]", highlight=False)
+        console.print(literal(f"note: {report.warning}", "yellow"))
     if report.paused:
         console.print("[yellow]publishing is paused[/]")
     for o in report.outcomes:
         style = _RESULT_STYLE.get(o.result, "")
-        line = Text.assemble((f"{o.platform:<9}", "bold"), f"{o.destination}  ",
-                             (o.result.replace("_", " "), style), f"  {o.message}")
+        line = Text.assemble((f"{o.platform:<9}", "bold"), literal(f"{o.destination}  "),
+                             (o.result.replace("_", " "), style), literal(f"  {o.message}"))
         console.print(line, highlight=False, soft_wrap=True)
     if report.error:
-        console.print(f"[red]{report.error}[/]", highlight=False)
+        console.print(literal(report.error, "red"))
 
 
 def _finish(report: actions.DeliveryReport, as_json: bool) -> None:
@@ -176,13 +177,14 @@ def _short(iso_text: str | None) -> str:
 def _print_status(report: actions.StatusReport) -> None:
     from bot.cli import console
 
-    mode = "[yellow]dry-run[/]" if report.mode == "dry-run" else "[green]live[/]"
-    head = f"mode {mode}"
+    head = Text.assemble("mode ", ("dry-run", "yellow") if report.mode == "dry-run"
+                         else ("live", "green"))
     if report.paused:
         who = (report.pause or {}).get("who", "")
         why = (report.pause or {}).get("reason", "")
-        head += f"  [bold yellow]PAUSED[/] by {who}" + (f": {why}" if why else "")
-    console.print(head, highlight=False)
+        head.append_text(Text.assemble("  ", ("PAUSED", "bold yellow"), " by ", literal(who),
+                                       literal(f": {why}" if why else "")))
+    console.print(head)
     console.print("  ".join(f"[{_STATE_STYLE.get(s, '')}]{s}[/] {n}" if n else f"[dim]{s} 0[/]"
                             for s, n in report.counts.items()), highlight=False)
 
@@ -197,9 +199,10 @@ def _print_status(report: actions.StatusReport) -> None:
     for d in report.deliveries:
         receipt = d["receipt"]
         detail = (receipt.get("url") or receipt.get("id") or "") if receipt else d["reason"]
-        state = Text(d["state"], style=_STATE_STYLE.get(d["state"], ""))
-        table.add_row(_short(d["updated_at"])[5:16], state, f"{d['platform']} {d['destination']}",
-                      Text(unquote(d["post"])), Text(detail or ""))
+        state = literal(d["state"], _STATE_STYLE.get(d["state"], ""))
+        table.add_row(literal(_short(d["updated_at"])[5:16]), state,
+                      literal(f"{d['platform']} {d['destination']}"),
+                      literal(unquote(d["post"])), literal(detail or ""))
     console.print(table)
 
     if report.pending:
@@ -210,25 +213,27 @@ def _print_status(report: actions.StatusReport) -> None:
         pending.add_column("post", overflow="fold", ratio=3)
         pending.add_column("reason", overflow="fold", ratio=2)
         for p in report.pending:
-            pending.add_row(_short(p["eta"]) or "now", p["state"],
-                            f"{p['platform']} {p['destination']}", Text(unquote(p["post"])),
-                            Text(p["reason"] or ""))
+            pending.add_row(literal(_short(p["eta"]) or "now"), literal(p["state"]),
+                            literal(f"{p['platform']} {p['destination']}"),
+                            literal(unquote(p["post"])), literal(p["reason"] or ""))
         console.print(pending)
 
     for bucket, entry in report.rate.items():
-        parts = [f"{r['remaining']}/{r['limit']} per {r['window']:g}s" for r in entry["rules"]]
+        parts = [literal(f"{r['remaining']}/{r['limit']} per {r['window']:g}s")
+                 for r in entry["rules"]]
         daily = entry.get("daily")
         if daily and daily.get("platform_remaining") is not None:
-            parts.append(f"platform says {daily['platform_remaining']} left today")
+            parts.append(literal(f"platform says {daily['platform_remaining']} left today"))
         if entry.get("blocked_until"):
-            parts.append(f"[red]blocked until {_short(entry['blocked_until'])}[/]")
-        note = "" if entry.get("enforced", True) else " [dim](not enforced in a dry run)[/]"
-        console.print(f"rate {bucket}: " + (", ".join(parts) or "no local limit") + note,
-                      highlight=False)
+            parts.append(literal(f"blocked until {_short(entry['blocked_until'])}", "red"))
+        line = Text.assemble("rate ", literal(bucket), ": ")
+        line.append_text(Text(", ").join(parts) if parts else Text("no local limit"))
+        if not entry.get("enforced", True):
+            line.append(" (not enforced in a dry run)", "dim")
+        console.print(line)
     if report.workers:
-        console.print("workers: " + ", ".join(f"{name} ({_ago(age)})"
-                                              for name, age in report.workers.items()),
-                      highlight=False)
+        console.print(literal("workers: " + ", ".join(f"{name} ({_ago(age)})"
+                                                      for name, age in report.workers.items())))
     else:
         console.print("[yellow]workers: none has reported a heartbeat[/]")
 
@@ -364,8 +369,8 @@ def register(app: typer.Typer) -> None:
         for column in ("time", "who", "action", "target", "result"):
             table.add_column(column, overflow="fold")
         for row in rows:
-            table.add_row(*(str(row.get(c) or "") for c in ("time", "who", "action", "target",
-                                                             "result")))
+            table.add_row(*(literal(row.get(c) or "") for c in ("time", "who", "action", "target",
+                                                                 "result")))
         console.print(table)
 
     @app.command()

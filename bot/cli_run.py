@@ -88,9 +88,12 @@ def scan(
     as_json: Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")] = False,
 ) -> None:
     """Scan the site now; new posts are queued for the workers."""
+    from rich.text import Text
+
     import tasks
     from bot.cli import console
     from bot.cli_ops import connect_redis
+    from bot.cli_text import literal
     from bot.delivery.planner import scan as run_scan
     from bot.delivery.services import Services
 
@@ -118,7 +121,7 @@ def scan(
     console.print(f"queued {report.queued}, waiting {report.waiting}, skipped {report.skipped}"
                   + (f", backfilled {report.backfilled} posts" if backfill else ""))
     for bad in report.bad:
-        console.print(f"[red]bad file[/] {bad}", highlight=False)
+        console.print(Text.assemble(("bad file", "red"), " ", literal(bad)))
     if no_worker and report.queued:
         console.print("[yellow]no worker is running: queued posts go out with the next "
                       "`newsbot run`[/]")

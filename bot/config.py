@@ -7,12 +7,17 @@ log or a traceback shows `**********` instead of a token.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
+
+#: Set to 1 by the test suite and the benchmarks only: it allows RATE_TIME_SCALE below 1.
+TESTING_SWITCH = "NEWSBOT_TESTING"
 
 
 class ConfigError(Exception):
@@ -92,7 +97,10 @@ class Settings(BaseSettings):
         120.0, gt=0, description="How long a send may take before its record becomes in_doubt."
     )
     rate_time_scale: float = Field(
-        1.0, gt=0, le=1, description="Shrinks rate-limit windows (benchmarks against scaled fakes)."
+        1.0,
+        gt=0,
+        le=1,
+        description="Tests and benchmarks only: shrinks rate-limit windows to match scaled fakes.",
     )
 
     @field_validator("log_level", mode="before")
@@ -137,6 +145,20 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: object) -> object:
         """Whitespace-only (`TOKEN= `) is as unset as empty, which env_ignore_empty covers."""
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("rate_time_scale")
+    @classmethod
+    def _scaled_time_only_in_tests(cls, value: float) -> float:
+        """Shrunk windows would send faster than Telegram and X allow and get the channel or the
+        app rate-limited or banned; nothing but the test suite and the benchmarks (which run
+        against time-scaled fakes and set the switch) has a reason to shrink them."""
+        if value != 1.0 and os.environ.get(TESTING_SWITCH) != "1":
+            raise PydanticCustomError(
+                "test_only",
+                "for tests and benchmarks only (it shrinks Telegram's and X's real rate-limit "
+                "windows); remove it",
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod

@@ -24,6 +24,14 @@ Exception text is rendered (``logging.Formatter.formatException``), redacted int
 and ``exc_info`` is dropped, because some handlers (rich tracebacks, error trackers) render the
 live exception object themselves and would print its message, token and all. Uncaught exceptions
 (``sys.excepthook``, ``threading.excepthook``) go through the same redaction.
+
+A message, its ``%s`` arguments and exception messages carry text from outside (a stranger's chat
+message, a post title, a platform's error): control characters in them are escaped
+(`bot.escaping`) in the same door, so a newline cannot forge a second log line and an ANSI escape
+cannot rewrite the terminal. Redaction runs on the raw text first (an escape would hide a token's
+shape), and a registered secret is found even with control characters inside it. JSON lines keep
+the raw (redacted) text, which ``json.dumps`` escapes; the few controls it leaves raw (DEL, C1,
+U+2028/9, bidi) are escaped there too.
 """
 
 from __future__ import annotations
@@ -39,6 +47,8 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import quote, quote_plus
+
+from bot.escaping import CONTROL_CHARS, escape_controls
 
 __all__ = [
     "QUIET_LOGGERS",
@@ -132,6 +142,34 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_re: re.Pattern[str] | None = None
+# What may sit inside a registered secret and hide it from an exact match: control characters
+# and whole ANSI CSI sequences (`\x1b[0m`), which escaping would otherwise print around its pieces.
+_GAP_ITEM = re.compile(rf"\x1b\[[0-?]*[ -/]*[@-~]|[{CONTROL_CHARS}]")
+
+
+def _redact_split_secrets(text: str, secret_re: re.Pattern[str]) -> str:
+    """Look for secrets again with the gaps taken out, and redact each whole original span."""
+    kept: list[str] = []
+    origin: list[int] = []  # index in `text` of each kept character
+    pos = 0
+    for gap in _GAP_ITEM.finditer(text):
+        kept.append(text[pos : gap.start()])
+        origin.extend(range(pos, gap.start()))
+        pos = gap.end()
+    kept.append(text[pos:])
+    origin.extend(range(pos, len(text)))
+    spans = [(origin[m.start()], origin[m.end() - 1] + 1)
+             for m in secret_re.finditer("".join(kept)) if m.end() > m.start()]
+    if not spans:
+        return text
+    out: list[str] = []
+    pos = 0
+    for start, end in spans:  # in order and disjoint, as finditer gives them
+        out.append(text[pos:start])
+        out.append(REDACTED)
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def add_secrets(*values: str | None) -> None:
@@ -160,6 +198,8 @@ def redact(text: str) -> str:
     secret_re = _secret_re
     if secret_re is not None:
         text = secret_re.sub(REDACTED, text)
+        if _GAP_ITEM.search(text):
+            text = _redact_split_secrets(text, secret_re)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -192,7 +232,44 @@ _STANDARD_ATTRS: Final = frozenset(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__
 ) | {"message", "asctime", "taskName"}
 _MARK: Final = "_newsbot_redacted"
-_exc_formatter = logging.Formatter()
+# The redacted message before escaping, for JSON lines (json.dumps escapes it itself).
+_RAW_MESSAGE: Final = "_newsbot_raw_message"
+
+
+def _escape_traceback(te: traceback.TracebackException, seen: set[int]) -> None:
+    """Redact, then escape, the outside text of every exception in the chain (messages, notes,
+    a SyntaxError's text); file names and source lines are ours and keep their layout."""
+    if id(te) in seen:
+        return
+    seen.add(id(te))
+    message = getattr(te, "_str", None)  # the exception's str(), as format_exception prints it
+    if isinstance(message, str):
+        te._str = escape_controls(redact(message))  # type: ignore[attr-defined]
+    for attr in ("msg", "text"):  # SyntaxError and subclasses
+        value = getattr(te, attr, None)
+        if isinstance(value, str):
+            setattr(te, attr, escape_controls(redact(value.rstrip("\n"))))
+    notes = getattr(te, "__notes__", None)
+    if isinstance(notes, list):
+        te.__notes__ = [escape_controls(redact(str(n))) for n in notes]
+    for linked in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+        if linked is not None:
+            _escape_traceback(linked, seen)
+
+
+def format_exception(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> str:
+    """A traceback whose exception messages are redacted and escaped: a message cannot add a line
+    that looks like a log record. Without a trailing newline, like ``formatException``."""
+    try:
+        te = traceback.TracebackException(exc_type, exc, tb)
+        _escape_traceback(te, set())
+        text = "".join(te.format())
+    except Exception:  # never lose the error itself: fall back to escaping all but newlines
+        text = "".join(traceback.format_exception(exc_type, exc, tb))
+        text = escape_controls(redact(text), keep_newlines=True)
+    return redact(text).rstrip("\n")
 
 
 class RedactingFilter(logging.Filter):
@@ -210,13 +287,16 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
         message = record.getMessage()
     except Exception:  # bad %-args: keep logging's own error path, but without the secret
         message = f"{record.msg!s} % {record.args!r}"
-    record.msg = redact(message)
+    raw = redact(message)
+    record.msg = escape_controls(raw)
     record.args = None
     if record.exc_info:
-        if not record.exc_text:
-            record.exc_text = _exc_formatter.formatException(record.exc_info)
+        if not record.exc_text and record.exc_info[0] is not None:
+            record.exc_text = format_exception(*record.exc_info)  # type: ignore[arg-type]
         # Handlers that render the live exception would bypass exc_text: drop it.
         record.exc_info = None
+    elif record.exc_text:  # rendered by someone else: its line structure is all we can keep
+        record.exc_text = escape_controls(record.exc_text, keep_newlines=True)
     if record.exc_text:
         record.exc_text = redact(record.exc_text)
     if record.stack_info:
@@ -224,6 +304,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     for key, value in list(record.__dict__.items()):
         if key not in _STANDARD_ATTRS:
             record.__dict__[key] = _redact_value(value)
+    record.__dict__[_RAW_MESSAGE] = raw
     record.__dict__[_MARK] = True
     return record
 
@@ -253,6 +334,22 @@ class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        # Already escaped by redact_record; again here for a record that never went through it.
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei: Any) -> str:
+        return format_exception(*ei) if ei and ei[0] is not None else ""
+
+
+# What json.dumps(ensure_ascii=False) leaves raw but some readers take as a line break or a
+# terminal control (DEL, C1 such as NEL, U+2028/U+2029, bidi): escaped as JSON \u escapes.
+_JSON_RAW_CONTROLS: Final = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _json_escape_controls(line: str) -> str:
+    return _JSON_RAW_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", line)
+
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line; structured events put their fields at the top level."""
@@ -267,14 +364,15 @@ class JsonFormatter(logging.Formatter):
         if isinstance(event, dict):
             data.update(event)
         else:
-            data["msg"] = record.getMessage()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = redact(self.formatException(record.exc_info))
+            raw = record.__dict__.get(_RAW_MESSAGE)
+            data["msg"] = raw if isinstance(raw, str) else record.getMessage()
+        if record.exc_info and not record.exc_text and record.exc_info[0] is not None:
+            record.exc_text = format_exception(*record.exc_info)
         if record.exc_text:
             data["exc"] = record.exc_text
         if record.stack_info:
             data["stack"] = record.stack_info
-        return json.dumps(data, ensure_ascii=False, default=str)
+        return _json_escape_controls(json.dumps(data, ensure_ascii=False, default=str))
 
 
 def configure_logging(
@@ -307,8 +405,7 @@ def configure_logging(
 def _print_redacted(
     exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
 ) -> None:
-    text = "".join(traceback.format_exception(exc_type, exc, tb))
-    sys.stderr.write(redact(text))
+    sys.stderr.write(format_exception(exc_type, exc, tb) + "\n")
 
 
 def _sys_hook(
@@ -335,7 +432,7 @@ def _install_excepthooks() -> None:
 
 # --- structured events -----
 
-_NEEDS_QUOTES = re.compile(r"[\s\"'=\\]|^$")
+_NEEDS_QUOTES = re.compile(rf"[\s\"'=\\{CONTROL_CHARS}]|^$")
 
 
 def _logfmt_value(value: object) -> str:
@@ -349,13 +446,8 @@ def _logfmt_value(value: object) -> str:
         text = value if isinstance(value, str) else str(value)
     if not _NEEDS_QUOTES.search(text):
         return text
-    escaped = (
-        text.replace("\\", "\\\\")
-        .replace('"', '\\"')
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\t", "\\t")
-    )
+    # Backslashes first: the control escapes that follow add backslashes of their own.
+    escaped = escape_controls(text.replace("\\", "\\\\").replace('"', '\\"'))
     return f'"{escaped}"'
 
 

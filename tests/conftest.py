@@ -17,10 +17,15 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import redis
 
+from bot.config import TESTING_SWITCH
 from bot.redis_embedded import start_embedded
 from bot.state import RateLimiter, State
 
 _TEST_DB = 15
+
+# The suite runs the rate limiter against time-scaled fakes (RATE_TIME_SCALE < 1), which the
+# settings refuse outside tests and benchmarks; subprocesses that copy os.environ inherit it.
+os.environ[TESTING_SWITCH] = "1"
 
 
 def _dedicated_db(url: str) -> str:

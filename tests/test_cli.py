@@ -240,3 +240,90 @@ def test_check_reports_the_second_of_two_files_with_one_url_as_the_scan_does(
     )
     table = newsbot("check", "--site", str(site))
     assert table.returncode == 1 and "1 bad" in table.stdout
+
+
+# --- values print literally ---------------------------------------------------------------------
+
+HOSTILE_TITLE = "[/] [link=https://evil.example]x[/link] [bold red]loud :fire: \\[b]"
+HOSTILE_FILE = "2024-08-10-[bold red]odd[link=x].md"  # no `/` in a file name
+
+
+def _hostile_site(tmp_path: Path) -> Path:
+    """The demo site plus a post whose title, excerpt and file name read as Rich markup and
+    whose title ends in terminal control sequences (YAML's \\e is ESC, \\a is BEL)."""
+    site = tmp_path / "site"
+    shutil.copytree(DEMO, site)
+    title = HOSTILE_TITLE.replace("\\", "\\\\") + " \\e[2J\\e]0;pwned\\a"
+    (site / "_posts" / HOSTILE_FILE).write_text(
+        f'---\ntitle: "{title}"\nexcerpt: "[i]not italic[/i] [/]"\n---\nbody\n', encoding="utf-8"
+    )
+    return site
+
+
+def _assert_literal(out: str) -> None:
+    assert HOSTILE_TITLE in out, out
+    assert "\\x1b[2J\\x1b]0;pwned\\x07" in out  # the controls show as escapes...
+    assert "\x1b" not in out and "\x07" not in out  # ...and never reach the terminal
+    assert "🔥" not in out
+
+
+def test_preview_prints_markup_in_values_literally(tmp_path: Path) -> None:
+    site = _hostile_site(tmp_path)
+    env = {"DATA_DIR": str(tmp_path / "var"), "COLUMNS": "400"}
+    run = newsbot("preview", str(site / "_posts" / HOSTILE_FILE), "--site", str(site), env=env)
+    assert run.returncode == 0, run.stderr
+    _assert_literal(run.stdout)
+    assert "[i]not italic[/i] [/]" in run.stdout
+    assert f"_posts/{HOSTILE_FILE}" in run.stdout
+
+    run = newsbot("preview", str(site / "_posts" / HOSTILE_FILE), "--site", str(site), "--json",
+                  env=env)
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["post"]["title"] == HOSTILE_TITLE + " \x1b[2J\x1b]0;pwned\x07"
+    assert data["post"]["excerpt"] == "[i]not italic[/i] [/]"
+
+
+def test_check_prints_markup_in_values_literally(tmp_path: Path) -> None:
+    site = _hostile_site(tmp_path)
+    (site / "_posts" / "2024-08-11-[bold]bad.md").write_text("---\ntitle: [\n---\n", "utf-8")
+    run = newsbot("check", "--site", str(site), env={"COLUMNS": "400"})
+    assert run.returncode == 1, run.stderr  # the bad file, reported like any other
+    _assert_literal(run.stdout)
+    assert HOSTILE_FILE in run.stdout and "2024-08-11-[bold]bad.md" in run.stdout
+
+    run = newsbot("check", "--site", str(site), "--json")
+    rows = {row["file"]: row for row in json.loads(run.stdout)}
+    assert rows[f"_posts/{HOSTILE_FILE}"]["title"] == HOSTILE_TITLE + " \x1b[2J\x1b]0;pwned\x07"
+    assert rows["_posts/2024-08-11-[bold]bad.md"]["ok"] is False
+
+
+def test_an_error_naming_a_markup_ref_prints_it_literally(tmp_path: Path) -> None:
+    run = newsbot("preview", "[/][link=https://evil.example]x", "--site", str(DEMO),
+                  env={"DATA_DIR": str(tmp_path), "COLUMNS": "400"})
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert "[/][link=https://evil.example]x" in run.stderr
+
+
+def test_a_template_reading_the_environment_is_refused_without_printing_it(
+    tmp_path: Path,
+) -> None:
+    """The attack from the issue, end to end: the bot token in the environment stays unseen."""
+    token = "123456789" + ":" + "AAH-fake-cli-sandbox-token-0123456789ab"
+    (tmp_path / "tpl").mkdir()
+    (tmp_path / "tpl" / "x.txt.j2").write_text(
+        "{{ title }}\n{% for kv in post.path.joinpath('/proc/self/environ').read_text()"
+        ".split('\\x00') %}{% if kv.startswith('TELEGRAM_BOT') %}{{ kv }}{% endif %}"
+        "{% endfor %}\n{{ url }}",
+        encoding="utf-8",
+    )
+    run = newsbot(
+        "preview", "exaone-3-open-source", "--site", str(DEMO), "--platform", "x", "--json",
+        env={"TEMPLATES_DIR": str(tmp_path / "tpl"), "DATA_DIR": str(tmp_path / "var"),
+             "TELEGRAM_BOT_TOKEN": token, "TELEGRAM_CHANNEL": "@newsbot_test"},
+    )
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "x.txt.j2:2:" in run.stderr and "Traceback" not in run.stderr
+    for secret in (token, token.split(":")[1]):
+        assert secret not in run.stdout and secret not in run.stderr
+    assert "TELEGRAM_BOT_TOKEN" not in run.stdout + run.stderr

@@ -183,3 +183,53 @@ def test_push_refuses_an_in_doubt_delivery_and_resolve_takes_a_platform(cli,
         ("telegram", "marked_sent")]
     assert state.get(*refs["telegram"]).state == "sent"
     assert state.get(*refs["x"]).state == "in_doubt"
+
+
+# --- values print literally ---------------------------------------------------------------------
+
+HOSTILE = "[/] [link=https://evil.example]x[/link] [bold red]loud :fire: \\[b]"
+HOSTILE_FILE = "2024-10-03-odd.md"
+PERMALINK = "/[bold red]odd[link=x]/"  # status and audit show the URL unquoted
+
+
+def test_push_status_audit_print_markup_in_values_literally(
+    redis_client: redis.Redis, redis_url: str, tmp_path: Path
+) -> None:
+    import shutil
+
+    site = tmp_path / "site"
+    shutil.copytree(DEMO_SITE, site)
+    (site / "_posts" / HOSTILE_FILE).write_text(
+        f'---\ntitle: "{HOSTILE.replace(chr(92), chr(92) * 2)} \\e[2J"\n'
+        f'permalink: "{PERMALINK}"\n---\nbody\n', "utf-8"
+    )
+    runner = CliRunner()
+    env = {"REDIS_URL": redis_url, "DATA_DIR": str(tmp_path / "var"), "SITE_DIR": str(site),
+           "COLUMNS": "400", "TELEGRAM_BOT_TOKEN": "", "X_API_KEY": ""}
+
+    def run(*args: str) -> str:
+        result = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def literal_in(out: str) -> None:
+        assert "\x1b" not in out and "🔥" not in out, out
+        assert PERMALINK in out, out
+
+    pushed = run("push", str(site / "_posts" / HOSTILE_FILE))
+    literal_in(pushed)
+    assert f"{HOSTILE} \\x1b[2J" in pushed
+    run("pause", "--reason", f"{HOSTILE} \x1b[2J")
+    status = run("status")
+    literal_in(status)
+    assert f": {HOSTILE} \\x1b[2J" in status  # PAUSED by cli:...: <reason>
+    audit = run("audit")
+    literal_in(audit)
+    assert HOSTILE.replace("\\", "\\\\") in audit  # the pause result, as JSON
+
+    data = json.loads(run("status", "--json"))
+    assert data["pause"]["reason"] == f"{HOSTILE} \x1b[2J"
+    assert any(PERMALINK in d["post"] for d in data["deliveries"])
+    rows = json.loads(run("audit", "--json"))
+    assert rows[0]["action"] == "pause"
+    assert json.loads(rows[0]["result"])["reason"] == f"{HOSTILE} \x1b[2J"

@@ -7,18 +7,66 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import TESTING_SWITCH, ConfigError, Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
+# Settings that exist for the test suite and benchmarks only: no operator should ever set them.
+TEST_ONLY = {"RATE_TIME_SCALE"}
+
+
+def _readme_settings_table() -> set[str]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Settings\n", 1)[1].split("\n## ", 1)[0]
+    first_cells = re.findall(r"^\| ([^|]*) \|", section, re.M)
+    return {name for cell in first_cells for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", cell)}
 
 
 def test_every_setting_is_documented_in_env_example() -> None:
     text = (REPO / ".env.example").read_text(encoding="utf-8")
     documented = set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, re.M))
-    assert documented == {name.upper() for name in Settings.model_fields}
+    assert documented == {name.upper() for name in Settings.model_fields} - TEST_ONLY
+    assert not TEST_ONLY & set(re.findall(r"[A-Z][A-Z0-9_]{3,}", text))
     for name in documented:  # each has a comment line right above it (or above its group)
         block = text.split(f"\n{name}=")[0].rstrip().splitlines()
         assert block and (block[-1].startswith("#") or re.match(r"^[A-Z_]+=", block[-1])), name
+
+
+def test_readme_settings_table_is_the_operator_settings() -> None:
+    table = _readme_settings_table()
+    assert table == {name.upper() for name in Settings.model_fields} - TEST_ONLY
+    assert TESTING_SWITCH not in table
+
+
+def test_the_test_switch_is_documented_only_with_tests_and_benchmarks() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    sections = {part.split("\n", 1)[0]: part for part in readme.split("\n## ")[1:]}
+    holding = {title for title, body in sections.items() if TESTING_SWITCH in body}
+    assert holding and holding <= {"Tests", "Benchmarks"}
+    assert not any("RATE_TIME_SCALE" in body for title, body in sections.items()
+                   if title not in {"Tests", "Benchmarks"})
+
+
+@pytest.mark.parametrize("value", ["0.01", "0.5"])
+def test_rate_time_scale_is_refused_outside_tests_and_benchmarks(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.delenv(TESTING_SWITCH, raising=False)
+    monkeypatch.setenv("RATE_TIME_SCALE", value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    message = str(err.value)
+    assert "RATE_TIME_SCALE" in message and "tests" in message and "\n" not in message
+    monkeypatch.delenv("RATE_TIME_SCALE")
+    with pytest.raises(ConfigError, match="RATE_TIME_SCALE"):
+        load_settings(rate_time_scale=0.001)
+    monkeypatch.setenv("RATE_TIME_SCALE", "1")  # the real windows: nothing to refuse
+    assert load_settings().rate_time_scale == 1.0
+
+
+def test_rate_time_scale_is_allowed_with_the_test_switch(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TESTING_SWITCH, "1")
+    monkeypatch.setenv("RATE_TIME_SCALE", "0.01")
+    assert load_settings().rate_time_scale == 0.01
 
 
 def test_env_example_itself_loads(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot import logs
+from bot.escaping import escape_controls
 from bot.logs import REDACTED, add_secrets, configure_logging, log_event, redact
 
 # Token-shaped but fake; built at run time so no file holds a real-looking token literal.
@@ -320,6 +322,121 @@ def test_log_event_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert second["msg"] == "plain message" and second["level"] == "WARNING"
 
 
+# --- text from outside cannot forge lines or drive the terminal ------------------------------
+
+# Python's str.splitlines() breaks on all of these, as many log readers do.
+_RAW_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+FORGED = "hi\nevent=state_change new=sent"
+
+
+def test_a_strangers_message_cannot_forge_a_log_line(
+    capsys: pytest.CaptureFixture[str], redis_client, redis_namespace: str
+) -> None:
+    from bot.editor.auth import RefusalGate
+
+    configure_logging("INFO")
+    RefusalGate(redis_client, namespace=redis_namespace).should_answer(4242, FORGED)
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert "refused user 4242 (hi\\nevent=state_change new=sent)" in lines[0]
+
+
+@pytest.mark.parametrize(
+    "evil",
+    ["a\nevent=state_change", "a\r\nb", "\x1b[2J\x1b[31mred", "a\u2028b\u2029", "a\x85b",
+     "\u202etxt.exe", "nul\x00bell\x07", "del\x7f", "tab\tvt\x0bff\x0c"],
+)
+def test_control_characters_in_arguments_are_escaped(
+    capsys: pytest.CaptureFixture[str], evil: str
+) -> None:
+    configure_logging("INFO")
+    logging.getLogger("newsbot.test").warning("title %s done", evil)
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and err.endswith(" done\n"), repr(err)
+    assert not _RAW_CONTROLS.search(err)
+    assert f"title {escape_controls(evil)} done" in err
+
+
+def test_log_event_values_escape_every_control(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    log_event(logging.getLogger("newsbot.test"), "state_change",
+              reason="busy\x1b[31m\u2028event=forged", post="https://a/b\x00", note="a\\nb")
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and not _RAW_CONTROLS.search(err)
+    assert 'reason="busy\\x1b[31m\\u2028event=forged"' in err
+    assert 'post="https://a/b\\x00"' in err
+    assert 'note="a\\\\nb"' in err  # a typed backslash-n stays distinguishable from a newline
+
+
+def test_an_exception_message_cannot_forge_a_line(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    log = logging.getLogger("newsbot.test")
+    try:
+        try:
+            raise KeyError("key\n2024-01-01 00:00:00,000 INFO x: event=forged")
+        except KeyError as inner:
+            outer = ValueError("bad title\r\nevent=state_change new=sent\x1b[2J")
+            outer.add_note("note\nevent=forged_note")
+            raise outer from inner
+    except ValueError:
+        log.exception("render failed")
+    err = capsys.readouterr().err
+    assert "ValueError: bad title\\r\\nevent=state_change new=sent\\x1b[2J" in err
+    assert "note\\nevent=forged_note" in err and "\\n2024-01-01 00:00:00,000 INFO x" in err
+    assert "Traceback (most recent call last)" in err  # still a readable, multi-line traceback
+    assert not _RAW_CONTROLS.search(err)
+    for line in err.splitlines()[1:]:
+        assert not line.startswith(("event=", "2024-01-01")), line
+
+
+def test_an_uncaught_exception_message_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    try:
+        raise ValueError("bad\nevent=forged")
+    except ValueError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "ValueError: bad\\nevent=forged" in err
+    assert not any(line.startswith("event=") for line in err.splitlines())
+
+
+@pytest.mark.parametrize("gap", ["\n", "\x1b[0m", "\r\x00", "\u2028", "\x1b[1;31m\n"])
+def test_a_token_split_by_control_characters_stays_redacted(
+    capsys: pytest.CaptureFixture[str], gap: str
+) -> None:
+    configure_logging("INFO", secrets=[TOKEN, X_CONSUMER_SECRET])
+    log = logging.getLogger("newsbot.test")
+    pieces = []
+    for secret in (TOKEN, X_CONSUMER_SECRET):
+        half = len(secret) // 2
+        pieces.append((secret[:half], secret[half:]))
+        split = secret[:half] + gap + secret[half:]
+        log.warning("got %s from the editor", split)
+        log_event(log, "state_change", reason=f"saw {split} there")
+        try:
+            raise RuntimeError(f"boom {split}")
+        except RuntimeError:
+            log.exception("send failed")
+    err = capsys.readouterr().err
+    assert err.count(REDACTED) == 6
+    for head, tail in pieces:
+        assert head not in err and tail not in err
+    assert not _RAW_CONTROLS.search(err)
+
+
+def test_json_lines_escape_what_json_leaves_raw(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", json_lines=True)
+    log = logging.getLogger("newsbot.test")
+    evil = "a\nb\u2028c\x85d\x7fe\u202ef\x1b[2J"
+    log.warning("t %s", evil)
+    log_event(log, "state_change", reason=evil)
+    err = capsys.readouterr().err
+    assert not _RAW_CONTROLS.search(err)
+    first, second = (json.loads(line) for line in err.splitlines())
+    assert first["msg"] == f"t {evil}"  # JSON keeps the text as received, escaped by JSON
+    assert second["reason"] == evil
+
+
 # --- properties -----------------------------------------------------------------------------------
 
 _SECRET_CHARS = st.characters(blacklist_categories=("Cs",), blacklist_characters="[]")
@@ -347,6 +464,19 @@ def test_a_registered_secret_never_survives(secret: str, before: str, after: str
 def test_redaction_is_idempotent(text: str) -> None:
     once = redact(text)
     assert redact(once) == once
+
+
+@settings(max_examples=300, deadline=None)
+@given(arg=st.text(max_size=60), value=st.text(max_size=60))
+def test_any_outside_text_logs_as_one_line(arg: str, value: str) -> None:
+    from bot.logs import TextFormatter, format_event, redact_record
+
+    record = logging.LogRecord("newsbot.test", logging.INFO, __file__, 1, "got %s", (arg,), None)
+    line = TextFormatter().format(redact_record(record))
+    event = format_event("state_change", {"reason": value, "post": arg})
+    for text in (line, event):
+        assert len(text.splitlines()) == 1 and not _RAW_CONTROLS.search(text)
+    assert line.endswith("got " + escape_controls(redact(arg)))
 
 
 def test_structured_values_are_json_not_python_reprs() -> None:

@@ -1,7 +1,7 @@
 """The sandboxed Jinja2 environment teaser templates run in, and errors that point at the template.
 
-Templates are user-editable files, so they run in `ImmutableSandboxedEnvironment` (no attribute
-tricks, no mutating `post.extra`) with `StrictUndefined` (a typo is an error, not an empty
+Templates are user-editable files, so they run in `TeaserSandbox` (plain data only, every render
+bounded: see `bot.teasers.sandbox`) with `StrictUndefined` (a typo is an error, not an empty
 string). Post fields reach templates only as variables, never as template source, so `{{ 7*7 }}`
 in a title stays text. A user folder may hold just one of the two templates: the loader falls back
 to the repository default for the other.
@@ -14,7 +14,8 @@ import traceback
 from pathlib import Path
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from bot.teasers.sandbox import TeaserSandbox, render_budget
 
 
 def _default_templates_dir() -> Path:
@@ -33,12 +34,12 @@ class TemplateError(Exception):
     """A user template that cannot be used; the message names the file (and line when known)."""
 
 
-def make_environment(templates_dir: Path | None = None) -> ImmutableSandboxedEnvironment:
+def make_environment(templates_dir: Path | None = None) -> TeaserSandbox:
     loaders: list[jinja2.BaseLoader] = []
     if templates_dir is not None and Path(templates_dir).resolve() != DEFAULT_TEMPLATES_DIR:
         loaders.append(jinja2.FileSystemLoader(str(templates_dir)))
     loaders.append(jinja2.FileSystemLoader(str(DEFAULT_TEMPLATES_DIR)))
-    return ImmutableSandboxedEnvironment(
+    return TeaserSandbox(
         loader=jinja2.ChoiceLoader(loaders),
         # Autoescape by file name: values are escaped exactly once in .html.j2, never in .txt.j2.
         autoescape=jinja2.select_autoescape(
@@ -70,9 +71,11 @@ def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
 
 
 def render(template: jinja2.Template, context: dict[str, object]) -> str:
-    """Render, turning any failure inside the template into a TemplateError naming file and line."""
+    """Render within the sandbox's limits, turning any failure inside the template (a limit, a
+    forbidden attribute, a bug) into a TemplateError naming file and line."""
     try:
-        return template.render(context)
+        with render_budget():
+            return template.render(context)
     except Exception as exc:
         filename = template.filename
         lineno = None

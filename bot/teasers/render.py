@@ -29,7 +29,9 @@ from bot.teasers.env import (
     render,
 )
 from bot.teasers.hashtags import hashtags as make_hashtags
+from bot.teasers.sandbox import time_limit
 from bot.teasers.telegram_length import REMOVED_CHARS, TelegramHTMLError, parse_telegram_html
+from bot.teasers.view import FrontMatterTooLarge, post_view
 from bot.teasers.x_length import X_LIMIT, cluster_weights, x_estimate, x_parse, x_sanitize
 
 TELEGRAM_CAPTION_LIMIT = 1024
@@ -113,10 +115,12 @@ class TeaserRenderer:
 
     def telegram(self, post: Post, *, photo: bool) -> Teaser:
         limit = TELEGRAM_CAPTION_LIMIT if photo else TELEGRAM_TEXT_LIMIT
-        return self._teaser(_TELEGRAM, post, post.telegram_text, limit, {"photo": photo})
+        with time_limit():
+            return self._teaser(_TELEGRAM, post, post.telegram_text, limit, {"photo": photo})
 
     def x(self, post: Post) -> Teaser:
-        return self._teaser(_X, post, post.x_text, X_LIMIT, {"photo": False})
+        with time_limit():
+            return self._teaser(_X, post, post.x_text, X_LIMIT, {"photo": False})
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -133,8 +137,14 @@ class TeaserRenderer:
             body = None
             excerpt = _clean(p, post.excerpt)
             fields = [cut.Field("excerpt", excerpt, 0), cut.Field("title", title, 1)]
+        try:
+            view = post_view(post)  # plain data: the Post object never reaches a template
+        except FrontMatterTooLarge as exc:
+            raise TemplateError(
+                f"{post.rel_path}: cannot hand the post to templates: {exc}"
+            ) from None
         base: dict[str, object] = {
-            "post": post,
+            "post": view,
             "url": post.url,
             "platform": p.name,
             "limit": limit,
