@@ -199,6 +199,8 @@ def _print_status(report: actions.StatusReport) -> None:
     for d in report.deliveries:
         receipt = d["receipt"]
         detail = (receipt.get("url") or receipt.get("id") or "") if receipt else d["reason"]
+        for note in d.get("notes") or ():  # what the send decided alone (an image failed ...)
+            detail = f"{detail}\n⚠ {note}" if detail else f"⚠ {note}"
         state = literal(d["state"], _STATE_STYLE.get(d["state"], ""))
         table.add_row(literal(_short(d["updated_at"])[5:16]), state,
                       literal(f"{d['platform']} {d['destination']}"),

@@ -351,3 +351,19 @@ def test_a_spent_x_window_holds_every_worker_until_its_reset(live, site: Path) -
     assert svc.limiter.reserve(bucket, ()) > 60  # nobody gets a slot
     svc.limiter.record_budget(bucket, {"15min": (5, reset)})  # a stale, higher count: ignored
     assert svc.limiter.wait_time(bucket, ()) > 60
+
+
+def test_a_failed_image_shows_in_status_for_the_operator_and_the_editors(
+        live, site: Path, fake_tg: FakeTelegram) -> None:
+    from bot.actions.delivery import status
+    from bot.editor.render import status_lines
+
+    svc = live()
+    (site / "assets" / "feature.jpg").write_bytes(b"not an image at all")
+    keys = queued_post(svc, site)
+    assert deliver(svc, keys["telegram"], owner="a") == "sent"
+    report = status(svc)
+    (tg,) = [d for d in report.to_json()["deliveries"] if d["platform"] == "telegram"]
+    assert tg["notes"] and tg["notes"][0].startswith("image failed (")
+    _, lines = status_lines("en", report)
+    assert any("image failed" in line for line in lines)
