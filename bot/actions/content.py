@@ -13,11 +13,15 @@ from typing import Any
 
 from bot.config import Settings
 from bot.images import ImageFailure, ImageResolver, ImageVariant
+from bot.platforms import PLATFORMS
 from bot.posts import Post
 from bot.sources.site import SiteConfig
 from bot.teasers import Teaser, TeaserRenderer
 
-PLATFORMS = ("telegram", "x")
+
+def load_site(settings: Settings) -> SiteConfig:
+    return SiteConfig.load(settings.site_dir, site_url=settings.site_url,
+                           timezone=settings.timezone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +31,9 @@ class ContentTools:
     images: ImageResolver
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ContentTools:
-        site = SiteConfig.load(
-            settings.site_dir, site_url=settings.site_url, timezone=settings.timezone
-        )
+    def from_settings(cls, settings: Settings, *, site: SiteConfig | None = None) -> ContentTools:
+        if site is None:
+            site = load_site(settings)
         renderer = TeaserRenderer(settings.templates_dir, hashtag_max=settings.hashtag_max)
         images = ImageResolver(
             site_dir=site.root,

@@ -15,17 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.actions.content import PLATFORMS, ContentTools
-from bot.actions.lookup import PostLookupError, find_post
 from bot.config import Settings
 from bot.delivery.schedule import bucket_name, rate_spec
-from bot.platforms.base import Publisher
-from bot.platforms.registry import is_dry_run
+from bot.platforms import PLATFORMS
 from bot.posts import Post
 from bot.state import STATES, RateLimiter, Record, State, TransitionRefusedError
 from bot.state.records import iso
+
+if TYPE_CHECKING:  # only annotations: `newsbot status` must not import the teaser machinery
+    from bot.actions.content import ContentTools
 
 __all__ = [
     "DeliveryReport",
@@ -57,7 +57,8 @@ class DeliveryServices(Protocol):
     tools: ContentTools
     state: State
     limiter: RateLimiter
-    publishers: Sequence[Publisher]
+    @property
+    def dry_run(self) -> bool: ...
 
     def destinations(self) -> list[tuple[str, str]]: ...
 
@@ -197,6 +198,8 @@ def _find(
     For actions on existing records a URL that no longer matches a site file still works when
     records carry it (a post deleted or renamed after it was published).
     """
+    from bot.actions.lookup import PostLookupError, find_post
+
     try:
         post = find_post(svc.tools.site, ref)
     except PostLookupError as exc:
@@ -576,7 +579,7 @@ def _rate(svc: DeliveryServices, now: float) -> dict[str, Any]:
     sees what a switch to live would allow.
     """
     settings = svc.settings
-    enforced = not is_dry_run(svc.publishers)
+    enforced = not svc.dry_run
     out: dict[str, Any] = {}
     for platform, destination in svc.destinations():
         spec = rate_spec(settings, platform, destination, dry_run=False)
@@ -632,7 +635,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
         pending=pending,
         rate=_rate(svc, now),
         workers=workers,
-        mode="dry-run" if is_dry_run(svc.publishers) else "live",
+        mode="dry-run" if svc.dry_run else "live",
         total=sum(counts.values()),
         generated_at=iso(now) or "",
     )

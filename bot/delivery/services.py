@@ -11,19 +11,22 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redis
 
-from bot.actions.content import ContentTools
 from bot.config import Settings
 from bot.delivery.leases import LeaseKeeper
 from bot.logs import add_secrets
 from bot.notify import Notice, Notifier, approval_notice
 from bot.platforms.base import Publisher
-from bot.platforms.registry import build_publishers, is_dry_run
-from bot.posts import Post
-from bot.sources.jekyll import read_post
+from bot.platforms.registry import build_publishers, is_dry_run, targets
+from bot.sources.site import SiteConfig
 from bot.state import RateLimiter, State
+
+if TYPE_CHECKING:
+    from bot.actions.content import ContentTools
+    from bot.posts import Post
 
 __all__ = ["APPROVED_FP", "AWAITING_APPROVAL", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
            "Services", "site_key_of"]
@@ -42,30 +45,51 @@ APPROVED_FP = "approved_fp"  # the teaser an editor approved (APPROVAL_REQUIRED)
 NO_AGE_LIMIT = "no_age_limit"  # an operator's backfill: old on purpose
 
 
-def site_key_of(tools: ContentTools) -> str:
+def site_key_of(site: SiteConfig) -> str:
     """Stable across restarts and machines serving the same site from the same folder."""
-    site = tools.site
     raw = f"{site.url}{site.baseurl}\x1f{site.root}".encode()
     return hashlib.blake2b(raw, digest_size=8).hexdigest()
 
 
 @dataclass
 class Services:
+    """The teaser tools (templates, image fetcher) and the publishers (HTTP clients) are built
+    on first use: a quick command such as ``newsbot status`` reads Redis and never needs them,
+    and must answer in a fraction of a second while ``newsbot run`` is up."""
+
     settings: Settings
-    tools: ContentTools
+    site: SiteConfig
     state: State
     limiter: RateLimiter
-    publishers: list[Publisher]
     site_key: str
     lease_seconds: float = 120.0
     notifier: Notifier | None = None
     lease_keeper: LeaseKeeper = field(default=None, repr=False)  # type: ignore[assignment]
-    _by_target: dict[tuple[str, str], Publisher] = field(default_factory=dict, repr=False)
+    _publishers: list[Publisher] | None = field(default=None, repr=False)
+    _tools: ContentTools | None = field(default=None, repr=False)
+    _targets: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_target = {(p.platform, p.destination): p for p in self.publishers}
+        if self._publishers is not None:
+            self._targets = [(p.platform, p.destination) for p in self._publishers]
+        else:
+            self._targets = targets(self.settings)
         if self.lease_keeper is None:
             self.lease_keeper = LeaseKeeper(self.state, self.lease_seconds)
+
+    @property
+    def tools(self) -> ContentTools:
+        if self._tools is None:
+            from bot.actions.content import ContentTools
+
+            self._tools = ContentTools.from_settings(self.settings, site=self.site)
+        return self._tools
+
+    @property
+    def publishers(self) -> list[Publisher]:
+        if self._publishers is None:
+            self._publishers = build_publishers(self.settings)
+        return self._publishers
 
     @classmethod
     def from_settings(
@@ -80,32 +104,38 @@ class Services:
         # Whatever process builds Services holds the secrets: redact them from here on, also in
         # the reasons stored on records (exception texts).
         add_secrets(*settings.secret_values())
-        tools = ContentTools.from_settings(settings)
+        site = SiteConfig.load(settings.site_dir, site_url=settings.site_url,
+                               timezone=settings.timezone)
         client = redis.Redis.from_url(
             redis_url, decode_responses=True, socket_timeout=30, health_check_interval=30
         )
         state = State(client, namespace=namespace)
         return cls(
             settings=settings,
-            tools=tools,
+            site=site,
             state=state,
             limiter=RateLimiter(client, namespace=namespace),
-            publishers=list(publishers) if publishers is not None else build_publishers(settings),
-            site_key=site_key_of(tools),
+            site_key=site_key_of(site),
             lease_seconds=settings.lease_seconds,
             notifier=Notifier.from_settings(settings, state),
+            _publishers=list(publishers) if publishers is not None else None,
         )
 
     @property
     def dry_run(self) -> bool:
-        return is_dry_run(self.publishers)
+        if self._publishers is None:
+            return all(d == "dryrun" for _, d in self._targets)
+        return is_dry_run(self._publishers)
 
     def destinations(self) -> list[tuple[str, str]]:
         """(platform, destination) of every configured publisher, in configuration order."""
-        return list(self._by_target)
+        return list(self._targets)
 
     def publisher_for(self, platform: str, destination: str) -> Publisher | None:
-        return self._by_target.get((platform, destination))
+        for publisher in self.publishers:
+            if (publisher.platform, publisher.destination) == (platform, destination):
+                return publisher
+        return None
 
     def find_post_by_url(self, url: str) -> Post | None:
         """The post as it is on disk now, through the seen index's file path.
@@ -120,7 +150,7 @@ class Services:
         rel = info.get("rel_path")
         if not isinstance(rel, str) or not rel:
             return None
-        post = self._read(self.tools.site.root / rel)
+        post = self._read(self.site.root / rel)
         if post is None:
             return None
         if post.url == url or self.state.file_identity(self.site_key, post.rel_path) == url:
@@ -135,8 +165,10 @@ class Services:
         """The post at `path` if it is still a post file of the site (`read_post` applies the
         rule every scan follows: a file the index names that became a symlink to a file
         outside the site is not read, so it cannot be published)."""
+        from bot.sources.jekyll import read_post
+
         try:
-            return read_post(self.tools.site, path)
+            return read_post(self.site, path)
         except Exception:  # read_post reports every failure as PostFileError; be sure
             return None
 
@@ -187,12 +219,12 @@ class Services:
     def close(self) -> None:
         """Release publishers' pools, the image fetcher and Redis connections."""
         self.lease_keeper.stop()
-        for publisher in self.publishers:
+        for publisher in self._publishers or ():
             try:
                 publisher.close()
             except Exception as exc:  # closing must not break a shutdown
                 log.debug("closing %r failed: %s", publisher, type(exc).__name__)
-        close_images = getattr(self.tools.images, "close", None)
+        close_images = getattr(self._tools.images, "close", None) if self._tools else None
         if callable(close_images):
             close_images()
         self.state.client.close()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
-from bot.actions.content import PlatformTeaser
-from bot.posts import Post
+if TYPE_CHECKING:  # annotations only: importing the teaser machinery costs a quick command
+    from bot.actions.content import PlatformTeaser
+    from bot.posts import Post
 
 ErrorKind = Literal["rate_limited", "transient", "permanent", "duplicate"]
 

@@ -28,6 +28,7 @@ class DryRunPublisher:
     """Records teasers instead of sending them; never fails for platform reasons."""
 
     destination = "dryrun"
+    dry_run = True
     max_send_seconds = 10.0  # one local append
     repeat_safe = False  # the outbox would show a repeat: the dry run judges like Telegram
 

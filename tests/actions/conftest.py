@@ -16,7 +16,7 @@ from bot.actions.content import ContentTools
 from bot.config import Settings, load_settings
 from bot.delivery.planner import plan_manual
 from bot.delivery.services import Services
-from bot.platforms.registry import build_publishers
+from bot.platforms.registry import build_publishers, is_dry_run
 from bot.state import RateLimiter, Record, State
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
@@ -36,6 +36,10 @@ class MiniServices:
 
     def destinations(self) -> list[tuple[str, str]]:
         return list(self.dests)
+
+    @property
+    def dry_run(self) -> bool:
+        return is_dry_run(self.publishers)
 
     # the real identity lookups (a post whose URL changed keeps its records)
     identity_of = Services.identity_of

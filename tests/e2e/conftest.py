@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "delivery"))
 
 from delivery_helpers import make_site, wait_for
 
+from bot.redis_embedded import _stop_orphan
 from bot.state import State
 
 NEWSBOT = str(Path(sys.executable).parent / "newsbot")
@@ -109,5 +110,8 @@ def e2e(tmp_path: Path, redis_url: str) -> Iterator[E2E]:
     finally:
         for proc in env_obj.procs:
             proc.stop(signal.SIGKILL, timeout=10)
+        # A `newsbot run` killed with SIGKILL leaves its embedded server running (it has a
+        # session of its own); stop it the way the next `newsbot run` would.
+        _stop_orphan(data / "redis" / "embedded.pid", (data / "redis").resolve())
         client.flushdb()
         client.close()

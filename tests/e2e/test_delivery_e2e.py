@@ -186,4 +186,4 @@ def _site_key(e2e) -> str:
     from bot.delivery.services import site_key_of
 
     settings = Settings(_env_file=None, site_dir=e2e.site, data_dir=e2e.data)  # type: ignore[call-arg]
-    return site_key_of(ContentTools.from_settings(settings))
+    return site_key_of(ContentTools.from_settings(settings).site)
