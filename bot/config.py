@@ -89,12 +89,13 @@ class Settings(BaseSettings):
 
     # --- delivery ----------------------------------------------------------------------------
     scan_seconds: float = Field(60.0, gt=0, description="Safety-net rescan interval.")
-    max_age_hours: float = Field(48.0, gt=0, description="Older posts are skipped when first seen.")
+    max_age_hours: float = Field(48.0, gt=0,
+                                 description="Older posts are skipped (first seen or due).")
     max_attempts: int = Field(5, ge=1, le=50, description="Sends tried before a post is failed.")
     min_spacing_seconds: float = Field(0.0, ge=0, description="Least time between two posts.")
     watch: bool = Field(True, description="Watch _posts/ for file events (else rescans only).")
     lease_seconds: float = Field(
-        120.0, gt=0, description="How long a send may take before its record becomes in_doubt."
+        120.0, gt=0, description="How long a lease outlives its last renewal."
     )
     rate_time_scale: float = Field(
         1.0,
