@@ -56,6 +56,8 @@ from typing import IO, Any
 
 import redis
 
+from bot.processes import pid_alive
+
 __all__ = ["Attachment", "EmbeddedRedis", "EmbeddedRedisBusyError",
            "EmbeddedRedisUnavailableError", "attach_embedded", "resolve_redis_url",
            "start_embedded"]
@@ -98,16 +100,6 @@ def _free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_our_server(pid: int, directory: Path) -> bool:
     """True only if ``pid`` is a valkey-server running in this data directory.
 
@@ -129,19 +121,19 @@ def _stop_orphan(pid_file: Path, directory: Path, timeout: float = 10.0) -> None
         pid = int(pid_file.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return
-    if not _pid_alive(pid) or not _is_our_server(pid, directory):
+    if not pid_alive(pid) or not _is_our_server(pid, directory):
         return
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_alive(pid) or not _is_our_server(pid, directory):
+        if not pid_alive(pid) or not _is_our_server(pid, directory):
             return
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
     deadline = time.monotonic() + 2.0
-    while time.monotonic() < deadline and _pid_alive(pid) and _is_our_server(pid, directory):
+    while time.monotonic() < deadline and pid_alive(pid) and _is_our_server(pid, directory):
         time.sleep(0.05)
 
 

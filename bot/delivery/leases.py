@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.processes import pid_alive, start_time
 from bot.state import Record, State
 
 __all__ = ["ALIVE_EVERY", "ALIVE_TTL", "LeaseKeeper", "Owner", "new_owner", "parse_owner",
@@ -43,25 +44,13 @@ ALIVE_TTL = 6.0
 _ids: dict[int, str] = {}
 
 
-def _start_time(pid: int) -> str | None:
-    """The process start time in clock ticks since boot (Linux), or None where unknown."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    # the command name (field 2) may hold spaces and parentheses: split after its last ')'
-    fields = raw[raw.rfind(b")") + 2:].split()
-    return fields[19].decode() if len(fields) > 19 else None
-
-
 def worker_id() -> str:
     """This process's identity (fork-aware): ``host:pid:start``."""
     pid = os.getpid()
     wid = _ids.get(pid)
     if wid is None:
         host = socket.gethostname().replace(":", "-").replace("/", "-") or "host"
-        start = _start_time(pid) or uuid.uuid4().hex[:8]
+        start = start_time(pid) or uuid.uuid4().hex[:8]
         wid = _ids[pid] = f"{host}:{pid}:{start}"
     return wid
 
@@ -97,18 +86,8 @@ def _known_dead(holder: Owner) -> bool:
     if holder.host != worker_id().rsplit(":", 2)[0]:
         return False
     if os.path.exists("/proc/self/stat"):
-        return _start_time(holder.pid) != holder.start  # None: the pid is gone
-    return not _pid_exists(holder.pid)
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return start_time(holder.pid) != holder.start  # None: the pid is gone
+    return not pid_alive(holder.pid)
 
 
 def reap_lost_leases(state: State) -> list[Record]:

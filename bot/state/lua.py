@@ -12,13 +12,17 @@ Conventions, all of them about not losing precision or atomicity:
 
 from __future__ import annotations
 
-PRELUDE = r"""
+# The clock and number formatting every script shares (also ``bot.state.notices``).
+CLOCK = r"""
 local function clock(arg)
   if arg ~= nil and arg ~= '' then return tonumber(arg) end
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
 end
 local function fmt(x) return string.format('%.17g', x) end
+"""
+
+PRELUDE = CLOCK + r"""
 local function move(rec, hist, recent, state_prefix, rid, from, to, now, reason, by)
   local ts = fmt(now)
   redis.call('HSET', rec, 'state', to, 'updated_at', ts)

@@ -26,6 +26,7 @@ from typing import Any
 
 import redis
 
+from . import lua
 from .keys import Keys
 from .store import check_decoding, server_time
 
@@ -33,14 +34,7 @@ __all__ = ["MAX_QUEUED", "NoticeEntry", "NoticeQueue"]
 
 MAX_QUEUED = 10_000  # beyond this the oldest entries are dropped (a sender gone for weeks)
 
-_CLOCK = r"""
-local function clock(arg)
-  if arg ~= nil and arg ~= '' then return tonumber(arg) end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) + tonumber(t[2]) / 1000000
-end
-local function fmt(x) return string.format('%.17g', x) end
-"""
+_CLOCK = lua.CLOCK
 
 # KEYS: dedupe, queue, lease, entry, seq   ARGV: dedupe ttl, payload, max queued, now
 # -> {0} duplicate | {1, id, dropped id or ''}
