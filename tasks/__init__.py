@@ -208,12 +208,14 @@ def requeue(older_than: float = REQUEUE_AFTER) -> int:
     """Safety net: a queued record whose broker message was lost is handed over again.
 
     Sending twice is impossible (the state machine refuses the second lease), so this may be
-    generous; while paused nothing is sent, and resume re-queues by itself.
+    generous; while paused only an editor's confirmed push ([Push anyway]) is sent, and resume
+    re-queues the rest by itself.
     """
+    from bot.delivery.services import PUSH_ANYWAY
+
     svc = get_services()
     state = svc.state
-    if state.is_paused():
-        return 0
+    paused = state.is_paused()
     # Messages still waiting in the broker (same Redis in every newsbot deployment) mean the
     # workers are behind, not that a message was lost: adding more would only pile up.
     if state.client.llen(app.conf.task_default_queue or "celery"):
@@ -221,6 +223,8 @@ def requeue(older_than: float = REQUEUE_AFTER) -> int:
     limit = state.now() - older_than
     count = 0
     for rec in state.records(state="queued"):
+        if paused and not rec.extra.get(PUSH_ANYWAY):
+            continue
         if (rec.updated_at or 0.0) < limit:
             enqueue_publish(rec.key)
             count += 1

@@ -94,6 +94,13 @@ def test_requeue_hands_old_queued_records_over_again_but_not_while_paused(
     state.ensure("https://e.x/new.html", "x", "x", state="queued")
     state.pause("ed")
     assert tasks.requeue() == 0
+    # an editor's push confirmed while paused goes out anyway: its lost message is handed over
+    pushed = state.ensure("https://e.x/pushed.html", "x", "x", state="queued",
+                          now=state.now() - 120)
+    state.transition(*pushed.ref, "queued", "queued", now=state.now() - 120, push_anyway="1")
+    assert tasks.requeue() == 1 and redis_client.llen("celery") == 1
+    redis_client.delete("celery")
+    state.editor_resolve(*pushed.ref, "skip", "ed")
     state.resume("ed")
     assert redis_client.llen("celery") == 0
     assert tasks.requeue() == 1
