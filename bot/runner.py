@@ -42,24 +42,35 @@ LOST_STATE_GRACE_SECONDS = 10.0
 CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
 
 
-class _OutageLines(logging.Filter):
+def _outage_lines(record: logging.LogRecord) -> logging.LogRecord:
     """While Redis restarts, Celery and kombu log a full traceback for every message they cannot
     ack or fetch; the operator needs one line each (the state machine makes the redelivery
-    harmless), and the "embedded Redis died ... restarted" line says the rest."""
+    harmless), and the "embedded Redis died ... restarted" line says the rest.  Applied where
+    records are made: the redacting handlers render tracebacks before any filter runs."""
+    exc = record.exc_info[1] if record.exc_info else None
+    if exc is None or not record.name.startswith(("celery", "kombu")):
+        return record
+    if not isinstance(exc, _connection_errors()):
+        return record
+    record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+    record.args = ()
+    record.exc_info = None
+    record.exc_text = None
+    if record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return record
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if exc is None or not record.name.startswith(("celery", "kombu")):
-            return True
-        if not isinstance(exc, _connection_errors()):
-            return True
-        record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        if record.levelno > logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
+
+def _install_outage_lines() -> None:
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_newsbot_outage", False):
+        return
+
+    def make(*args: object, **kwargs: object) -> logging.LogRecord:
+        return _outage_lines(factory(*args, **kwargs))
+
+    make._newsbot_outage = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make)
 
 
 def _connection_errors() -> tuple[type[BaseException], ...]:
@@ -72,9 +83,7 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
 def setup_logging(settings: Settings) -> None:
     configure_logging(settings.log_level, secrets=[*settings.secret_values(),
                                                    *secrets_of(settings)])
-    for handler in logging.getLogger().handlers:
-        if getattr(handler, "_newsbot", False):
-            handler.addFilter(_OutageLines())
+    _install_outage_lines()
     if settings.log_level != "DEBUG":
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -175,13 +184,23 @@ def run_all(
         _start_editor_bot(settings, url, parts, announce)
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
-        worker.start()  # type: ignore[attr-defined]  (blocks until a signal stops it)
+        try:
+            worker.start()  # type: ignore[attr-defined]  (blocks until a signal stops it)
+        except Exception:
+            if not lost_state.is_set():
+                raise
+            # parts of Celery fail their own shutdown once the server is gone: the reason
+            # was announced, the exit status says it
         code = int(getattr(worker, "exitcode", 0) or 0)
         return EXIT_LOST_STATE if lost_state.is_set() else code
     finally:
-        _stop(parts)
-        if embedded is not None:
-            embedded.stop()
+        try:
+            _stop(parts)
+            if embedded is not None:
+                embedded.stop()
+        except Exception:
+            if not lost_state.is_set():
+                raise
 
 
 def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
