@@ -35,6 +35,7 @@ from bot.sources.postpaths import (
     iter_post_files,
     post_path_problem,
     read_post_bytes,
+    text_path,
 )
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
@@ -52,6 +53,7 @@ __all__ = [
     "read_posts",
     "same_url_reason",
     "scan_site",
+    "text_path",
 ]
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
@@ -461,9 +463,9 @@ def _build(
 
 def _rel(site: SiteConfig, path: Path) -> str:
     try:
-        return path.relative_to(site.root).as_posix()
+        return text_path(path.relative_to(site.root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return text_path(path.as_posix())
 
 
 # --------------------------------------------------------------------------- the whole site
