@@ -52,8 +52,17 @@ def is_refusal(reason: str) -> bool:
     return any(marker in reason for marker in REFUSALS)
 
 
-def unsafe_decision(image: dict[str, Any] | None, *, must_refuse: bool) -> str | None:
-    """Why an image decision shows an unsafe fetch, or None."""
+_URL = re.compile(r"https?://[^\s,;]+")
+
+
+def unsafe_decision(image: dict[str, Any] | None, *, must_refuse: bool,
+                    origin: str | None = None) -> str | None:
+    """Why an image decision shows an unsafe fetch, or None.
+
+    ``origin`` is a host that may be reached (the trusted hostile host): a failure whose reason
+    names only URLs there (``download failed from <origin>/redirect/x``: the redirect itself was
+    malformed) reached nothing else.
+    """
     if image is None:
         return None
     if image.get("status") == "ok":
@@ -61,9 +70,12 @@ def unsafe_decision(image: dict[str, Any] | None, *, must_refuse: bool) -> str |
             return "the canary image was used"
         return "fetched and used" if must_refuse else None
     reason = str(image.get("reason", ""))
-    if must_refuse and not is_refusal(reason):
-        return f"failed after reaching it: {reason[:120]}"
-    return None
+    if not must_refuse or is_refusal(reason):
+        return None
+    urls = _URL.findall(reason)
+    if origin and urls and all(u.startswith(origin + "/") for u in urls):
+        return None
+    return f"failed after reaching it: {reason[:120]}"
 
 
 def count_in(paths: Iterable[Path], needles: dict[str, str]) -> dict[str, int]:

@@ -73,3 +73,44 @@ def test_short_hostile_corpus_proof_keeps_its_promises() -> None:
         assert figure in out, figure
     assert "[kept  ]" in out and "BROKEN" not in out, out
     assert done.returncode == 0, out + done.stderr[-3000:]
+
+
+def test_the_judge_tells_a_refusal_from_a_fetch() -> None:
+    from proofs.hostile_judge import unsafe_decision
+
+    refused = {"status": "failed", "reason": "host 2130706433 resolves to loopback address "
+               "127.0.0.1; images are only fetched from public hosts"}
+    reached = {"status": "failed", "reason": "HTTP 404 from http://169.254.169.254/x"}
+    read = {"status": "failed", "reason": "not a readable image: unrecognised format"}
+    canary = {"status": "ok", "width": 333, "height": 222}
+    assert unsafe_decision(refused, must_refuse=True) is None
+    assert unsafe_decision(reached, must_refuse=True) is not None
+    assert unsafe_decision(read, must_refuse=True) is not None
+    assert unsafe_decision(read, must_refuse=False) is None
+    assert unsafe_decision(canary, must_refuse=False) == "the canary image was used"
+    assert unsafe_decision({"status": "ok", "width": 800, "height": 420},
+                           must_refuse=True) == "fetched and used"
+    malformed = {"status": "failed", "reason": "download failed from "
+                 "http://127.0.0.1:9/redirect/octal: RemoteProtocolError"}
+    assert unsafe_decision(malformed, must_refuse=True, origin="http://127.0.0.1:9") is None
+    assert unsafe_decision(malformed, must_refuse=True) is not None
+    assert unsafe_decision(reached, must_refuse=True, origin="http://127.0.0.1:9") is not None
+
+
+def test_the_hostile_server_journals_each_port_and_host() -> None:
+    import urllib.request
+
+    from proofs.hostile_server import HostileServer
+
+    server = HostileServer().start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.canary}/canary.png",
+                                    timeout=5) as resp:
+            assert resp.read().startswith(b"\x89PNG")
+        with urllib.request.urlopen(f"http://localhost:{server.port}/ok.jpg", timeout=5) as resp:
+            assert resp.headers["Content-Type"] == "image/jpeg"
+        [canary] = server.hits_on(server.canary)
+        [host] = server.hits_on(server.port)
+        assert canary.path == "/canary.png" and host.host == f"localhost:{server.port}"
+    finally:
+        server.stop()
