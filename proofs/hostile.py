@@ -429,18 +429,18 @@ class _Suite:
         publishable = [row["url"] for row in self.rows if row.get("publishable")]
         copies = {url: journals.copies(url) for url in publishable}
         doubled = [u for u, (t, x) in copies.items() if t > 1 or x > 1]
-        failed = {key: reason for key, (state, reason) in self.records.items()
-                  if state == "failed" and reason}
+        failed = {key: f"{state}: {reason}" for key, (state, reason) in self.records.items()
+                  if state in ("failed", "skipped") and reason}
         lost = [f"{u} {p}" for u, counts in copies.items()
                 for p, n in zip(("telegram", "x"), counts, strict=True)
                 if n < 1 and (u, p) not in failed]
         both = sum(1 for t, x in copies.values() if t and x)
         r.figure("publishable posts on both platforms", f"{both} of {len(publishable)}")
-        r.figure("deliveries failed with a reason", len(failed))
-        for (url, platform), reason in sorted(failed.items())[:5]:
-            r.note(f"failed: {platform} {url[:80]}: {reason[:160]}")
+        r.figure("deliveries failed or skipped with a reason", len(failed))
+        for (url, platform), reason in sorted(failed.items())[:6]:
+            r.note(f"{platform} {url[:70]}: {reason[:150]}")
         r.figure("editors' notices sent", journals.editor_messages)
-        r.promise("no publishable post lost (sent, or failed with a reason)",
+        r.promise("no publishable post lost (sent, or failed or skipped with a reason)",
                   publishable and not lost, ", ".join(lost[:3]))
         r.promise("no post delivered twice", not doubled, ", ".join(doubled[:3]))
 
