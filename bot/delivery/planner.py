@@ -41,6 +41,7 @@ from bot.sources.jekyll import (
     post_path_problem,
     read_post,
     same_url_reason,
+    text_path,
 )
 from bot.state import Record, TransitionRefusedError
 
@@ -142,7 +143,7 @@ def _signature(path: Path) -> str | None:
 def _rel(root: Path, path: Path) -> str | None:
     for candidate in (path, path.resolve()):
         try:
-            return candidate.relative_to(root).as_posix()
+            return text_path(candidate.relative_to(root).as_posix())
         except ValueError:
             continue
     return None

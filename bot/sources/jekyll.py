@@ -35,6 +35,7 @@ from bot.sources.postpaths import (
     iter_post_files,
     post_path_problem,
     read_post_bytes,
+    text_path,
 )
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
@@ -42,6 +43,7 @@ from bot.sources.yaml_front import FrontMatterTooLargeError, load_yaml
 
 __all__ = [
     "MAX_FRONT_MATTER_CHARS",
+    "MAX_FRONT_MATTER_DEPTH",
     "MAX_POST_BYTES",
     "MAX_URL_CHARS",
     "PostFileError",
@@ -52,11 +54,16 @@ __all__ = [
     "read_posts",
     "same_url_reason",
     "scan_site",
+    "text_path",
 ]
 
 MAX_FRONT_MATTER_CHARS = 64 * 1024
 """Front matter is a few hundred bytes of keys; long text belongs in the body. Parsing is linear
 but slow per value (a 5 MB front matter takes libyaml 15 s and 900 MB), so this bounds it."""
+MAX_FRONT_MATTER_DEPTH = 100
+"""Levels of lists and mappings inside each other, the front matter itself being the first:
+what teaser templates are handed (`bot.teasers.view.MAX_NESTING`, the same number), so a post
+`check` calls publishable can always be rendered."""
 MAX_URL_CHARS = 2000
 """A post URL longer than this is a mistake (a pasted paragraph as permalink or slug); it would
 also be the identity in every log line and Redis key of the post."""
@@ -191,7 +198,33 @@ def _split(text: str) -> tuple[dict[Any, Any], str]:
     if not isinstance(data, dict):
         found = "a list" if isinstance(data, list) else f"just {shown(data)!r}"
         raise PostFileError(f"front matter must be 'key: value' lines, found {found}", 2)
+    if _deeper_than(data, MAX_FRONT_MATTER_DEPTH):
+        raise PostFileError(
+            f"front matter nested deeper than {MAX_FRONT_MATTER_DEPTH} levels (lists or tables "
+            "inside each other): flatten it"
+        )
     return data, body
+
+
+def _deeper_than(value: object, limit: int) -> bool:
+    """Whether lists and mappings nest more than `limit` levels in `value` (itself level 1).
+
+    Depth first and without recursion, so a path past the limit is found within `limit` steps
+    down, whatever the width, and a cyclic value (YAML can make one) ends there too.
+    """
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[object] = item.values()
+        elif isinstance(item, list | tuple | set | frozenset):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _parse_yaml(raw: str) -> object:
@@ -461,9 +494,9 @@ def _build(
 
 def _rel(site: SiteConfig, path: Path) -> str:
     try:
-        return path.relative_to(site.root).as_posix()
+        return text_path(path.relative_to(site.root).as_posix())
     except ValueError:
-        return path.as_posix()
+        return text_path(path.as_posix())
 
 
 # --------------------------------------------------------------------------- the whole site

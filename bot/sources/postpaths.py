@@ -22,7 +22,8 @@ from pathlib import Path
 from bot.sources.errors import PostFileError
 from bot.sources.site import SiteConfig
 
-__all__ = ["MAX_POST_BYTES", "iter_post_files", "post_path_problem", "read_post_bytes"]
+__all__ = ["MAX_POST_BYTES", "iter_post_files", "post_path_problem", "read_post_bytes",
+           "text_path"]
 
 MAX_POST_BYTES = 5 * 1024 * 1024
 """A news post is a few KB; anything this big is a mistake (a pasted base64 image, a dump)."""
@@ -98,6 +99,21 @@ def _jekyll_ignores(name: str) -> bool:
 def _ext(name: str) -> str:
     dot = name.rfind(".")
     return name[dot:].lower() if dot > 0 else ""
+
+
+def text_path(rel: str) -> str:
+    """``rel`` as text that Redis, JSON and chat messages carry: a name that is not UTF-8 comes
+    from the OS as surrogate escapes, which no encoder takes, so its bytes are shown as ``\\xNN``
+    (an editor sees which file to rename, and the text stays the same from scan to scan)."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = rel.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return rel.encode("utf-8", "backslashreplace").decode("ascii")
+        return raw.decode("utf-8", "backslashreplace")
+    return rel
 
 
 def _inside(real: str, real_root: str) -> bool:
@@ -224,12 +240,20 @@ def read_post_bytes(site: SiteConfig, path: Path | str) -> tuple[Path, bytes]:
     symlink is met, the path is resolved, checked, and its real parts opened the same way, so a
     symlink swapped in after the check is refused, not followed. A pipe or device is refused
     without blocking on it. The path returned is absolute and below `site.root` whatever way
-    the caller named the file, so folder categories and the URL do not depend on that.
+    the caller named the file, so folder categories and the URL do not depend on that. A name
+    that is not UTF-8 is refused before the file is opened: Jekyll builds the URL from it, and
+    the path itself could not be stored or shown.
     """
     parts = _site_parts(site.root, Path(path))
     problem = _name_problem(site, parts)
     if problem is not None or not parts:
         raise PostFileError(problem or "not a file of the site")
+    shown = text_path("/".join(parts))
+    if shown != "/".join(parts):
+        raise PostFileError(
+            f"the file name is not valid UTF-8 ({shown.rsplit('/', 1)[-1][:80]}): rename it, "
+            "in UTF-8 (the post's URL is made from it)"
+        )
     real_root = _real_root(site.root)
     try:
         fd = _open_beneath(real_root, parts)

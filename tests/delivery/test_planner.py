@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -257,6 +258,22 @@ def test_a_deeply_nested_toml_file_is_bad_and_the_baseline_completes(site: Path,
     assert report.new == 1
     [bad] = report.bad
     assert bad.rel_path == "_posts/2024-01-02-deep.md" and "nested too deeply" in bad.reason
+
+
+def test_a_file_name_that_is_not_utf8_does_not_stop_the_scan(site: Path, make_services):
+    """Regression (hostile corpus): the name reached Redis as a str with surrogate escapes and
+    the UnicodeEncodeError aborted the scan, so no post after it was ever planned."""
+    write_post(site, "good", hours_ago(3))
+    with open(os.fsencode(site / "_posts") + b"/2024-01-02-\xff\xfe.md", "wb") as fh:
+        fh.write(b"---\ntitle: x\n---\nbody\n")
+    svc = make_services()
+    report = scan(svc, enqueue=Queue())
+    assert report.baseline and svc.state.baseline_done(svc.site_key)
+    assert report.new == 1
+    [bad] = report.bad
+    assert bad.rel_path == "_posts/2024-01-02-\\xff\\xfe.md" and "UTF-8" in bad.reason
+    report = scan(svc, enqueue=Queue())  # the signature was stored: not read again
+    assert report.bad == [] and report.unchanged == 2
 
 
 def test_a_bad_file_reason_stays_short_in_the_log_and_the_notice(

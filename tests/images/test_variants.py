@@ -160,12 +160,13 @@ def test_ratio_over_20_refused_for_telegram_only(resolver: ImageResolver, site: 
 
 
 def test_dimension_sum_downscaled_for_telegram(resolver: ImageResolver, site: Path) -> None:
-    im = Image.new("RGB", (9000, 3000), (30, 30, 30))
-    im.paste((250, 250, 250), (0, 0, 4500, 3000))
+    # 11.5 MP: within the decoding budget (a bigger JPEG is decoded at a reduced scale first)
+    im = Image.new("RGB", (9600, 1200), (30, 30, 30))
+    im.paste((250, 250, 250), (0, 0, 4800, 1200))
     v = resolver.variant(put(site, "wide.jpg", save(im, "JPEG", quality=70)), "telegram")
     assert v.width + v.height <= 10000
-    assert (v.width, v.height) == (7500, 2500) == opened(v).size
-    assert any(n.startswith("downscaled 9000x3000 -> 7500x2500") for n in v.notes)
+    assert (v.width, v.height) == (8888, 1111) == opened(v).size
+    assert any(n.startswith("downscaled 9600x1200 -> 8888x1111") for n in v.notes)
     assert v.size <= PLATFORM_LIMITS["telegram"].max_bytes
 
 

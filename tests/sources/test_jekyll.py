@@ -599,3 +599,31 @@ def test_a_5_mb_post_of_any_shape_is_read_in_under_a_second(
     with contextlib.suppress(PostFileError):
         read_post(site, path)
     assert time.process_time() - started < 1.0
+
+
+@pytest.mark.parametrize("fence", ["yaml", "toml"])
+def test_front_matter_nested_past_what_templates_take_is_a_bad_file(
+    site_builder: SiteBuilder, fence: str
+) -> None:
+    """Regression (hostile corpus): 200 nested YAML mappings or 5,000 dotted TOML tables were
+    read, and `check` called the post publishable, but no teaser could ever be made of it
+    (templates get the front matter only MAX_NESTING levels deep), so every send failed."""
+    from bot.sources.jekyll import MAX_FRONT_MATTER_DEPTH
+    from bot.teasers.view import MAX_NESTING, post_view
+
+    assert MAX_FRONT_MATTER_DEPTH == MAX_NESTING
+
+    def text(levels: int) -> str:  # `levels` containers, the front matter itself included
+        if fence == "yaml":
+            rows = "\n".join("  " * i + f"k{i}:" for i in range(levels))
+            return f"---\ntitle: Deep\n{rows} leaf\n---\nBody.\n"
+        return ('+++\ntitle = "Deep"\n[' + ".".join(["a"] * (levels - 1))
+                + ']\nleaf = 1\n+++\nBody.\n')
+
+    site = site_builder.site()
+    fits = site_builder.raw("_posts/2024-01-01-fits.md", text(MAX_NESTING))
+    post = read_post(site, fits)
+    post_view(post)  # what a template gets: no error
+    deep = site_builder.raw("_posts/2024-01-02-deep.md", text(MAX_NESTING + 1))
+    with pytest.raises(PostFileError, match="nested deeper than 100 levels"):
+        read_post(site, deep)

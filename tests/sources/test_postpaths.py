@@ -176,3 +176,25 @@ def test_a_file_swapped_for_a_symlink_is_not_followed(
     path.symlink_to(outside / "2024-01-05-embargo.md")
     with pytest.raises(PostFileError, match="replaced by a symlink"):
         _open_checked(real_root, ("_posts", "2024-01-05-embargo.md"))
+
+
+def test_a_file_name_that_is_not_utf8_is_a_bad_file_named_in_text(
+    site_builder: SiteBuilder,
+) -> None:
+    """Regression (hostile corpus): such a name came through as a str with surrogate escapes,
+    and writing it to Redis, JSON or a chat failed; one badly named file stopped every scan."""
+    site_builder.post("2024-01-01-good.md")
+    raw = os.fsencode(site_builder.root / "_posts") + b"/2024-01-02-caf\xe9-\xff.md"
+    with open(raw, "wb") as fh:
+        fh.write(b"---\ntitle: Named in Latin-1\n---\nBody.\n")
+    site = site_builder.site()
+    [path] = [p for p in iter_post_files(site) if "caf" in p.name]
+    with pytest.raises(PostFileError, match="not valid UTF-8") as caught:
+        read_post(site, path)
+    assert "rename" in caught.value.reason
+    result = scan_site(site)
+    assert [p.rel_path for p in result.posts] == ["_posts/2024-01-01-good.md"]
+    [bad] = result.bad
+    assert bad.rel_path == "_posts/2024-01-02-caf\\xe9-\\xff.md"
+    bad.rel_path.encode("utf-8")  # text that Redis, JSON and Telegram take
+    caught.value.reason.encode("utf-8")
