@@ -27,16 +27,10 @@ import argparse
 import contextlib
 import json
 import os
-import secrets
-import shutil
-import string
 import sys
-import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -49,15 +43,12 @@ from bot.redis_embedded import start_embedded
 from bot.state import State
 from bot.state.notices import NoticeQueue
 
+from .harness import Mode, credentials, wait_until, workdir
 from .hostile_corpus import CANARY, CORPUS_SEED, Corpus, Hosts, generate, write_config
 from .hostile_judge import Journals, count_in, log_injection, unsafe_decision
 from .hostile_procs import NEWSBOT, Ran, Runner
 from .hostile_server import HostileServer
-
-try:  # the proof suites' shared table (proofs/report.py), once that branch is merged
-    from .report import Result  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover - this suite on its own
-    from .hostile_report import Result
+from .report import Result
 
 __all__ = ["main", "run"]
 
@@ -76,52 +67,11 @@ STABLE_WAITS = ("scheduled for 2999", "published: false", "social: false")
 _T = TypeVar("_T")
 
 
-@dataclass(frozen=True, slots=True)
-class Mode:
-    """``short`` (CI) or ``long`` (the full corpus); the shape of ``proofs.harness.Mode``."""
-
-    name: str
-    seed: int = CORPUS_SEED
-
-    @property
-    def long(self) -> bool:
-        return self.name == "long"
-
-
-def wait_until(check: Callable[[], _T], timeout: float, every: float = 0.2) -> _T | None:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value or time.monotonic() >= deadline:
-            return value
-        time.sleep(every)
-
-
-@contextlib.contextmanager
-def _workdir(keep: bool) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="newsbot-proof-hostile-"))
-    try:
-        yield path
-    finally:
-        if keep:
-            print(f"note: work folder kept: {path}", flush=True)
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def _credentials() -> tuple[str, tuple[str, str, str, str]]:
-    alphabet = string.ascii_letters + string.digits
-    token = f"{secrets.randbelow(9 * 10**9) + 10**9}:" + "".join(
-        secrets.choice(alphabet) for _ in range(35))
-    keys = tuple(f"hostile{n}{secrets.token_hex(12)}" for n in ("Key", "Sec", "Tok", "Tsc"))
-    return token, keys  # type: ignore[return-value]
-
-
 class _Suite:
     def __init__(self, work: Path, long: bool, seed: int, result: Result) -> None:
         self.work, self.long, self.seed, self.result = work, long, seed, result
         self.timeouts = {"cmd": 900.0 if long else 300.0, "preview": 120.0}
-        self.token, self.keys = _credentials()
+        self.token, self.keys = credentials()
         self.server = HostileServer().start()
         self.tg = FakeTelegram(token=self.token, time_scale=SCALE, enforce_rate_limits=True)
         self.tg.start()
@@ -461,7 +411,7 @@ def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
     result.note(f"corpus seed {seed}; time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1)")
     result.note("pass A: default settings, private image hosts refused: check, scans, "
                 "preview of every file, delivery by `newsbot run` to the fakes")
-    with _workdir(keep) as work:
+    with workdir(SUITE, keep or getattr(mode, "keep", False)) as work:
         suite = _Suite(work, long, seed, result)
         try:
             suite.pass_a()
@@ -482,7 +432,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    mode = Mode(args.mode or "short")
+    mode = Mode(args.mode or "short", keep=args.keep)
     try:
         result = run(mode, keep=args.keep, seed=args.seed)
     except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure

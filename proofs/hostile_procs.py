@@ -160,6 +160,7 @@ class Runner:
         self.logs = logs
         self.env = env
         self.ran: list[Ran] = []
+        self.started: list[Started] = []
         self._count = 0
         self._lock = threading.Lock()
         logs.mkdir(parents=True, exist_ok=True)
@@ -206,8 +207,11 @@ class Runner:
     def start(self, name: str, argv: list[str], *, allowed: tuple[int, ...] = (0,),
               env: dict[str, str] | None = None) -> Started:
         out, err, figures = self._files(name)
-        return Started(name, self._popen(argv, out, err, figures, env), out, err, figures,
-                       time.monotonic(), allowed=allowed)
+        started = Started(name, self._popen(argv, out, err, figures, env), out, err, figures,
+                          time.monotonic(), allowed=allowed)
+        with self._lock:
+            self.started.append(started)
+        return started
 
     def record(self, ran: Ran) -> Ran:
         with self._lock:
