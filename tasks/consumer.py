@@ -55,9 +55,10 @@ class ResilientConsumer(Consumer):
 
         Messages this worker had taken but not finished when the connection died stay
         unacknowledged in Redis until the visibility timeout (an hour): a scan among them left
-        a post saved just before a restart unplanned (the redis_restart proof lost it).  A full
-        scan when the connection is back plans whatever such a scan would have; a publish among
-        them is a ``queued`` record, handed over again by the requeue safety net.
+        a post saved just before a restart unplanned (the redis_restart proof lost it), and a
+        publish among them left its record ``queued`` until the requeue safety net (30-45 s).
+        When the connection is back a full scan plans whatever such a scan would have, and every
+        queued record is handed over again (a duplicate message is refused by the state).
         """
         conn = super().connect()
         if self._outage:
@@ -71,11 +72,12 @@ def _catch_up() -> None:
 
     try:
         tasks.enqueue_scan()
+        tasks.requeue.apply_async((), {"older_than": 0.0, "after_outage": True})
     except Exception as exc:  # the broker went away again: the next reconnect tries again
-        log.warning("broker connection back, but the catch-up scan could not be queued "
-                    "(%s: %s)", type(exc).__name__, exc)
+        log.warning("broker connection back, but the catch-up could not be queued (%s: %s)",
+                    type(exc).__name__, exc)
         return
-    log.info("broker connection back after an outage: catch-up scan queued")
+    log.info("broker connection back after an outage: catch-up scan and requeue queued")
 
 
 def _channels_of(consumer: Consumer) -> list[Any]:

@@ -108,6 +108,10 @@ def test_requeue_hands_old_queued_records_over_again_but_not_while_paused(
     assert state.get_by_key(old.key).state == "queued"
     # Workers behind (a message is still waiting): no pile-up.
     assert tasks.requeue() == 0 and redis_client.llen("celery") == 1
+    # ... unless a worker is back from an outage: messages it had taken are gone whatever the
+    # queue holds, so every queued record, however recent (`new`), is handed over
+    assert tasks.requeue(older_than=0.0, after_outage=True) == 2  # old and new
+    assert redis_client.llen("celery") == 3
 
 
 def test_scan_and_publish_caught_by_a_redis_restart_run_again_once_it_is_back(

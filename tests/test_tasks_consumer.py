@@ -83,10 +83,13 @@ def test_workers_use_the_resilient_consumer() -> None:
 def test_back_from_an_outage_the_worker_scans(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """A scan message taken just before Redis died stays unacknowledged for an hour: the proof
-    lost the post it was for.  Reconnected after the loss, the worker queues a full scan (and
-    only then: a first connection does not)."""
+    lost the post it was for (a publish message: its record waited 40 s for the requeue safety
+    net).  Reconnected after the loss, the worker queues a full scan and a requeue of every
+    queued record (and only then: a first connection does not)."""
     scans: list[object] = []
     monkeypatch.setattr(tasks, "enqueue_scan", lambda *a, **k: scans.append(a))
+    requeues: list[object] = []
+    monkeypatch.setattr(tasks.requeue, "apply_async", lambda *a, **k: requeues.append(a))
     monkeypatch.setattr(Consumer, "connect", lambda self: "connection")
     first = _consumer(ResilientConsumer, Connection("redis://127.0.0.1:1/0"))
     assert first.connect() == "connection" and not scans
@@ -94,9 +97,9 @@ def test_back_from_an_outage_the_worker_scans(tmp_path: Path,
     consumer.on_connection_error_after_connected(redis.ConnectionError("lost"))
     assert not scans
     assert consumer.connect() == "connection"
-    assert scans == [()]
+    assert scans == [()] and requeues == [((), {"older_than": 0.0, "after_outage": True})]
     consumer.connect()  # the next connection without a loss in between: no second scan
-    assert scans == [()]
+    assert scans == [()] and len(requeues) == 1
 
 
 def test_a_task_finishing_after_the_reconnection_does_not_crash_the_worker(
