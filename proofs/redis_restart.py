@@ -69,7 +69,7 @@ class Plan:
 
 
 SHORT = Plan(restarts=2, every=0.5, settle=1.5, down=1.0, drain=60.0)
-LONG = Plan(restarts=5, every=0.3, settle=4.0, down=3.0, drain=120.0)
+LONG = Plan(restarts=5, every=0.4, settle=4.0, down=3.0, drain=120.0)
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -279,6 +279,22 @@ class Outcome:
             self.never.append(f"{what} (restart {restart}): {seconds:.1f} s")
 
 
+class Phases:
+    """How long each part of a scenario took (a note: where a slow machine spends the time)."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.last = time.monotonic()
+        self.took: list[str] = []
+
+    def done(self, what: str) -> None:
+        now = time.monotonic()
+        self.took.append(f"{what} {now - self.last:.1f} s")
+        self.last = now
+        if what == "judging and stopping":
+            self.outcome.notes.append("phases: " + ", ".join(self.took))
+
+
 def judge(stack: Stack, writer: Writer, outcome: Outcome) -> None:
     """Lost and duplicated posts, after the last ones had their time to go out."""
     ledger = by_slug(stack)
@@ -323,6 +339,7 @@ def _baseline(stack: Stack) -> None:
 
 def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
     outcome = Outcome()
+    phases = Phases(outcome)
     stack = Stack(work, scale=SCALE, redis_url=None)
     try:
         _baseline(stack)
@@ -334,6 +351,7 @@ def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
         writer = Writer(stack, "emb", plan.every)
         monitor = Monitor(stack)
         monitor.start()
+        phases.done("start-up")
         writer.start()
         time.sleep(plan.settle)
         kills: list[float] = []
@@ -374,8 +392,10 @@ def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
             checking.start()
             statuses.append(checking)
             time.sleep(plan.settle)
+        phases.done("posts and restarts")
         writer.stop()
         _drain(stack, writer, plan.drain)
+        phases.done("last posts out")
         monitor.stop()
         # it publishes again after each kill (not only lives): the platforms receive anything,
         # and a post written after the kill reaches both (behind whatever the outage held up)
@@ -400,6 +420,7 @@ def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
         elif exit_code == 0:
             outcome.deaf = "`newsbot run` ended with status 0 on its own"
         ran = run.stop(60)
+        phases.done("judging and stopping")
         if ran.rc != 0:
             outcome.notes.append(f"run: stopped with exit {ran.rc}")
         outcome.tracebacks = tracebacks([run])
@@ -425,6 +446,7 @@ def external(work: Path, plan: Plan, result: Result) -> Outcome:
     outcome = Outcome()
     server = ExternalValkey(work / "valkey")
     server.start()
+    phases = Phases(outcome)
     stack = Stack(work, scale=SCALE, redis_url=server.url)
     try:
         _baseline(stack)
@@ -448,6 +470,7 @@ def external(work: Path, plan: Plan, result: Result) -> Outcome:
         writer = Writer(stack, "ext", plan.every)
         monitor = Monitor(stack)
         monitor.start()
+        phases.done("start-up")
         writer.start()
         time.sleep(plan.settle)
         outages: list[tuple[float, float]] = []
@@ -483,8 +506,10 @@ def external(work: Path, plan: Plan, result: Result) -> Outcome:
             outcome.notes.append(f"restart {n}: {signal.Signals(sig).name}, down "
                                  f"{back - stopped:.1f} s")
             time.sleep(plan.settle)
+        phases.done("posts and restarts")
         writer.stop()
         _drain(stack, writer, plan.drain)
+        phases.done("last posts out")
         monitor.stop()
         for n, (stopped, back) in enumerate(outages, 1):
             sent = monitor.first_send_after(back)
@@ -497,8 +522,11 @@ def external(work: Path, plan: Plan, result: Result) -> Outcome:
         for proc in procs:
             if not proc.alive():
                 outcome.alive.append(f"{names[id(proc)]} (exit {proc.popen.poll()})")
+        for proc in procs:  # all at once (each warm shutdown takes a moment)
+            stack.kill(proc, signal.SIGTERM)
         for proc in procs:
             proc.stop(60)
+        phases.done("judging and stopping")
         outcome.tracebacks = tracebacks(procs)
         result.figure("external: secrets in logs", len(stack.leaks()))
         if writer.error is not None:
