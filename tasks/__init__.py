@@ -13,8 +13,9 @@ Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
 * Redis restarting (the embedded server restarted by ``newsbot run``, an operator's Redis
   restarted): a scan or a publish task caught by the outage waits for the server and runs again
   (``_through_outage``) instead of failing, since its broker message may be gone with the
-  connection; the worker's consumer survives a known kombu failure closing the lost connection
-  (``tasks.consumer``).
+  connection; the worker's consumer survives kombu's failures on the lost connection and, back
+  on the broker, queues a full scan and hands every queued record over again, for the messages
+  it had taken when the connection died (``tasks.consumer``).
 
 Configuration comes from ``load_settings()`` at import (so plain ``celery -A tasks`` works with
 REDIS_URL in the environment or ``.env``), or from ``configure(settings, redis_url=...)``, which
