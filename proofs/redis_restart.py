@@ -17,10 +17,15 @@ external
   until each worker completed a task, beat sent its next due task, and the editors' bot
   answered an editor's ``/status`` pushed after the restart.
 
-Judged only by what the fake platforms received (``Stack.ledger``): every post written sent
-once on Telegram and once on X (0 lost, 0 duplicates), no Python traceback in any process's
-output, every process still alive at the end (or, for ``run``, exited non-zero: never alive
-and deaf), no secret in any log.
+Judged by what the fake platforms received (``Stack.ledger``): every post written sent once on
+Telegram and once on X (0 lost, 0 duplicates); every part back within 30 s of each restart
+(the embedded server restarted and announced within 10 s); posts written after each restart
+out within 60 s, the backlog of the outage included (``run`` never alive and deaf: it serves,
+or exits non-zero); ``newsbot status`` answering; no Python traceback in any process's output;
+every external process still alive at the end; no secret in any log.
+
+Time is scaled x0.1 (rate windows, the one-second tick) and the posts come at a pace under the
+Telegram channel's 20 a minute, so that the figures measure the recovery, not the rate limit.
 """
 
 from __future__ import annotations
@@ -57,6 +62,9 @@ CONNECTED_LINE = "celery.worker.consumer.connection: Connected to"
 #: by itself (Celery's consumer retries after 2 s, then 4 s ...: well inside this).
 RESTART_LIMIT_S = 10.0
 RECOVER_LIMIT_S = 30.0
+#: Posts written after a restart go out behind the backlog the outage left (at the product's
+#: rate limits, on a machine shared with other work): "still publishing", not a latency bound.
+POSTS_LIMIT_S = 60.0
 
 
 #: The pace of the posts stays under the Telegram channel's 20 a minute (time-scaled: 3.3 a
@@ -269,17 +277,22 @@ class Outcome:
     status_tried: int = 0
     recover: dict[str, list[float]] = field(default_factory=dict)  # what -> seconds per restart
     never: list[str] = field(default_factory=list)  # what did not recover, per restart
+    late: list[str] = field(default_factory=list)  # posts that did not go out after a restart
     alive: list[str] = field(default_factory=list)  # processes dead at the end (names)
     deaf: str = ""  # alive but no longer publishing (what was seen)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, what: str, seconds: float | None, restart: int) -> None:
+    def add(self, what: str, seconds: float | None, restart: int, *,
+            posts: bool = False) -> None:
+        """A recovery figure; ``posts``: a delivery one (it includes the backlog the outage
+        left, so it has its own, looser bound)."""
+        late = self.late if posts else self.never
         if seconds is None:
-            self.never.append(f"{what} (restart {restart}): never")
+            late.append(f"{what} (restart {restart}): never")
             return
         self.recover.setdefault(what, []).append(seconds)
-        if seconds > RECOVER_LIMIT_S:
-            self.never.append(f"{what} (restart {restart}): {seconds:.1f} s")
+        if seconds > (POSTS_LIMIT_S if posts else RECOVER_LIMIT_S):
+            late.append(f"{what} (restart {restart}): {seconds:.1f} s")
 
 
 class Phases:
@@ -408,9 +421,9 @@ def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
             back = reconnected.get(n, killed)
             first = monitor.first_send_after(back)
             outcome.add("run: first send after the kill", None if first is None
-                        else first + back - killed, n)
+                        else first + back - killed, n, posts=True)
             outcome.add("run: a post written after the kill out",
-                        monitor.first_post_after(killed, writer), n)
+                        monitor.first_post_after(killed, writer), n, posts=True)
         judge(stack, writer, outcome)
         for checking in statuses:
             checking.join(120)
@@ -517,9 +530,9 @@ def external(work: Path, plan: Plan, result: Result) -> Outcome:
         for n, (stopped, back) in enumerate(outages, 1):
             sent = monitor.first_send_after(back)
             out = monitor.first_post_after(stopped, writer)
-            outcome.add("first send (server up ->)", sent, n)
+            outcome.add("first send (server up ->)", sent, n, posts=True)
             outcome.add("a post written in the outage out (server up ->)",
-                        None if out is None else out - (back - stopped), n)
+                        None if out is None else out - (back - stopped), n, posts=True)
         judge(stack, writer, outcome)
         _status(stack, outcome, "status-at-end")
         for proc in procs:
@@ -556,8 +569,12 @@ def report(name: str, outcome: Outcome, result: Result) -> None:
     r.promise(f"{name}: 0 posts lost", not outcome.lost,
               f"{len(outcome.lost)}: {outcome.lost[:8]}")
     r.promise(f"{name}: 0 duplicates", not outcome.duplicates, str(outcome.duplicates)[:300])
-    r.promise(f"{name}: every part recovered by itself within {RECOVER_LIMIT_S:.0f} s "
-              "after each restart", not outcome.never, ", ".join(outcome.never))
+    r.promise(f"{name}: every part back by itself within {RECOVER_LIMIT_S:.0f} s of each "
+              "restart (server, workers, beat, editors' bot)", not outcome.never,
+              ", ".join(outcome.never))
+    r.promise(f"{name}: posts written after each restart go out (within "
+              f"{POSTS_LIMIT_S:.0f} s, backlog included)", not outcome.late,
+              ", ".join(outcome.late))
     r.promise(f"{name}: no Python traceback printed", outcome.tracebacks == 0,
               str(outcome.tracebacks))
     r.promise(f"{name}: status answers after each restart",
