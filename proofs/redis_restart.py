@@ -359,7 +359,7 @@ def embedded(work: Path, plan: Plan, result: Result) -> Outcome:
     stack = Stack(work, scale=SCALE, redis_url=None)
     try:
         _baseline(stack)
-        run = stack.start("run", "run", "--concurrency", "2")
+        run = stack.start("run", "run")  # default concurrency, as an operator runs it
         if not wait_until(lambda: "event=scan" in run.text() or not run.alive(), 90):
             raise RuntimeError(f"`newsbot run` did not scan: {run.text()[-2000:]}")
         if not run.alive():
