@@ -50,15 +50,33 @@ def _outage_lines(record: logging.LogRecord) -> logging.LogRecord:
     exc = record.exc_info[1] if record.exc_info else None
     if exc is None or not record.name.startswith(("celery", "kombu")):
         return record
-    if not isinstance(exc, _connection_errors()):
+    cause = _connection_cause(exc)
+    if cause is None:
         return record
-    record.msg = f"{record.getMessage()} ({type(exc).__name__}: {exc})"
+    # beat wraps the error (SchedulingError) and appends the whole call stack to its message
+    # ("Message Error: Couldn't apply scheduled task tick: ...\n[' File ...']"): first line only
+    first = record.getMessage().split("\n", 1)[0]
+    record.msg = f"{first} ({type(cause).__name__}: {cause})"
     record.args = ()
     record.exc_info = None
     record.exc_text = None
     if record.levelno > logging.WARNING:
         record.levelno, record.levelname = logging.WARNING, "WARNING"
     return record
+
+
+def _connection_cause(exc: BaseException) -> BaseException | None:
+    """``exc`` if it is a lost connection, or the lost connection it wraps (beat raises its own
+    SchedulingError from it), else None: a real bug keeps its traceback."""
+    errors = _connection_errors()
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 5:
+        if isinstance(current, errors):
+            return current
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
 
 
 def _install_outage_lines() -> None:

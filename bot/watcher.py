@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE_SECONDS = 0.2
 MAX_DELAY_SECONDS = 1.0
+HAND_OVER_RETRY_DELAY = 0.5
+HAND_OVER_RETRY_SECONDS = 120.0
 
 
 def _is_post_path(path: str) -> bool:
@@ -69,6 +71,7 @@ class PostWatcher:
         self._stopping = False
         self._observer: Observer | None = None  # type: ignore[valid-type]
         self._thread: threading.Thread | None = None
+        self._failing_since: float | None = None
 
     def add(self, path: str) -> None:
         import time
@@ -123,5 +126,31 @@ class PostWatcher:
                 self._pending.clear()
             try:
                 self._on_paths(batch)
-            except Exception:  # a broker hiccup: the periodic rescan picks the files up
-                log.exception("could not hand %d changed post file(s) to a scan", len(batch))
+            except Exception as exc:
+                self._hand_back(batch, exc)
+            else:
+                self._failing_since = None
+
+    def _hand_back(self, batch: list[str], exc: Exception) -> None:
+        """A batch the scan could not take (Redis restarting: the broker refuses the task) is
+        kept and offered again after a short wait, so a post saved during an outage still goes
+        out within seconds of the server's return, not at the next periodic rescan.  After
+        ``HAND_OVER_RETRY_SECONDS`` of failures the batch is left to that rescan."""
+        import time
+
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if now - self._failing_since >= HAND_OVER_RETRY_SECONDS:
+            log.error("could not hand %d changed post file(s) to a scan for %.0f s (%s: %s); "
+                      "the periodic rescan will pick them up", len(batch),
+                      now - self._failing_since, type(exc).__name__, exc)
+            self._failing_since = None
+            return
+        log.warning("could not hand %d changed post file(s) to a scan (%s: %s); trying again "
+                    "in %.1f s", len(batch), type(exc).__name__, exc, HAND_OVER_RETRY_DELAY)
+        with self._cond:
+            self._pending.update(batch)
+            now = time.monotonic()
+            # due again (see _flush_loop) in HAND_OVER_RETRY_DELAY, or sooner with new events
+            self._first_event = self._last_event = now + HAND_OVER_RETRY_DELAY - self._debounce

@@ -10,6 +10,12 @@ Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
   onto the queue every second (celery/celery#4766: ETAs beyond the visibility timeout are
   delivered twice).
 * No result backend: nothing reads task results, and results would only fill Redis.
+* Redis restarting (the embedded server restarted by ``newsbot run``, an operator's Redis
+  restarted): a scan or a publish task caught by the outage waits for the server and runs again
+  (``_through_outage``) instead of failing, since its broker message may be gone with the
+  connection; the worker's consumer survives kombu's failures on the lost connection and, back
+  on the broker, queues a full scan and hands every queued record over again, for the messages
+  it had taken when the connection died (``tasks.consumer``).
 
 Configuration comes from ``load_settings()`` at import (so plain ``celery -A tasks`` works with
 REDIS_URL in the environment or ``.env``), or from ``configure(settings, redis_url=...)``, which
@@ -22,9 +28,12 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import redis
 from celery import Celery, signals
 
 from bot.config import ConfigError, Settings, load_settings
@@ -44,6 +53,12 @@ MIN_TICK_SECONDS = 0.05
 REQUEUE_SECONDS = 15.0
 REQUEUE_AFTER = 30.0
 DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+#: How long a task caught by a Redis outage waits for the server (the embedded one is back in
+#: about a second; a restarted Redis loading its AOF may take longer).
+OUTAGE_WAIT_SECONDS = 60.0
+
+_T = TypeVar("_T")
+
 
 app = Celery("newsbot")
 app.conf.update(
@@ -64,6 +79,7 @@ app.conf.update(
     worker_redirect_stdouts=False,
     worker_send_task_events=False,
     beat_scheduler="celery.beat:Scheduler",
+    worker_consumer="tasks.consumer:ResilientConsumer",
 )
 
 _lock = threading.Lock()
@@ -142,6 +158,30 @@ def enqueue_scan(paths: list[str] | None = None, backfill: int = 0) -> None:
     scan.apply_async((), {"paths": paths, "backfill": backfill})
 
 
+def _through_outage(what: str, call: Callable[[], _T], *,
+                    wait: float = OUTAGE_WAIT_SECONDS) -> _T:
+    """``call()``, run again when Redis is unreachable, until it is back or ``wait`` passed.
+
+    Why: a task cut off by a Redis restart cannot count on its broker message (the ack and the
+    restore of unacknowledged messages fail with the connection, so the message only comes back
+    after the visibility timeout, an hour).  A scan lost that way left a new post unplanned until
+    the periodic rescan; a publish left its record queued until the requeue safety net.  Both
+    are safe to repeat: the state machine plans and sends each record once.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.25
+    while True:
+        try:
+            return call()
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            if time.monotonic() >= deadline:
+                raise
+            log.warning("%s: Redis unavailable (%s); trying again in %.2f s", what,
+                        type(exc).__name__, delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 4.0)
+
+
 @app.task(name=PUBLISH, bind=True, acks_late=True)
 def publish(self: Any, record_key: str) -> str:
     from bot.delivery.leases import new_owner
@@ -149,16 +189,21 @@ def publish(self: Any, record_key: str) -> str:
 
     # Unique per attempt, even when the broker redelivers the same task id; names this process
     # so the tick can tell when the holder of a lease is gone.
-    return deliver(get_services(), record_key, owner=new_owner(self.request.id or "direct"))
+    owner = new_owner(self.request.id or "direct")
+    return _through_outage(f"publish {record_key}",
+                           lambda: deliver(get_services(), record_key, owner=owner))
 
 
 @app.task(name=SCAN)
 def scan(paths: list[str] | None = None, backfill: int = 0) -> dict[str, Any]:
     from bot.delivery.planner import scan as run_scan
 
-    report = run_scan(get_services(), paths=[Path(p) for p in paths] if paths else None,
-                      backfill=int(backfill or 0), enqueue=enqueue_publish)
-    return report.to_json()
+    def once() -> dict[str, Any]:
+        report = run_scan(get_services(), paths=[Path(p) for p in paths] if paths else None,
+                          backfill=int(backfill or 0), enqueue=enqueue_publish)
+        return report.to_json()
+
+    return _through_outage("scan", once)
 
 
 @app.task(name=RESCAN)
@@ -204,12 +249,14 @@ def notify_in_doubt(svc: Any, records: list[Any]) -> None:
 
 
 @app.task(name=REQUEUE)
-def requeue(older_than: float = REQUEUE_AFTER) -> int:
+def requeue(older_than: float = REQUEUE_AFTER, after_outage: bool = False) -> int:
     """Safety net: a queued record whose broker message was lost is handed over again.
 
     Sending twice is impossible (the state machine refuses the second lease), so this may be
     generous; while paused only an editor's confirmed push ([Push anyway]) is sent, and resume
-    re-queues the rest by itself.
+    re-queues the rest by itself.  ``after_outage`` (a worker back from a lost broker
+    connection, ``tasks.consumer``): messages taken before the outage are lost whatever the
+    queue holds, so every queued record is handed over now rather than 30-45 s later.
     """
     from bot.delivery.services import PUSH_ANYWAY
 
@@ -218,7 +265,7 @@ def requeue(older_than: float = REQUEUE_AFTER) -> int:
     paused = state.is_paused()
     # Messages still waiting in the broker (same Redis in every newsbot deployment) mean the
     # workers are behind, not that a message was lost: adding more would only pile up.
-    if state.client.llen(app.conf.task_default_queue or "celery"):
+    if not after_outage and state.client.llen(app.conf.task_default_queue or "celery"):
         return 0
     limit = state.now() - older_than
     count = 0

@@ -31,3 +31,32 @@ def test_a_redis_outage_is_one_line_per_message_not_a_traceback(
                              "connecting to 127.0.0.1:6399. Connection refused.)")
     assert " WARNING celery.worker.request: " in lines[0]
     assert err.count("Traceback") == 1 and "ValueError: a real bug" in err
+
+
+def test_beat_failing_to_send_a_due_task_in_an_outage_is_one_line(
+        capsys: pytest.CaptureFixture[str], tmp_path) -> None:
+    """Beat wraps the lost connection in its SchedulingError and appends the call stack to the
+    message: that was a 60-line traceback per due task in each Redis restart of the proof."""
+    import traceback
+
+    from celery.beat import SchedulingError
+
+    setup_logging(Settings(_env_file=None, site_dir=tmp_path))  # type: ignore[call-arg]
+    log = logging.getLogger("celery.beat")
+    try:
+        try:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6399.")
+        except redis.ConnectionError as lost:
+            raise SchedulingError(f"Couldn't apply scheduled task tick: {lost}") from lost
+    except SchedulingError as exc:
+        log.error("Message Error: %s\n%s", exc, traceback.format_stack(), exc_info=True)
+    try:
+        raise SchedulingError("a real bug")
+    except SchedulingError as exc:
+        log.error("Message Error: %s\n%s", exc, traceback.format_stack(), exc_info=True)
+    err = capsys.readouterr().err
+    first = err.splitlines()[0]
+    assert " WARNING celery.beat: Message Error: Couldn't apply scheduled task tick: " in first
+    assert first.endswith("(ConnectionError: Error 111 connecting to 127.0.0.1:6399.)")
+    assert "File " not in first
+    assert err.count("Traceback") == 1 and "a real bug" in err

@@ -108,3 +108,48 @@ def test_requeue_hands_old_queued_records_over_again_but_not_while_paused(
     assert state.get_by_key(old.key).state == "queued"
     # Workers behind (a message is still waiting): no pile-up.
     assert tasks.requeue() == 0 and redis_client.llen("celery") == 1
+    # ... unless a worker is back from an outage: messages it had taken are gone whatever the
+    # queue holds, so every queued record, however recent (`new`), is handed over
+    assert tasks.requeue(older_than=0.0, after_outage=True) == 2  # old and new
+    assert redis_client.llen("celery") == 3
+
+
+def test_scan_and_publish_caught_by_a_redis_restart_run_again_once_it_is_back(
+        configured: State, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A task cut off by a Redis restart cannot count on its broker message (the ack and the
+    restore fail with the connection): the proof lost the posts whose scan met the restart.
+    The task waits for the server and runs again; one warning line per try."""
+    import bot.delivery.planner
+    import bot.delivery.sender
+
+    real_scan = bot.delivery.planner.scan
+    calls = {"scan": 0, "deliver": 0}
+
+    def scan(*args: object, **kwargs: object):
+        calls["scan"] += 1
+        if calls["scan"] == 1:
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        return real_scan(*args, **kwargs)
+
+    def deliver(*args: object, **kwargs: object) -> str:
+        calls["deliver"] += 1
+        if calls["deliver"] < 3:
+            raise redis.TimeoutError("Timeout reading from socket")
+        return "sent"
+
+    monkeypatch.setattr(bot.delivery.planner, "scan", scan)
+    monkeypatch.setattr(bot.delivery.sender, "deliver", deliver)
+    report = tasks.scan.run(None, 0)
+    assert calls["scan"] == 2 and isinstance(report, dict)  # the second try's report
+    assert tasks.publish.run("newsbot:rec:x") == "sent" and calls["deliver"] == 3
+    lines = [r for r in caplog.records if "Redis unavailable" in r.getMessage()]
+    assert len(lines) == 3 and not any(r.exc_info for r in lines)
+
+
+def test_a_task_gives_up_on_a_redis_that_stays_away() -> None:
+    def down() -> None:
+        raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+
+    with pytest.raises(redis.ConnectionError):
+        tasks._through_outage("scan", down, wait=0.3)

@@ -146,7 +146,11 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
         try:
             return _attempt(svc, held_rec, post, item, fp, publisher, spec, owner, now,
                             override=override)
-        except Exception as exc:  # our own bookkeeping failed (Redis restarting...)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis restarting
+            log.warning("Redis unavailable while sending %s (%s: %s); settling the attempt "
+                        "when it is back", held_rec.post, type(exc).__name__, exc)
+            return _after_unexpected(svc, held_rec, owner, exc, now)
+        except Exception as exc:  # our own bookkeeping failed
             log.exception("unexpected error sending %s", held_rec.post)
             return _after_unexpected(svc, held_rec, owner, exc, now)
 
@@ -204,8 +208,17 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         wait, current = _wait_briefly(svc, spec, current, sleep=now is None, reserve=True)
         if wait > 0:  # other records took the slots between our check and now
             return _slot_wait(svc, rec, owner, current, wait)
-        deadline = state.fence_send(*rec.ref, owner=owner, send_seconds=_send_bound(publisher),
-                                    ignore_pause=override, fingerprint=fp, now=now)
+        try:
+            deadline = state.fence_send(*rec.ref, owner=owner,
+                                        send_seconds=_send_bound(publisher),
+                                        ignore_pause=override, fingerprint=fp, now=now)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            # The fence's answer was lost with the connection (Redis restarting): it may have
+            # passed in Redis, but no request left this process, so this attempt is no
+            # uncertain send (a restart must not make an editor check the channel).
+            log.warning("Redis unavailable at the fence of %s (%s: %s); nothing was sent",
+                        rec.post, type(exc).__name__, exc)
+            return _after_unexpected(svc, rec, owner, exc, now, nothing_sent=True)
         if deadline is None:
             return _not_ours_any_more(svc, rec, owner, now)
         started = time.monotonic()
@@ -411,20 +424,29 @@ def _transient(svc: Services, rec: Record, owner: str, reason: str, *, uncertain
 
 
 def _after_unexpected(svc: Services, rec: Record, owner: str, exc: Exception,
-                      now: float | None) -> str:
+                      now: float | None, *, nothing_sent: bool = False) -> str:
     """A bug or a Redis outage inside the lease.  Before the fence nothing left: retry; past
-    it the post may be out, so the platform's rules for an uncertain send apply."""
+    it the post may be out, so the platform's rules for an uncertain send apply (unless
+    ``nothing_sent``: the fence itself failed, so the request never left).
+
+    Redis restarting: the outcome is recorded once the server is back (within
+    ``REDIS_RETRY_SECONDS``; the lease keeper renews the lease meanwhile), so the record is
+    retried within seconds instead of staying ``sending`` until its lease runs out."""
     text = redact(f"{type(exc).__name__}: {exc}")[:500]
-    try:
+
+    def settle() -> str:
         current = svc.state.get_by_key(rec.key)
         if current is None or current.state != "sending" or current.lease_owner != owner:
             return "lease_lost"
-        if current.send_deadline is None:
+        if current.send_deadline is None or nothing_sent:
             return _transient(svc, current, owner, text, uncertain=False, now=now)
         if current.repeat_safe:
             return _transient(svc, current, owner, text, uncertain=True, now=now)
         return _doubt(svc, current, owner, f"{text} {UNCERTAIN_MARK}: the post may be out",
                       now)
+
+    try:
+        return _with_redis_retry(f"settling the attempt on {rec.post}", settle)
     except Exception as again:  # Redis is gone: the lease keeper's silence settles the lease
         log.error("cannot record the outcome of %s (%s); its lease will be settled",
                   rec.post, type(again).__name__)

@@ -216,3 +216,81 @@ def test_a_post_replaced_by_a_symlink_out_of_the_site_is_never_sent(
     assert deliver(svc, keys["telegram"], owner="t:1") == "failed"
     assert deliver(svc, keys["x"], owner="x:1") == "failed"
     assert fake_tg.channel_posts(CHANNEL) == [] and fake_x.posts == []
+
+
+def test_redis_restarting_inside_the_lease_settles_the_attempt_once_it_is_back(
+    live, site: Path, fake_tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+):
+    """Redis went away between the lease and the fence (the proof's restarts hit this): nothing
+    was sent, so the record must be retried as soon as Redis is back, not sit in `sending`
+    until its lease runs out ("cannot record the outcome ... its lease will be settled"), and
+    the outage is one warning line, not a traceback."""
+    import redis
+
+    svc = live()
+    key = queued_post(svc, site)["telegram"]
+    state = svc.state
+    real_now, real_get = state.now, state.get_by_key
+    outage = {"now": 1, "get": 2}  # the first clock read inside the lease fails, then two reads
+
+    def now() -> float:
+        if outage["now"]:
+            outage["now"] -= 1
+            raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+        return real_now()
+
+    def get_by_key(k: str):
+        if outage["now"] == 0 and outage["get"]:
+            outage["get"] -= 1
+            raise redis.ConnectionError("Connection closed by server.")
+        return real_get(k)
+
+    acquire = state.acquire_send
+
+    def acquire_then_fail(*args, **kwargs):
+        held = acquire(*args, **kwargs)
+        monkeypatch.setattr(state, "now", now)
+        monkeypatch.setattr(state, "get_by_key", get_by_key)
+        return held
+
+    monkeypatch.setattr(state, "acquire_send", acquire_then_fail)
+    assert deliver(svc, key, owner="t:1") == "retry_wait"
+    monkeypatch.undo()
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "retry_wait" and rec.lease_owner in (None, "")
+    assert not fake_tg.channel_posts(CHANNEL)  # nothing left before the fence
+    assert not [r for r in caplog.records if r.exc_info]
+    assert any("Redis unavailable while sending" in r.getMessage() for r in caplog.records)
+
+
+def test_a_fence_whose_answer_redis_lost_is_no_uncertain_send(
+    live, site: Path, fake_tg: FakeTelegram, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+):
+    """Redis stopped right as the fence ran: the script passed (and was persisted) but its
+    answer never came back.  No request left, so the record is retried; it used to go to
+    in_doubt ("the post may be out") and wait for an editor (found by the redis_restart
+    proof: one post of 18 never went out on Telegram)."""
+    import redis
+
+    svc = live()
+    key = queued_post(svc, site)["telegram"]
+    state = svc.state
+    real_fence = state.fence_send
+
+    def fence_then_lose_the_answer(*args, **kwargs):
+        real_fence(*args, **kwargs)
+        raise redis.ConnectionError("Error while reading from 127.0.0.1:6379 : (104, "
+                                    "'Connection reset by peer')")
+
+    monkeypatch.setattr(state, "fence_send", fence_then_lose_the_answer)
+    assert deliver(svc, key, owner="t:1") == "retry_wait"
+    monkeypatch.undo()
+    rec = svc.state.get_by_key(key)
+    assert rec.state == "retry_wait" and not rec.maybe_sent and rec.send_deadline is None
+    assert not fake_tg.channel_posts(CHANNEL)
+    assert not [r for r in caplog.records if r.exc_info]
+    # when due it goes out, once
+    assert deliver(svc, key, owner="t:2", now=(rec.scheduled_at or 0) + 0.01) == "sent"
+    assert len(fake_tg.channel_posts(CHANNEL)) == 1
