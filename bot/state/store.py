@@ -13,6 +13,7 @@ Key shapes are documented in ``bot/state/keys.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,6 +38,10 @@ from .records import (
 __all__ = ["State", "check_decoding", "server_time"]
 
 AUDIT_MAXLEN = 10_000
+#: Refused attempts audited one by one per requester before one tally entry counts the rest,
+#: and the quiet time after which a requester's count starts again (``State.audit_refusal``).
+REFUSAL_AUDIT_LIMIT = 5
+REFUSAL_AUDIT_WINDOW = 600.0
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -77,6 +82,7 @@ class State:
         self._release = client.register_script(lua.RELEASE)
         self._expire = client.register_script(lua.EXPIRE)
         self._reap = client.register_script(lua.REAP)
+        self._audit_refusal = client.register_script(lua.AUDIT_REFUSAL)
         self._editor = client.register_script(lua.EDITOR)
         self._due = client.register_script(lua.DUE)
         self._promote = client.register_script(lua.PROMOTE_DUE)
@@ -613,6 +619,33 @@ class State:
             self.keys.audit,
             {"who": who, "action": action, "target": target, "result": text, "at": repr(stamp)},
             maxlen=AUDIT_MAXLEN, approximate=True,
+        ))
+
+    def audit_refusal(self, who: str, target: str, result: dict[str, Any], *,
+                      limit: int = REFUSAL_AUDIT_LIMIT,
+                      window: float = REFUSAL_AUDIT_WINDOW) -> str:
+        """Append a refused attempt (``action`` = ``refused``) to the audit stream, bounded.
+
+        Why bounded: refusals are written by whoever talks to the bot, and the stream is capped,
+        so a stranger's flood must not push the editors' own entries out.  The first ``limit``
+        refusals of ``who`` within a quiet ``window`` get an entry each; then one tally entry
+        (``{"why": "flood", "more": n, "after": limit, "last": result}``) stands for all the
+        others of that flood, replaced on each attempt (it stays the newest).  ``target`` is
+        cut to 80 characters; the caller escapes what came from outside.
+        """
+        def text(value: str) -> str:  # a lone surrogate (from JSON) cannot go to Redis
+            return value[:80].encode("utf-8", "backslashreplace").decode()
+
+        body = json.dumps(result, default=str, ensure_ascii=True)
+        if len(body) > 600:
+            body = json.dumps({"why": text(str(result.get("why", "refused"))), "cut": True})
+        ident = hashlib.blake2b(who.encode("utf-8", "backslashreplace"),
+                                digest_size=12).hexdigest()
+        return str(self._audit_refusal(
+            keys=[self.keys.once("refusal-count", ident), self.keys.once("refusal-tally", ident),
+                  self.keys.audit],
+            args=[int(limit), max(1, int(window)), AUDIT_MAXLEN, text(who), text(target), body,
+                  ""],
         ))
 
     def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:

@@ -1,0 +1,116 @@
+"""Refused attempts at the editors' desk: each one audited (bounded), none acts.
+
+Regression tests for what the access proof (``proofs/access.py``) found: refusals were only
+logged, never in the audit trail; a saved [Publish now] still published a post an editor had
+skipped with its sibling button; a message sent on behalf of a chat was judged by its bot
+account.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from bot.actions.audit import audit_entries
+from bot.notify import Notice, approval_notice
+from bot.state.store import REFUSAL_AUDIT_LIMIT
+
+from .conftest import button_data
+from .test_desk import EXAONE, KOSPI, _notifier, _post, _queued, _records
+
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
+
+def _refusals(desk: Any) -> list[dict[str, Any]]:
+    return [r for r in audit_entries(desk.services, 1000) if r["action"] == "refused"]
+
+
+def test_a_saved_publish_now_cannot_publish_a_post_skipped_with_its_sibling(desk: Any) -> None:
+    _notifier(desk).notify(approval_notice(desk.services.tools, _post(desk, KOSPI)))
+    card = desk.messages(desk.editor_chat)[-1]
+    publish = button_data(card, "Publish now")
+    desk.press(card, "Skip")
+    assert {r.state for r in _records(desk, KOSPI)} == {"skipped"}
+    answer, replies = desk.press(card, data=publish, user=desk.other_editor, replies=0)
+    assert answer["text"] == "This button was already used" and replies == []
+    assert {r.state for r in _records(desk, KOSPI)} == {"skipped"}
+    assert desk.fake.channel_posts(desk.channel) == []
+    (refusal,) = _refusals(desk)
+    assert refusal["who"] == f"tg:{desk.other_editor}"
+    assert json.loads(refusal["result"])["why"] == "used button"
+
+
+def test_send_again_after_it_went_out_is_refused_as_used(desk: Any) -> None:
+    state = desk.services.state
+    rec = _queued(desk, EXAONE)
+    assert state.acquire_send(*rec.ref, owner="dead", lease_seconds=0.05)
+    assert state.fence_send(*rec.ref, owner="dead", send_seconds=0.05)
+    time.sleep(0.1)
+    state.expire_leases()
+    _notifier(desk).notify(Notice(kind="in_doubt", title="x", post_url=rec.post,
+                                  platform=rec.platform, destination=rec.destination,
+                                  record_key=rec.key))
+    card = desk.messages(desk.editor_chat)[-1]
+    again = button_data(card, "Send again")
+    desk.press(card, "It went out")
+    answer, _ = desk.press(card, data=again, replies=0)
+    assert answer["text"] == "This button was already used"
+    assert state.get(*rec.ref).state == "sent"
+    assert desk.fake.channel_posts(desk.channel) == []
+
+
+def test_forged_buttons_and_oversized_arguments_of_an_editor_are_audited(desk: Any) -> None:
+    desk.send(f"/push {KOSPI}")
+    (ask,) = desk.send(f"/push {KOSPI} force")
+    real = button_data(ask, "Send again")
+    for data in (real[:-1] + ("A" if real[-1] != "A" else "B"), "x" * 80, "a\ufffd\xffb\n"):
+        answer, _ = desk.press(ask, data=data, replies=0)
+        assert answer["text"] == "Expired or invalid button"
+    (reply,) = desk.send("/push " + "a" * 10_240)
+    assert "too long" in reply.text
+    rows = _refusals(desk)
+    whys = [json.loads(r["result"])["why"] for r in rows]
+    assert whys == ["argument too long", *["invalid button"] * 3]
+    assert all(r["who"] == f"tg:{desk.editor}" for r in rows)
+    assert all("\n" not in r["result"] and len(r["result"]) < 400 for r in rows)
+    assert len(desk.fake.channel_posts(desk.channel)) == 1
+
+
+def test_a_flood_of_refusals_costs_the_audit_trail_one_tally_entry(desk: Any) -> None:
+    desk.send("/pause")  # an editor's entry the flood must not push out
+    for i in range(30):
+        desk.fake.push_update(desk.fake.make_message_update(desk.stranger, text=f"/push x{i}"))
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        rows = _refusals(desk)
+        tally = [r for r in rows if json.loads(r["result"])["why"] == "flood"]
+        if tally and json.loads(tally[0]["result"])["more"] == 30 - REFUSAL_AUDIT_LIMIT:
+            break
+        time.sleep(0.1)
+    rows = _refusals(desk)
+    assert len(rows) == REFUSAL_AUDIT_LIMIT + 1
+    tally = json.loads(rows[0]["result"])  # newest first: the tally stays on top
+    assert tally["why"] == "flood" and tally["more"] == 30 - REFUSAL_AUDIT_LIMIT
+    assert tally["last"]["why"] == "not an editor"
+    assert [r["action"] for r in audit_entries(desk.services, 100)][-1] == "pause"
+    assert desk.services.state.records() == []
+
+
+def test_a_message_on_behalf_of_a_chat_is_never_an_editors(make_desk: Any) -> None:
+    desk = make_desk(editor_chat_members_are_editors=True)
+    anonymous = 1087968824  # GroupAnonymousBot: what Telegram shows for an anonymous admin
+    update = desk.fake.make_message_update(anonymous, desk.editor_chat, f"/push {KOSPI}")
+    update["message"]["from"]["is_bot"] = True
+    update["message"]["sender_chat"] = {"id": desk.editor_chat, "type": "supergroup",
+                                        "title": "Editors"}
+    desk.fake.push_update(update)
+    deadline = time.monotonic() + 10
+    while not _refusals(desk) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (row,) = _refusals(desk)
+    assert row["who"] == f"chat:{desk.editor_chat}"
+    assert desk.services.state.records() == []
+    assert desk.fake.channel_posts(desk.channel) == []
