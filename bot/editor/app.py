@@ -117,6 +117,10 @@ def build_application(
     app.add_handler(CallbackQueryHandler(desk.button_pressed))
     app.add_handler(MessageHandler(
         fresh & (filters.COMMAND | (filters.ChatType.PRIVATE & filters.TEXT)), desk.unknown))
+    # A command posted in a channel the bot is in speaks for the channel, not an editor: it is
+    # refused (audited, no answer) like any stranger's.
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.COMMAND,
+                                   desk.unknown))
     app.add_error_handler(_on_error)
     return app
 

@@ -139,7 +139,10 @@ class CallbackSigner:
 
     def peek(self, data: str | None) -> Payload:
         """Verify without consuming (paging buttons, and checks before auth-gated work)."""
-        if not data or len(data) > CALLBACK_DATA_LIMIT or data.count(".") != 1:
+        # Ours are ASCII (base64url); anything else is forged, and compare_digest would raise
+        # on it instead of saying no.
+        if (not data or len(data) > CALLBACK_DATA_LIMIT or not data.isascii()
+                or data.count(".") != 1):
             raise CallbackError("invalid")
         handle, mac = data.split(".")
         try:

@@ -243,6 +243,7 @@ class EditorDesk:
         try:
             messages = await asyncio.to_thread(build)
         except PostLookupError as exc:
+            await self.audit_refusal(update, "no such post")
             await self.say(update, self.cannot("preview", str(exc)))
             return
         chat = update.effective_chat
@@ -271,6 +272,7 @@ class EditorDesk:
         try:
             url, title, records = await asyncio.to_thread(look)
         except PostLookupError as exc:
+            await self.audit_refusal(update, "no such post")
             await self.say(update, self.cannot("push", str(exc)))
             return
         lines = [f"• {render.esc(r.platform)} {render.esc(r.state)} {render.link(r.receipt_url)}"

@@ -21,6 +21,8 @@ from typing import Any
 
 import redis
 
+from bot.escaping import escape_controls
+
 from . import lua
 from .keys import Keys, record_id
 from .records import (
@@ -54,6 +56,11 @@ def check_decoding(client: redis.Redis) -> None:
 def server_time(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return float(seconds) + float(micros) / 1_000_000
+
+
+def _clean(value: str) -> str:
+    """Outside text as it may be stored: controls escaped, lone surrogates as escapes."""
+    return escape_controls(value).encode("utf-8", "backslashreplace").decode()
 
 
 def _num(value: float | None) -> str:
@@ -611,9 +618,15 @@ class State:
     def audit(
         self, who: str, action: str, target: str, result: Any, now: float | None = None
     ) -> str:
-        """Append to the capped audit stream; returns the entry id."""
+        """Append to the capped audit stream; returns the entry id.
+
+        ``who``, ``target`` and ``result`` may hold text from outside (an editor's argument):
+        control characters are stored escaped, so ``newsbot audit`` and ``/audit`` show one
+        line per entry whatever was typed.
+        """
         text = result if isinstance(result, str) else json.dumps(result, default=str,
                                                                   ensure_ascii=False)
+        who, target, text = (_clean(v) for v in (who, target, text))
         stamp = now if now is not None else self.now()
         return str(self.client.xadd(
             self.keys.audit,
@@ -634,7 +647,7 @@ class State:
         cut to 80 characters; the caller escapes what came from outside.
         """
         def text(value: str) -> str:  # a lone surrogate (from JSON) cannot go to Redis
-            return value[:80].encode("utf-8", "backslashreplace").decode()
+            return _clean(value[:80])
 
         body = json.dumps(result, default=str, ensure_ascii=True)
         if len(body) > 600:

@@ -114,3 +114,39 @@ def test_a_message_on_behalf_of_a_chat_is_never_an_editors(make_desk: Any) -> No
     assert row["who"] == f"chat:{desk.editor_chat}"
     assert desk.services.state.records() == []
     assert desk.fake.channel_posts(desk.channel) == []
+
+
+def test_button_data_that_is_not_ascii_is_invalid_not_an_error(desk: Any) -> None:
+    desk.send(f"/push {KOSPI}")
+    (ask,) = desk.send(f"/push {KOSPI} force")
+    handle, mac = button_data(ask, "Send again").split(".")
+    for data in (f"{handle}.\u202e{mac[1:]}", f"{handle}.{mac[:-1]}\ufffd", f"é{handle[1:]}.{mac}"):
+        answer, replies = desk.press(ask, data=data, replies=0)
+        assert answer["text"] == "Expired or invalid button" and replies == []
+    assert [json.loads(r["result"])["why"] for r in _refusals(desk)] == ["invalid button"] * 3
+
+
+def test_a_command_posted_in_a_channel_is_refused_silently_and_audited(desk: Any) -> None:
+    post = desk.fake.make_message_update(desk.stranger, -100777, f"/push {KOSPI}")["message"]
+    post.pop("from")
+    post["chat"] = post["sender_chat"] = {"id": -100777, "type": "channel", "title": "Other"}
+    desk.fake.push_update({"channel_post": post})
+    deadline = time.monotonic() + 10
+    while not _refusals(desk) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (row,) = _refusals(desk)
+    assert row["who"] == "chat:-100777" and row["target"] == "/push"
+    assert desk.services.state.records() == []
+    assert desk.fake.channel_posts(-100777) == []
+
+
+def test_unknown_posts_in_commands_are_audited_with_controls_escaped(desk: Any) -> None:
+    for command in ("/push \u202ekospi\x1b[2J", "/retry \x07x", "/skip a\u2028b",
+                    "/preview ../../etc/passwd", "/push nothing force"):
+        (reply,) = desk.send(command)
+        assert reply.text.startswith("⚠️ Cannot"), reply.text
+    rows = audit_entries(desk.services, 10)
+    assert [r["action"] for r in rows] == ["refused", "refused", "skip", "retry", "push"]
+    assert rows[-1]["target"] == "\\u202ekospi\\x1b[2J"
+    for row in rows:
+        assert not any(c in str(v) for v in row.values() for c in "\x1b\x07\u2028\u202e")
