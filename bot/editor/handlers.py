@@ -32,6 +32,7 @@ from bot.actions.lookup import PostLookupError, find_post
 from bot.escaping import escape_controls
 from bot.notify import Notifier, approval_notice_for
 from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+from bot.state.store import REFUSAL_AUDIT_LIMIT
 
 from . import render
 from .auth import EditorAuth, RefusalGate
@@ -125,8 +126,9 @@ class EditorDesk:
             return f"chat:{sender_chat.id}"
         return EditorDesk.who(update)
 
-    async def audit_refusal(self, update: Update, why: str) -> None:
-        """One audit entry per refused attempt (bounded per requester: ``State.audit_refusal``).
+    async def audit_refusal(self, update: Update, why: str) -> int:
+        """One audit entry per refused attempt (bounded per requester: ``State.audit_refusal``);
+        returns how many refusals this requester's current flood has had (0: not audited).
 
         ``target`` is the command or ``button``; ``what`` the first 40 characters of the text
         or button data, control characters escaped.  A Redis failure must not turn a refusal
@@ -142,21 +144,30 @@ class EditorDesk:
         result = {"why": why, "chat": chat.id if chat is not None else None,
                   "what": escape_controls(text[:40])}
         try:
-            await asyncio.to_thread(self.svc.state.audit_refusal, self.requester(update),
-                                    escape_controls(target), result)
+            _, count = await asyncio.to_thread(self.svc.state.audit_refusal,
+                                               self.requester(update), escape_controls(target),
+                                               result)
         except Exception as exc:
             log.warning("editor bot: could not audit a refusal (%s)", type(exc).__name__)
+            return 0
+        return count
 
     async def refuse(self, update: Update) -> None:
         """Turn a non-editor away: audited; one polite answer per window (see ``RefusalGate``);
-        silence for a chat speaking as itself (there is no one to answer)."""
+        silence for a chat speaking as itself (there is no one to answer) and for a requester
+        past ``REFUSAL_AUDIT_LIMIT`` refusals in a row (a flood: each answer, even a press's
+        empty one, would be one more API call the flood makes the bot spend)."""
         user = update.effective_user
         message = update.effective_message
         on_behalf = message is not None and message.sender_chat is not None
         user_id = user.id if user is not None and not on_behalf else None
         query = update.callback_query
         what = query.data if query else (message.text if message else "")
-        await self.audit_refusal(update, "not an editor")
+        count = await self.audit_refusal(update, "not an editor")
+        if count > REFUSAL_AUDIT_LIMIT:
+            log.debug("editor bot: refusal %d in a row of %s, not answered", count,
+                      self.requester(update))
+            return
         answer = await asyncio.to_thread(self.refusals.should_answer, user_id, what or "")
         if query is not None:
             text = t(self.language, "refused_short") if answer else None

@@ -636,7 +636,7 @@ class State:
 
     def audit_refusal(self, who: str, target: str, result: dict[str, Any], *,
                       limit: int = REFUSAL_AUDIT_LIMIT,
-                      window: float = REFUSAL_AUDIT_WINDOW) -> str:
+                      window: float = REFUSAL_AUDIT_WINDOW) -> tuple[str, int]:
         """Append a refused attempt (``action`` = ``refused``) to the audit stream, bounded.
 
         Why bounded: refusals are written by whoever talks to the bot, and the stream is capped,
@@ -644,7 +644,8 @@ class State:
         refusals of ``who`` within a quiet ``window`` get an entry each; then one tally entry
         (``{"why": "flood", "more": n, "after": limit, "last": result}``) stands for all the
         others of that flood, replaced on each attempt (it stays the newest).  ``target`` is
-        cut to 80 characters; the caller escapes what came from outside.
+        cut to 80 characters, control characters escaped.  Returns (entry id, how many
+        refusals of ``who`` this flood has had, this one included).
         """
         def text(value: str) -> str:  # a lone surrogate (from JSON) cannot go to Redis
             return _clean(value[:80])
@@ -654,12 +655,13 @@ class State:
             body = json.dumps({"why": text(str(result.get("why", "refused"))), "cut": True})
         ident = hashlib.blake2b(who.encode("utf-8", "backslashreplace"),
                                 digest_size=12).hexdigest()
-        return str(self._audit_refusal(
+        entry, count = self._audit_refusal(
             keys=[self.keys.once("refusal-count", ident), self.keys.once("refusal-tally", ident),
                   self.keys.audit],
             args=[int(limit), max(1, int(window)), AUDIT_MAXLEN, text(who), text(target), body,
                   ""],
-        ))
+        )
+        return str(entry), int(count)
 
     def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first: {"id", "who", "action", "target", "result", "at"}."""

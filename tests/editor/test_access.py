@@ -150,3 +150,33 @@ def test_unknown_posts_in_commands_are_audited_with_controls_escaped(desk: Any) 
     assert rows[-1]["target"] == "\\u202ekospi\\x1b[2J"
     for row in rows:
         assert not any(c in str(v) for v in row.values() for c in "\x1b\x07\u2028\u202e")
+
+
+def _tally(desk: Any, who: str) -> int:
+    rows = [json.loads(r["result"]) for r in _refusals(desk) if r["who"] == who]
+    flood = [r["more"] for r in rows if r["why"] == "flood"]
+    return len([r for r in rows if r["why"] != "flood"]) + (max(flood) if flood else 0)
+
+
+def test_an_editor_is_answered_ahead_of_a_flood_and_the_flooder_gets_silence(
+        desk: Any) -> None:
+    desk.send(f"/push {KOSPI}")
+    (ask,) = desk.send(f"/push {KOSPI} force")
+    data = button_data(ask, "Send again")
+    count = 400
+    ids = []
+    for _ in range(count):
+        update = desk.fake.make_callback_update(desk.stranger, data, ask.message)
+        ids.append(update["callback_query"]["id"])
+        desk.fake.push_update(update)
+    (reply,) = desk.send("/help", timeout=30)  # queued behind all 400 presses
+    assert "editors' desk" in reply.text
+    assert _tally(desk, f"tg:{desk.stranger}") < count  # answered before the flood was through
+    deadline = time.monotonic() + 60
+    while _tally(desk, f"tg:{desk.stranger}") < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _tally(desk, f"tg:{desk.stranger}") == count
+    desk.settle()
+    answered = [i for i in ids if i in desk.fake.callback_answers]
+    assert len(answered) == REFUSAL_AUDIT_LIMIT  # then silence: no API call per flood press
+    assert len(desk.fake.channel_posts(desk.channel)) == 1
