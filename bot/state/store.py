@@ -21,7 +21,7 @@ from typing import Any
 
 import redis
 
-from bot.escaping import escape_controls
+from bot.escaping import CONTROL_CHARS, escape_controls
 
 from . import lua
 from .keys import Keys, record_id
@@ -56,6 +56,9 @@ def check_decoding(client: redis.Redis) -> None:
 def server_time(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return float(seconds) + float(micros) / 1_000_000
+
+
+_JSON_CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
 
 
 def _clean(value: str) -> str:
@@ -624,9 +627,13 @@ class State:
         control characters are stored escaped, so ``newsbot audit`` and ``/audit`` show one
         line per entry whatever was typed.
         """
-        text = result if isinstance(result, str) else json.dumps(result, default=str,
-                                                                  ensure_ascii=False)
-        who, target, text = (_clean(v) for v in (who, target, text))
+        if isinstance(result, str):
+            text = _clean(result)
+        else:  # JSON escapes C0 itself; the other controls as \uXXXX keep it valid JSON
+            text = _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(
+                result, default=str, ensure_ascii=False)).encode(
+                "utf-8", "backslashreplace").decode()
+        who, target = _clean(who), _clean(target)
         stamp = now if now is not None else self.now()
         return str(self.client.xadd(
             self.keys.audit,
