@@ -11,24 +11,28 @@ attempt one Telegram update through the fake's getUpdates:
 * **non-editors**: every command and every real button, from strangers in a private chat, in the
   editors' chat, in another group, forwarded, from an anonymous admin and as a channel post;
 * **forged** button data, pressed by the editor (so the signature alone must stop it) and by
-  strangers: a wrong MAC, each character flipped, a handle with another button's valid MAC, a
-  MAC made with a wrong key, truncations, 64+ bytes, text that was not UTF-8, old-style data;
+  strangers: a wrong MAC, characters flipped (each one in --long), a handle with another
+  button's valid MAC, a MAC made with a wrong key, truncations, 64+ bytes, text that was not
+  UTF-8, old-style data;
 * **expired** buttons: every action kind, issued with the bot's own key and a short validity
   (the product's window is 7 days for action buttons, ``bot.editor.callbacks.DEFAULT_TTL``);
 * **replayed** buttons: second presses, a sibling of a pressed button ([Publish now] of a
-  skipped post), buttons of records that changed state since (resolved or retried elsewhere);
+  skipped post), a [Retry] whose record was retried and sent since by ``/retry``;
 * **oversized / hostile arguments**: 4096 and 10,000 characters, control characters, RTL
   overrides, a newline forging a log line, NUL, from the editor and from strangers;
-* **a flood** of commands and presses from one stranger while the editor asks for ``/status``.
+* **a flood**: one stranger's commands and another's presses (300 each, 1,500 in --long)
+  while the editor asks for ``/status``.
 
 Judged per attempt, by the fakes and Redis only: nothing changed (records, pause flag, channel,
-X), exactly one new audit entry by the requester (an ``refused`` entry, the running flood
+X), exactly one new audit entry by the requester (a ``refused`` entry, the running flood
 tally that replaces the previous one, or the action's own entry when a stale button reached an
 action that refused it), bounded in size, and the expected answer (one polite refusal per
-stranger per window, then silence; silence for a chat speaking as itself; "Expired or invalid
-button" / "already used" for the editor).  Afterwards the editor's own actions still work, no
-bot message to a stranger says anything but the refusal, no log holds a raw control character
-from the attacks or a forged line, and no log or output holds a credential (``stack.leaks()``).
+stranger per 10 minutes, an empty answer to their next presses, silence from their sixth
+refusal in a row on; silence for a chat speaking as itself; "Expired or invalid button" /
+"This button was already used" or the action's own "nothing to do" for the editor).
+Afterwards the editor's own actions still work, no bot message to a stranger says anything but
+the refusal, no log holds a raw control character from the attacks or a forged line, and no log
+or output holds a credential (``stack.leaks()``).
 """
 
 from __future__ import annotations
