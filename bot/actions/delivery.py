@@ -378,11 +378,13 @@ def push(
 
 
 # --------------------------------------------------------------------------------- retry & co
-def _records_of(svc: DeliveryServices, action: str, ref: str
+def _records_of(svc: DeliveryServices, action: str, ref: str, who: str
                 ) -> tuple[DeliveryReport | None, str, str | None, list[Record]]:
     post, url, error = _find(svc, ref, records_may_do=True)
-    if url is None:
-        return _fail(action, ref, error or "no such post"), "", None, []
+    if url is None:  # a refused request is audited too (who asked for what, and why not)
+        report = _fail(action, ref, error or "no such post")
+        svc.state.audit(who, action, ref[:200], {"error": report.error})
+        return report, "", None, []
     title = post.title if post is not None else None
     records = svc.state.records(post_url=url)
     records.sort(key=lambda r: (r.platform, r.destination))
@@ -410,7 +412,7 @@ def retry(
     ``platforms`` narrow the action to those records.
     """
     _check_who(who)
-    failure, url, title, records = _records_of(svc, "retry", ref)
+    failure, url, title, records = _records_of(svc, "retry", ref, who)
     if failure is not None:
         return failure
     every = bool(records)
@@ -452,7 +454,7 @@ def resolve(
     name = f"resolve-{action}"
     if action not in RESOLVE_ACTIONS:
         return _fail(name, ref, f"unknown resolution {action!r}; choose resend or mark_sent")
-    failure, url, title, records = _records_of(svc, name, ref)
+    failure, url, title, records = _records_of(svc, name, ref, who)
     if failure is not None:
         return failure
     every = bool(records)
@@ -498,7 +500,7 @@ def skip(svc: DeliveryServices, ref: str, *, who: str) -> DeliveryReport:
     now, which the watcher then finds and leaves alone.  ``push`` still works afterwards.
     """
     _check_who(who)
-    failure, url, title, records = _records_of(svc, "skip", ref)
+    failure, url, title, records = _records_of(svc, "skip", ref, who)
     if failure is not None:
         return failure
     outcomes: list[Outcome] = []

@@ -15,12 +15,13 @@ import hashlib
 import logging
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -37,7 +38,8 @@ from .handlers import EditorDesk
 from .i18n import COMMANDS, LANGUAGES, command_descriptions
 from .outbox import NoticeDispatcher
 
-__all__ = ["BotThread", "bot_main", "build_application", "default_enqueue", "run_bot", "serve"]
+__all__ = ["BotThread", "EditorsFirst", "bot_main", "build_application", "default_enqueue",
+           "run_bot", "serve"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,37 @@ def default_enqueue(settings: Settings, redis_url: str) -> Enqueue:
     return tasks.enqueue_publish  # type: ignore[no-any-return]
 
 
+class EditorsFirst(BaseUpdateProcessor):
+    """Up to ``max_concurrent`` updates at once, but an editor's never waits behind others.
+
+    Why: updates are handled in arrival order, so a stranger's flood of commands or presses
+    would queue an editor's /status behind every one of them.  Updates from the user ids in
+    TELEGRAM_EDITOR_IDS skip that queue (they still pass the same editor check in the
+    handlers); members admitted by EDITOR_CHAT_MEMBERS_ARE_EDITORS are only known after a
+    lookup, so they queue like everyone else.
+    """
+
+    def __init__(self, max_concurrent: int, editor_ids: Sequence[int]) -> None:
+        super().__init__(max_concurrent)
+        self._editors = frozenset(int(i) for i in editor_ids)
+
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        user = update.effective_user if isinstance(update, Update) else None
+        if user is not None and user.id in self._editors:
+            await self.do_process_update(update, coroutine)
+            return
+        await super().process_update(update, coroutine)
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""
+
+
 def build_application(
     settings: Settings,
     services: Any,
@@ -78,7 +111,7 @@ def build_application(
         .token(token)
         .base_url(f"{api}/bot")
         .base_file_url(f"{api}/file/bot")
-        .concurrent_updates(16)
+        .concurrent_updates(EditorsFirst(16, settings.telegram_editor_ids))
         .post_init(_post_init(settings.bot_language))
         .build()
     )
@@ -117,6 +150,10 @@ def build_application(
     app.add_handler(CallbackQueryHandler(desk.button_pressed))
     app.add_handler(MessageHandler(
         fresh & (filters.COMMAND | (filters.ChatType.PRIVATE & filters.TEXT)), desk.unknown))
+    # A command posted in a channel the bot is in speaks for the channel, not an editor: it is
+    # refused (audited, no answer) like any stranger's.
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.COMMAND,
+                                   desk.unknown))
     app.add_error_handler(_on_error)
     return app
 

@@ -6,7 +6,13 @@ Telegram hands ``callback_data`` back verbatim from any client, so anyone can se
 callback_data's 64 bytes) and ``mac`` is HMAC-SHA256 over id and payload, keyed by a key derived
 from the bot token.  A press is honoured only when the payload exists, the MAC matches, the expiry
 has not passed and, for state-changing actions, the handle was not used before (``SET NX`` on a
-used-marker: two editors tapping the same [Publish now] at once act once).
+used-marker: two editors tapping the same [Publish now] at once act once).  Buttons issued
+together as alternatives (a notice's [Publish now] / [Skip], [Send again] / [It went out]) share a
+``group``: pressing one uses them all, so a saved copy of [Publish now] cannot publish a post an
+editor chose to skip with its sibling.
+
+Validity: action buttons expire after ``DEFAULT_TTL`` (7 days); paging buttons after a day.  An
+expired, unknown, tampered or truncated press is ``invalid``; a second press is ``used``.
 
 The Notifier (Celery worker) and the bot process share the signer through Redis and the token,
 so a button sent by a worker is honoured by the bot.
@@ -59,6 +65,7 @@ class Payload:
     expires_at: float
     single_use: bool
     handle: str
+    group: str = ""
 
 
 def derive_key(token: str, purpose: bytes = b"newsbot/editor/callbacks/v1") -> bytes:
@@ -111,16 +118,20 @@ class CallbackSigner:
         *,
         ttl: float = DEFAULT_TTL,
         single_use: bool = True,
+        group: str = "",
         **options: Any,
     ) -> str:
-        """Store the payload and return callback_data (<= 64 bytes) for one button."""
+        """Store the payload and return callback_data (<= 64 bytes) for one button.
+
+        ``group`` (from ``new_group``): the buttons of one choice; a press uses every one.
+        """
         handle = _b64(secrets.token_bytes(_ID_BYTES))
         expires = time.time() + ttl
-        body = json.dumps(
-            {"a": action, "t": target, "o": options, "e": round(expires, 3),
-             "s": 1 if single_use else 0, "n": secrets.token_hex(4)},
-            ensure_ascii=False, sort_keys=True, separators=(",", ":"),
-        )
+        raw: dict[str, Any] = {"a": action, "t": target, "o": options, "e": round(expires, 3),
+                               "s": 1 if single_use else 0, "n": secrets.token_hex(4)}
+        if group:
+            raw["g"] = group
+        body = json.dumps(raw, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
         self._state.put_blob("button", handle, body, ttl + 60)
         data = f"{handle}.{self._mac(handle, body)}"
         assert len(data.encode()) <= CALLBACK_DATA_LIMIT
@@ -128,7 +139,10 @@ class CallbackSigner:
 
     def peek(self, data: str | None) -> Payload:
         """Verify without consuming (paging buttons, and checks before auth-gated work)."""
-        if not data or len(data) > CALLBACK_DATA_LIMIT or data.count(".") != 1:
+        # Ours are ASCII (base64url); anything else is forged, and compare_digest would raise
+        # on it instead of saying no.
+        if (not data or len(data) > CALLBACK_DATA_LIMIT or not data.isascii()
+                or data.count(".") != 1):
             raise CallbackError("invalid")
         handle, mac = data.split(".")
         try:
@@ -141,7 +155,8 @@ class CallbackSigner:
             raise CallbackError("invalid")
         raw = json.loads(body)
         payload = Payload(action=str(raw["a"]), target=str(raw["t"]), options=dict(raw["o"]),
-                          expires_at=float(raw["e"]), single_use=bool(raw["s"]), handle=handle)
+                          expires_at=float(raw["e"]), single_use=bool(raw["s"]), handle=handle,
+                          group=str(raw.get("g") or ""))
         if payload.expires_at < time.time():
             raise CallbackError("invalid")
         return payload
@@ -153,4 +168,12 @@ class CallbackSigner:
             ttl = max(1, int(payload.expires_at - time.time()) + 60)
             if not self._state.claim_once("button-used", payload.handle, ttl):
                 raise CallbackError("used")
+            if payload.group and not self._state.claim_once("button-used", "g" + payload.group,
+                                                            ttl):
+                raise CallbackError("used")  # a sibling of this button was pressed
         return payload
+
+    @staticmethod
+    def new_group() -> str:
+        """An id for buttons that are alternatives to each other (see ``issue``)."""
+        return _b64(secrets.token_bytes(_ID_BYTES))

@@ -29,8 +29,10 @@ from bot.actions import delivery as actions
 from bot.actions.audit import audit_entries
 from bot.actions.content import PLATFORMS
 from bot.actions.lookup import PostLookupError, find_post
+from bot.escaping import escape_controls
 from bot.notify import Notifier, approval_notice_for
 from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+from bot.state.store import REFUSAL_AUDIT_LIMIT
 
 from . import render
 from .auth import EditorAuth, RefusalGate
@@ -51,7 +53,12 @@ Handler = Callable[["EditorDesk", Update, ContextTypes.DEFAULT_TYPE], Awaitable[
 
 
 class ArgumentError(Exception):
-    """The editor's argument is unusable; the message is one escaped line."""
+    """The editor's argument is unusable; the message is one escaped line, ``why`` the short
+    reason the audit trail records."""
+
+    def __init__(self, message: str, why: str = "unusable argument") -> None:
+        super().__init__(message)
+        self.why = why
 
 
 def editors_only(fn: Handler) -> Handler:
@@ -61,12 +68,18 @@ def editors_only(fn: Handler) -> Handler:
     async def wrapper(self: EditorDesk, update: Update, context: ContextTypes.DEFAULT_TYPE
                       ) -> None:
         user = update.effective_user
-        if not await self.auth.is_editor(user.id if user else None):
+        message = update.effective_message
+        # A message sent on behalf of a chat (an anonymous admin, a channel) or by a bot names
+        # no person: it is never an editor's, whatever getChatMember says of the bot account.
+        on_behalf = message is not None and message.sender_chat is not None
+        if (user is None or user.is_bot or on_behalf
+                or not await self.auth.is_editor(user.id)):
             await self.refuse(update)
             return
         try:
             await fn(self, update, context)
         except ArgumentError as exc:
+            await self.audit_refusal(update, exc.why)
             await self.say(update, str(exc))
         except Exception as exc:
             log.exception("editor bot: %s failed", fn.__name__)
@@ -104,12 +117,57 @@ class EditorDesk:
         user = update.effective_user
         return f"tg:{user.id}" if user else "tg:unknown"
 
-    async def refuse(self, update: Update) -> None:
-        user = update.effective_user
-        user_id = user.id if user else None
+    @staticmethod
+    def requester(update: Update) -> str:
+        """Who asked, for the audit of a refusal: the user, or the chat a message speaks for."""
+        message = update.effective_message
+        sender_chat = message.sender_chat if message is not None else None
+        if sender_chat is not None and update.callback_query is None:
+            return f"chat:{sender_chat.id}"
+        return EditorDesk.who(update)
+
+    async def audit_refusal(self, update: Update, why: str) -> int:
+        """One audit entry per refused attempt (bounded per requester: ``State.audit_refusal``);
+        returns how many refusals this requester's current flood has had (0: not audited).
+
+        ``target`` is the command or ``button``; ``what`` the first 40 characters of the text
+        or button data, control characters escaped.  A Redis failure must not turn a refusal
+        into an error reply: it is logged instead.
+        """
         query = update.callback_query
-        what = query.data if query else (update.effective_message.text
-                                          if update.effective_message else "")
+        message = update.effective_message
+        text = (query.data if query else (message.text or message.caption
+                                          if message is not None else "")) or ""
+        target = "button" if query else (text.split(maxsplit=1)[0][:40] if text.strip()
+                                         else "message")
+        chat = update.effective_chat
+        result = {"why": why, "chat": chat.id if chat is not None else None,
+                  "what": escape_controls(text[:40])}
+        try:
+            _, count = await asyncio.to_thread(self.svc.state.audit_refusal,
+                                               self.requester(update), escape_controls(target),
+                                               result)
+        except Exception as exc:
+            log.warning("editor bot: could not audit a refusal (%s)", type(exc).__name__)
+            return 0
+        return count
+
+    async def refuse(self, update: Update) -> None:
+        """Turn a non-editor away: audited; one polite answer per window (see ``RefusalGate``);
+        silence for a chat speaking as itself (there is no one to answer) and for a requester
+        past ``REFUSAL_AUDIT_LIMIT`` refusals in a row (a flood: each answer, even a press's
+        empty one, would be one more API call the flood makes the bot spend)."""
+        user = update.effective_user
+        message = update.effective_message
+        on_behalf = message is not None and message.sender_chat is not None
+        user_id = user.id if user is not None and not on_behalf else None
+        query = update.callback_query
+        what = query.data if query else (message.text if message else "")
+        count = await self.audit_refusal(update, "not an editor")
+        if count > REFUSAL_AUDIT_LIMIT:
+            log.debug("editor bot: refusal %d in a row of %s, not answered", count,
+                      self.requester(update))
+            return
         answer = await asyncio.to_thread(self.refusals.should_answer, user_id, what or "")
         if query is not None:
             text = t(self.language, "refused_short") if answer else None
@@ -161,17 +219,19 @@ class EditorDesk:
         _, _, rest = raw.partition(" ")
         if len(rest) > MAX_ARGUMENT:
             raise ArgumentError(t(self.language, "too_long", length=len(rest),
-                                  limit=MAX_ARGUMENT))
+                                  limit=MAX_ARGUMENT), "argument too long")
         if "\x00" in rest:
             raise ArgumentError(t(self.language, "cannot", action="read",
-                                  reason="argument is not text"))
+                                  reason="argument is not text"), "argument is not text")
         words = list(context.args or [])
         for word in words:  # a file name component over 255 bytes makes stat() raise OSError
             if len(word.encode()) > 255 and not word.startswith(("http://", "https://")):
                 raise ArgumentError(self.cannot(usage.split()[0].lstrip("/"),
-                                                "no post has a name that long"))
+                                                "no post has a name that long"),
+                                    "argument too long")
         if required and not words:
-            raise ArgumentError(t(self.language, "usage", usage=render.esc(usage)))
+            raise ArgumentError(t(self.language, "usage", usage=render.esc(usage)),
+                                "no argument")
         return words
 
     def cannot(self, action: str, reason: str) -> str:
@@ -194,6 +254,7 @@ class EditorDesk:
         try:
             messages = await asyncio.to_thread(build)
         except PostLookupError as exc:
+            await self.audit_refusal(update, "no such post")
             await self.say(update, self.cannot("preview", str(exc)))
             return
         chat = update.effective_chat
@@ -207,7 +268,8 @@ class EditorDesk:
         platforms, force, ref = parse_push(words)
         if not ref:
             raise ArgumentError(t(self.language, "usage",
-                                  usage=render.esc("/push <slug|URL> [telegram|x|all] [force]")))
+                                  usage=render.esc("/push <slug|URL> [telegram|x|all] [force]")),
+                                "no argument")
         if force:
             await self._ask_force(update, ref, platforms)
             return
@@ -221,6 +283,7 @@ class EditorDesk:
         try:
             url, title, records = await asyncio.to_thread(look)
         except PostLookupError as exc:
+            await self.audit_refusal(update, "no such post")
             await self.say(update, self.cannot("push", str(exc)))
             return
         lines = [f"• {render.esc(r.platform)} {render.esc(r.state)} {render.link(r.receipt_url)}"
@@ -328,6 +391,7 @@ class EditorDesk:
         except CallbackError as exc:
             key = "cb_used" if exc.code == "used" else "cb_invalid"
             log.warning("editor bot: %s callback from user %s", exc.code, self.who(update))
+            await self.audit_refusal(update, f"{exc.code} button")
             await _quiet(query.answer(t(self.language, key)))
             return
         if payload.action == "page":

@@ -93,9 +93,12 @@ class NoticeRenderer:
                                              k=notice.record_key)]])
         elif notice.kind == "in_doubt":
             text = t(lang, "n_in_doubt", title=title, where=self._where(notice))
+            group = self.signer.new_group()  # one decision: either button uses both
             markup = keyboard([[
-                self._button("b_send_again", "resend", notice.post_url, k=notice.record_key),
-                self._button("b_went_out", "marksent", notice.post_url, k=notice.record_key),
+                self._button("b_send_again", "resend", notice.post_url, group=group,
+                             k=notice.record_key),
+                self._button("b_went_out", "marksent", notice.post_url, group=group,
+                             k=notice.record_key),
             ]])
         elif notice.kind == "bad_file":
             text = t(lang, "n_bad_file", file=esc(notice.file, 300),
@@ -130,9 +133,10 @@ class NoticeRenderer:
             return Part(messages[part], None, len(messages))
         last = messages[-1]
         head = t(self.language, "n_approval", title=self._title(notice), details="")
+        group = self.signer.new_group()  # publish or skip: either button uses both
         markup = keyboard([[
-            self._button("b_publish", "approve", notice.post_url, fp=current),
-            self._button("b_skip", "askip", notice.post_url),
+            self._button("b_publish", "approve", notice.post_url, group=group, fp=current),
+            self._button("b_skip", "askip", notice.post_url, group=group),
         ]])
         return Part(OutMessage(head + "\n" + last.text, photo=last.photo,
                                filename=last.filename), markup, len(messages))

@@ -55,11 +55,18 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
                                                ``NoticeQueue.add`` with the entry)
 ``{ns}:editor:refused:{user_id}``      string  "1": a refusal was answered in this window
                                                (kind ``refusal``; ``bot.editor.auth``)
+``{ns}:editor:refused-n:{who}``        string  refused attempts of one requester (hash of
+                                               ``who``) since they were last quiet for 600 s
+                                               (``State.audit_refusal``)
+``{ns}:editor:refused-tally:{who}``    string  id of that requester's running flood-tally
+                                               entry in ``{ns}:audit`` (replaced on each
+                                               further refusal)
 ``{ns}:editor:cb:{handle}``            string  JSON button payload {"a", "t", "o", "e", "s",
-                                               "n"} (blob kind ``button``; its TTL + 60 s;
+                                               "n", "g"} (blob kind ``button``; its TTL + 60 s;
                                                ``bot.editor.callbacks``)
 ``{ns}:editor:cb:{handle}:used``       string  "1": a single-use button was pressed (kind
-                                               ``button-used``)
+                                               ``button-used``; ``g<group>`` for a group:
+                                               one of its alternative buttons was pressed)
 =====================================  ======  ================================================
 
 Editors' notice queue (see ``notices.py``; written by ``bot.notify``, sent by ``bot.editor.outbox``)
@@ -106,6 +113,8 @@ ONCE_KINDS = {
     "notice": "notice:{id}",
     "refusal": "editor:refused:{id}",
     "button-used": "editor:cb:{id}:used",
+    "refusal-count": "editor:refused-n:{id}",
+    "refusal-tally": "editor:refused-tally:{id}",
 }
 BLOB_KINDS = {
     "button": "editor:cb:{id}",

@@ -440,3 +440,28 @@ if until_ <= now then return fmt(cur or until_) end
 redis.call('SET', KEYS[1], fmt(until_), 'PX', tostring(math.ceil((until_ - now) * 1000) + 60000))
 return fmt(until_)
 """
+
+# Audit one refused attempt, bounded per requester (``State.audit_refusal``).  KEYS: the
+# requester's counter, the id of their running tally entry, the audit stream.  ARGV: limit,
+# window seconds, maxlen, who, target, result JSON, now.  The first ``limit`` refusals of a
+# requester within a quiet ``window`` get an entry each; after that one tally entry stands for
+# the rest: it is replaced (XDEL + XADD) by an updated one on every further attempt, so a flood
+# costs the stream one entry and the count stays exact.  Returns {entry id, n}.
+AUDIT_REFUSAL = CLOCK + r"""
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+local n = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], window)
+local now = fmt(clock(ARGV[7]))
+if n <= limit then
+  return {redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'who', ARGV[4],
+                     'action', 'refused', 'target', ARGV[5], 'result', ARGV[6], 'at', now), n}
+end
+local old = redis.call('GET', KEYS[2])
+if old then redis.call('XDEL', KEYS[3], old) end
+local result = '{"why": "flood", "more": ' .. (n - limit) .. ', "after": ' .. limit ..
+               ', "last": ' .. ARGV[6] .. '}'
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'who', ARGV[4],
+                      'action', 'refused', 'target', ARGV[5], 'result', result, 'at', now)
+redis.call('SET', KEYS[2], id, 'EX', window)
+return {id, n}
+"""

@@ -13,12 +13,15 @@ Key shapes are documented in ``bot/state/keys.py``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis
+
+from bot.escaping import CONTROL_CHARS, escape_controls
 
 from . import lua
 from .keys import Keys, record_id
@@ -37,6 +40,10 @@ from .records import (
 __all__ = ["State", "check_decoding", "server_time"]
 
 AUDIT_MAXLEN = 10_000
+#: Refused attempts audited one by one per requester before one tally entry counts the rest,
+#: and the quiet time after which a requester's count starts again (``State.audit_refusal``).
+REFUSAL_AUDIT_LIMIT = 5
+REFUSAL_AUDIT_WINDOW = 600.0
 _FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 
@@ -49,6 +56,14 @@ def check_decoding(client: redis.Redis) -> None:
 def server_time(client: redis.Redis) -> float:
     seconds, micros = client.time()
     return float(seconds) + float(micros) / 1_000_000
+
+
+_JSON_CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
+
+
+def _clean(value: str) -> str:
+    """Outside text as it may be stored: controls escaped, lone surrogates as escapes."""
+    return escape_controls(value).encode("utf-8", "backslashreplace").decode()
 
 
 def _num(value: float | None) -> str:
@@ -77,6 +92,7 @@ class State:
         self._release = client.register_script(lua.RELEASE)
         self._expire = client.register_script(lua.EXPIRE)
         self._reap = client.register_script(lua.REAP)
+        self._audit_refusal = client.register_script(lua.AUDIT_REFUSAL)
         self._editor = client.register_script(lua.EDITOR)
         self._due = client.register_script(lua.DUE)
         self._promote = client.register_script(lua.PROMOTE_DUE)
@@ -605,15 +621,54 @@ class State:
     def audit(
         self, who: str, action: str, target: str, result: Any, now: float | None = None
     ) -> str:
-        """Append to the capped audit stream; returns the entry id."""
-        text = result if isinstance(result, str) else json.dumps(result, default=str,
-                                                                  ensure_ascii=False)
+        """Append to the capped audit stream; returns the entry id.
+
+        ``who``, ``target`` and ``result`` may hold text from outside (an editor's argument):
+        control characters are stored escaped, so ``newsbot audit`` and ``/audit`` show one
+        line per entry whatever was typed.
+        """
+        if isinstance(result, str):
+            text = _clean(result)
+        else:  # JSON escapes C0 itself; the other controls as \uXXXX keep it valid JSON
+            text = _JSON_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(
+                result, default=str, ensure_ascii=False)).encode(
+                "utf-8", "backslashreplace").decode()
+        who, target = _clean(who), _clean(target)
         stamp = now if now is not None else self.now()
         return str(self.client.xadd(
             self.keys.audit,
             {"who": who, "action": action, "target": target, "result": text, "at": repr(stamp)},
             maxlen=AUDIT_MAXLEN, approximate=True,
         ))
+
+    def audit_refusal(self, who: str, target: str, result: dict[str, Any], *,
+                      limit: int = REFUSAL_AUDIT_LIMIT,
+                      window: float = REFUSAL_AUDIT_WINDOW) -> tuple[str, int]:
+        """Append a refused attempt (``action`` = ``refused``) to the audit stream, bounded.
+
+        Why bounded: refusals are written by whoever talks to the bot, and the stream is capped,
+        so a stranger's flood must not push the editors' own entries out.  The first ``limit``
+        refusals of ``who`` within a quiet ``window`` get an entry each; then one tally entry
+        (``{"why": "flood", "more": n, "after": limit, "last": result}``) stands for all the
+        others of that flood, replaced on each attempt (it stays the newest).  ``target`` is
+        cut to 80 characters, control characters escaped.  Returns (entry id, how many
+        refusals of ``who`` this flood has had, this one included).
+        """
+        def text(value: str) -> str:  # a lone surrogate (from JSON) cannot go to Redis
+            return _clean(value[:80])
+
+        body = json.dumps(result, default=str, ensure_ascii=True)
+        if len(body) > 600:
+            body = json.dumps({"why": text(str(result.get("why", "refused"))), "cut": True})
+        ident = hashlib.blake2b(who.encode("utf-8", "backslashreplace"),
+                                digest_size=12).hexdigest()
+        entry, count = self._audit_refusal(
+            keys=[self.keys.once("refusal-count", ident), self.keys.once("refusal-tally", ident),
+                  self.keys.audit],
+            args=[int(limit), max(1, int(window)), AUDIT_MAXLEN, text(who), text(target), body,
+                  ""],
+        )
+        return str(entry), int(count)
 
     def audit_log(self, limit: int = 50) -> list[dict[str, Any]]:
         """Newest first: {"id", "who", "action", "target", "result", "at"}."""

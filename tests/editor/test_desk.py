@@ -290,7 +290,10 @@ def test_strangers_get_one_polite_refusal_and_nothing_else(desk: Any, caplog: An
     assert desk.send("/status", user=desk.stranger, replies=0) == []
     assert desk.send("hello?", user=desk.stranger, replies=0) == []
     assert desk.services.state.records() == []
-    assert audit_entries(desk.services, 10) == []
+    refused = audit_entries(desk.services, 10)  # each attempt audited: who, what, why
+    assert [(r["who"], r["action"], r["target"]) for r in refused] == [
+        (f"tg:{desk.stranger}", "refused", t) for t in ("hello?", "/status", "/push")]
+    assert all(json.loads(r["result"])["why"] == "not an editor" for r in refused)
     assert sum(f"refused user {desk.stranger}" in r.getMessage() for r in caplog.records) == 3
 
     # a real button, pressed by a stranger, does nothing and stays usable for editors

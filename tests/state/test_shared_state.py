@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -45,6 +46,30 @@ def test_audit_order_and_fields(state: State) -> None:
                        "result": "ok", "at": T0}
     assert [e["action"] for e in state.audit_log(limit=2)] == ["push", "action4"]
     assert state.audit_log(limit=0) == []
+
+
+def test_audit_stores_outside_text_escaped_and_results_stay_json(state: State) -> None:
+    state.audit("tg:1", "push", "a\x1b[2J\u202eb\nc",
+                {"error": "x\x7f\u2028\u202e\x1b 한국 \udcff"})
+    (row,) = state.audit_log(1)
+    assert row["target"] == "a\\x1b[2J\\u202eb\\nc"
+    assert json.loads(row["result"]) == {"error": "x\x7f\u2028\u202e\x1b 한국 \udcff"}
+    assert not any(c in row["result"] for c in "\x7f\u2028\u202e\x1b")
+
+
+def test_refusals_are_audited_one_by_one_then_as_one_running_tally(state: State) -> None:
+    state.audit("tg:7", "pause", "*", "ok")
+    counts = [state.audit_refusal("tg:666", "/push", {"why": "not an editor"}, limit=3)[1]
+              for _ in range(10)]
+    assert counts == list(range(1, 11))
+    rows = state.audit_log(100)
+    assert len(rows) == 1 + 3 + 1
+    tally = json.loads(rows[0]["result"])
+    assert tally == {"why": "flood", "more": 7, "after": 3, "last": {"why": "not an editor"}}
+    assert rows[-1]["action"] == "pause"
+    state.audit_refusal("tg:667", "x" * 500, {"why": "y" * 5000})
+    newest = state.audit_log(1)[0]
+    assert len(newest["target"]) == 80 and len(newest["result"]) < 200
 
 
 def test_heartbeats(state: State) -> None:
