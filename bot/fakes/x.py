@@ -250,6 +250,7 @@ class _Rule:
     body: Any = None
     headers: dict[str, str] | None = None
     seconds: float = 0.0
+    method: str | None = None  # only requests with this HTTP method (None: any)
 
 
 class FakeX:
@@ -359,12 +360,13 @@ class FakeX:
             self._rules.append(_Rule(path_prefix, count, "delay", seconds=seconds))
 
     def drop_next(self, path_prefix: str, *, count: int = 1,
-                  after_processing: bool = False) -> None:
+                  after_processing: bool = False, method: str | None = None) -> None:
         """Close the connection without any response for the next matching requests;
-        ``after_processing``: only after the request took effect (the answer is lost)."""
+        ``after_processing``: only after the request took effect (the answer is lost);
+        ``method``: only requests with this HTTP method (``GET`` for a media STATUS)."""
         with self._lock:
             self._rules.append(_Rule(path_prefix, count, "drop",
-                                     after_processing=after_processing))
+                                     after_processing=after_processing, method=method))
 
     def set_fault_plan(
         self,
@@ -442,6 +444,7 @@ class FakeX:
                 if (
                     rule.count > 0
                     and path.startswith(rule.prefix)
+                    and rule.method in (None, method)
                     and (rule.action == "delay" or not final_taken)
                 ):
                     rule.count -= 1
