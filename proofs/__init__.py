@@ -9,4 +9,5 @@ when any promise is broken; ``python -m proofs.<suite>`` runs one.  Each suite m
 SUITES: dict[str, str] = {
     "hostile": "proofs.hostile",
     "lost_answers": "proofs.lost_answers",
+    "faults": "proofs.faults",
 }

@@ -532,7 +532,9 @@ class FakeTelegram(BotApiMethods):
             payload = self._error_payload(err)
             record(err.status, payload)
             key = self._watch_key(params)
-            if err.status == 429 and err.retry_after is not None and key is not None:
+            # A 429 its client never reads (it gave up during a hang) tells nobody to wait.
+            if (err.status == 429 and err.retry_after is not None and key is not None
+                    and not _peer_closed(handler.connection)):
                 self.rate_watch.answered_429(key, time.time() + err.retry_after)
             self._send_json(handler, err.status, payload, err.retry_after)
 

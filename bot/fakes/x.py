@@ -28,6 +28,7 @@ import json
 import math
 import random
 import re
+import select
 import socket
 import struct
 import threading
@@ -837,6 +838,15 @@ def _blocked_until(headers: dict[str, str]) -> float:
     return max(resets, default=time.time())
 
 
+def _peer_closed(conn: socket.socket) -> bool:
+    """True when the client already hung up, so an answer will never be read."""
+    try:
+        readable, _, _ = select.select([conn], [], [], 0)
+        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
+
+
 def _route_key(method: str, route: str) -> str | None:
     if route == "/2/tweets" and method == "POST":
         return "tweets"
@@ -1013,7 +1023,8 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             if status == 429:
                 fake.count_429 += 1
-        if status == 429 and watch_key is not None:
+        # A 429 its client never reads (it gave up during a hang) tells nobody to wait.
+        if status == 429 and watch_key is not None and not _peer_closed(self.connection):
             fake.rate_watch.answered_429(watch_key, _blocked_until(extra))
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         entry.status, entry.response, entry.response_headers = status, body, extra

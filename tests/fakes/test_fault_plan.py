@@ -215,3 +215,26 @@ def test_x_plan_rate_over_many_calls_is_the_share_asked_for() -> None:
     assert plan.calls == 200
     assert statuses.count(201) == 200 - plan.faulted
     assert 0.2 < plan.faulted / 200 < 0.4
+
+
+def test_a_429_nobody_reads_is_no_wait_for_anyone() -> None:
+    """A hung call answered with a 429 after its client gave up told nobody to wait: the
+    client's next requests are not early."""
+    with FakeTelegram(time_scale=1.0) as tg:
+        tg.add_chat(CHANNEL, "faultchannel")
+        assert _send(tg, "first").status_code == 200
+        tg.delay_next("sendMessage", 0.5)
+        with pytest.raises(httpx.ReadTimeout):
+            _send(tg, "second", timeout=0.2)
+        time.sleep(0.6)
+        assert tg.calls("sendMessage")[-1].status == 429  # the fake's own 1/s limit
+        assert not tg.rate_watch.blocks
+    with FakeX() as x:
+        x.delay_next("/2/tweets", 0.5)
+        x.fail_next("/2/tweets", status=429)
+        with pytest.raises(requests.Timeout):
+            _tweet(x, "late", timeout=0.2)
+        time.sleep(0.6)
+        assert x.count_429 == 1 and not x.rate_watch.blocks
+        assert _tweet(x, "next").status_code == 201
+        assert not x.rate_watch.early
