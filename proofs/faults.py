@@ -124,9 +124,9 @@ def run(mode: Mode) -> Result:
                                   ("x", stack.x.rate_watch, x_plan)):
             waits = [b.until - b.answered_at for b in watch.blocks]
             span = f", waits {min(waits):.1f}-{max(waits):.1f} s" if waits else ""
-            own = len(watch.blocks) - plan.injected["429"]
-            result.figure(f"{name}: 429s answered (the fake's own limits)",
-                          f"{len(watch.blocks)} ({max(own, 0)}){span}")
+            own = len(watch.blocks) + watch.unread - plan.injected["429"]
+            result.figure(f"{name}: 429s answered: read / unread (the fake's own)",
+                          f"{len(watch.blocks)} / {watch.unread} ({own}){span}")
         bad: list[str] = []
         outcome: Counter[str] = Counter()
         for (slug, platform), rec in sorted(recs.items()):

@@ -77,7 +77,8 @@ class Row:
         states = ", ".join(f"{n} {s}" for s, n in sorted(self.states.items()))
         out = ", ".join(f"{n} posts {t}x" for t, n in sorted(self.copies.items()))
         dup = f" ({self.from_duplicate} by X's duplicate answer)" if self.from_duplicate else ""
-        return f"{self.drops} drops; {states}{dup}; on {self.platform}: {out}"
+        return (f"{self.drops} drops; {states}{dup}; on {self.platform}: {out}; "
+                f"duplicates {self.duplicates}")
 
     def kept(self, posts: int) -> bool:
         if self.drops < 1 or self.duplicates or sum(self.states.values()) != posts:

@@ -136,6 +136,8 @@ class RateWatch:
         self.blocks: list[RateBlock] = []
         self.early: list[Early] = []
         self.arrivals: Counter[Hashable] = Counter()
+        self.unread = 0
+        """429s answered to a client that had already hung up: nobody was told to wait."""
         self._until: dict[Hashable, RateBlock] = {}
         self._lock = threading.Lock()
 
@@ -149,10 +151,15 @@ class RateWatch:
                 return True
             return False
 
-    def answered_429(self, key: Hashable, until: float, at: float | None = None) -> None:
-        """A 429 for ``key`` left now (or at ``at``): no request before ``until``."""
+    def answered_429(self, key: Hashable, until: float, at: float | None = None, *,
+                     read: bool = True) -> None:
+        """A 429 for ``key`` left now (or at ``at``): no request before ``until``.  ``read``
+        False: its client had hung up (it gave up during a hang), so it blocks nobody."""
         answered = time.time() if at is None else at
         with self._lock:
+            if not read:
+                self.unread += 1
+                return
             block = RateBlock(key, answered, until)
             self.blocks.append(block)
             current = self._until.get(key)

@@ -501,9 +501,7 @@ class FakeTelegram(BotApiMethods):
             params.update(parse_qsl(parts.query, keep_blank_values=True))
             self._parse_body(handler.headers.get("Content-Type", ""), body, params, files)
             log.debug("fake telegram: %s", method)
-            watch_key = self._watch_key(params)
-            if watch_key is not None:
-                self.rate_watch.arrived(watch_key, started)
+            self.rate_watch.arrived(self._watch_key(params), started)
             canned = self._take_canned(method_lower)
             if canned is not None and canned.kind == "delay":
                 time.sleep(canned.seconds)
@@ -532,17 +530,17 @@ class FakeTelegram(BotApiMethods):
             payload = self._error_payload(err)
             record(err.status, payload)
             key = self._watch_key(params)
-            # A 429 its client never reads (it gave up during a hang) tells nobody to wait.
-            if (err.status == 429 and err.retry_after is not None and key is not None
-                    and not _peer_closed(handler.connection)):
-                self.rate_watch.answered_429(key, time.time() + err.retry_after)
+            if err.status == 429 and err.retry_after is not None:
+                self.rate_watch.answered_429(key, time.time() + err.retry_after,
+                                             read=not _peer_closed(handler.connection))
             self._send_json(handler, err.status, payload, err.retry_after)
 
-    def _watch_key(self, params: dict[str, Any]) -> tuple[str, int | str] | None:
-        """("chat", id) of a request that names a chat: Telegram's flood control is per chat."""
+    def _watch_key(self, params: dict[str, Any]) -> tuple[str, int | str]:
+        """What a 429 holds back: ("chat", id) for a request that names a chat (Telegram's
+        flood control is per chat), else ("bot", "*") (getMe and the like)."""
         raw = params.get("chat_id")
         if raw is None or raw == "":
-            return None
+            return ("bot", "*")
         with self._lock:
             chat = self._find_chat(str(raw))
         return ("chat", chat.id if chat is not None else str(raw))

@@ -1023,9 +1023,9 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             if status == 429:
                 fake.count_429 += 1
-        # A 429 its client never reads (it gave up during a hang) tells nobody to wait.
-        if status == 429 and watch_key is not None and not _peer_closed(self.connection):
-            fake.rate_watch.answered_429(watch_key, _blocked_until(extra))
+        if status == 429 and watch_key is not None:
+            fake.rate_watch.answered_429(watch_key, _blocked_until(extra),
+                                         read=not _peer_closed(self.connection))
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         entry.status, entry.response, entry.response_headers = status, body, extra
         try:

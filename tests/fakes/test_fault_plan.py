@@ -228,13 +228,13 @@ def test_a_429_nobody_reads_is_no_wait_for_anyone() -> None:
             _send(tg, "second", timeout=0.2)
         time.sleep(0.6)
         assert tg.calls("sendMessage")[-1].status == 429  # the fake's own 1/s limit
-        assert not tg.rate_watch.blocks
+        assert not tg.rate_watch.blocks and tg.rate_watch.unread == 1
     with FakeX() as x:
         x.delay_next("/2/tweets", 0.5)
         x.fail_next("/2/tweets", status=429)
         with pytest.raises(requests.Timeout):
             _tweet(x, "late", timeout=0.2)
         time.sleep(0.6)
-        assert x.count_429 == 1 and not x.rate_watch.blocks
+        assert x.count_429 == 1 and not x.rate_watch.blocks and x.rate_watch.unread == 1
         assert _tweet(x, "next").status_code == 201
         assert not x.rate_watch.early

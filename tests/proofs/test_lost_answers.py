@@ -29,7 +29,7 @@ def test_lost_answers_short(run_proof: Callable[..., str]) -> None:
         line = next(li for li in lines if li.startswith(name))
         match = re.search(r"(\d+) drops; (\d+) " + outcome + r"\b", line)
         assert match and int(match[1]) >= 1 and int(match[2]) == 3, line
-        assert re.search(r"on (telegram|x): 3 posts 1x$", line), line
+        assert re.search(r"on (telegram|x): 3 posts 1x; duplicates 0$", line), line
     assert re.search(r"^x POST /2/tweets .*\(3 by X's duplicate answer\)", out, re.M)
     assert re.search(r"^duplicates \(posts on a platform more than once\)\s+0$", out, re.M)
     assert re.search(r"^in_doubt records with the editors' notice queued\s+9 of 9$", out, re.M)
