@@ -93,6 +93,7 @@ def run(mode: Mode) -> Result:
         x_plan = stack.x.set_fault_plan(RATE, FAULT_KINDS, seed + 1, hang_seconds=hang,
                                         limits=limits)
         procs = start_processes(stack, result)
+        state = stack.state()
         slugs = [f"fault-{i:03d}" for i in range(posts)]
         written = time.monotonic()
         for i, slug in enumerate(slugs):
@@ -102,14 +103,14 @@ def run(mode: Mode) -> Result:
                 stack.write_post(slug)
 
         def settled() -> bool:
-            recs = records_of(stack, slugs)
+            recs = records_of(state, slugs)
             return len(recs) == 2 * posts and all(r.state in TERMINAL for r in recs.values())
 
         done = bool(wait_until(settled, 1500 if mode.long else 150, every=0.5))
         took = time.monotonic() - written
         for proc in procs:
             proc.stop()
-        recs = records_of(stack, slugs)
+        recs = records_of(state, slugs)
         ledger = stack.ledger()
         dups = stack.duplicates()
 
@@ -151,7 +152,7 @@ def run(mode: Mode) -> Result:
         result.figure("reasons of failed / in_doubt", ", ".join(
             f"{n} {k}" for k, n in reasons.most_common()) or "none")
         doubted = {(r.post, r.platform) for r in recs.values() if r.state == "in_doubt"}
-        unasked = doubted - doubt_notices(stack)
+        unasked = doubted - doubt_notices(state)
         result.figure("in_doubt records with the editors' notice queued",
                       f"{len(doubted) - len(unasked)} of {len(doubted)}")
         result.figure("duplicates (posts on a platform more than once)", len(dups))

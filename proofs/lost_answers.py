@@ -42,7 +42,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.delivery.sender import DUPLICATE_NOTE
-from bot.state import Record
+from bot.state import Record, State
 from bot.state.notices import NoticeQueue
 
 from .harness import Mode, Stack, Started, now_utc, wait_until, workdir
@@ -124,16 +124,19 @@ def start_processes(stack: Stack, result: Result, timeout: float = 90.0) -> list
     return [worker, beat]
 
 
-def records_of(stack: Stack, slugs: Iterable[str]) -> dict[tuple[str, str], Record]:
-    """(slug, platform) -> the delivery record of each of these posts."""
+def records_of(state: State, slugs: Iterable[str]) -> dict[tuple[str, str], Record]:
+    """(slug, platform) -> the delivery record of each of these posts.
+
+    ``state``: one ``Stack.state()`` for the whole run (each call of it opens a client).
+    """
     wanted = set(slugs)
-    return {(_slug(rec.post), rec.platform): rec for rec in stack.state().records()
+    return {(_slug(rec.post), rec.platform): rec for rec in state.records()
             if _slug(rec.post) in wanted}
 
 
-def doubt_notices(stack: Stack) -> set[tuple[str, str]]:
+def doubt_notices(state: State) -> set[tuple[str, str]]:
     """(post URL, platform) of every ``in_doubt`` notice queued for the editors."""
-    queue = NoticeQueue(stack.client())
+    queue = NoticeQueue(state.client)
     notices = [e.data.get("notice") or {} for e in queue.due(window=100_000)]
     return {(n.get("post_url", ""), n.get("platform", "")) for n in notices
             if n.get("kind") == "in_doubt"}
@@ -144,11 +147,11 @@ def _slug(url: str) -> str:
     return last.removesuffix(".html")
 
 
-def settle(stack: Stack, slugs: list[str], timeout: float,
+def settle(state: State, slugs: list[str], timeout: float,
            platforms: tuple[str, ...] = ("telegram", "x")) -> bool:
     """Wait until every post has a settled record per platform; False when time ran out."""
     def done() -> bool:
-        recs = records_of(stack, slugs)
+        recs = records_of(state, slugs)
         return len(recs) == len(slugs) * len(platforms) and all(
             rec.state in TERMINAL for rec in recs.values())
     return bool(wait_until(done, timeout, every=0.5))
@@ -208,6 +211,7 @@ def run(mode: Mode) -> Result:
     started = time.monotonic()
     with workdir(SUITE, mode.keep) as work, Stack(work) as stack:
         procs: list[Started] = []
+        state = stack.state()
         phases = _phases(k)
         all_slugs: list[str] = []
         settled_all = True
@@ -224,9 +228,9 @@ def run(mode: Mode) -> Result:
                 else:
                     write_text_post(stack, slug)
             all_slugs += phase.slugs
-            settled = settle(stack, phase.slugs, 240 if mode.long else 60)
+            settled = settle(state, phase.slugs, 240 if mode.long else 60)
             settled_all &= settled
-            recs = records_of(stack, phase.slugs)
+            recs = records_of(state, phase.slugs)
             ledger = stack.ledger()
             for row in phase.rows:
                 row.drops = _dropped(stack, row.platform, row.method, since)
@@ -245,11 +249,11 @@ def run(mode: Mode) -> Result:
                         else "retried safely: sent once")
                 result.promise(f"{row.platform} {row.method}: lost answer -> {word}",
                                row.kept(k), row.outcome())
-        recs = records_of(stack, all_slugs)
+        recs = records_of(state, all_slugs)
         reasons_missing = [f"{s}/{p}" for (s, p), rec in recs.items()
                            if rec.state in ("failed", "in_doubt") and not rec.reason.strip()]
         doubted = {(rec.post, rec.platform) for rec in recs.values() if rec.state == "in_doubt"}
-        unasked = doubted - doubt_notices(stack)
+        unasked = doubted - doubt_notices(state)
         dups = stack.duplicates()
         result.figure("posts / records", f"{len(all_slugs)} / {len(recs)}")
         states = Counter(rec.state for rec in recs.values())

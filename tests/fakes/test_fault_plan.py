@@ -238,3 +238,31 @@ def test_a_429_nobody_reads_is_no_wait_for_anyone() -> None:
         assert x.count_429 == 1 and not x.rate_watch.blocks and x.rate_watch.unread == 1
         assert _tweet(x, "next").status_code == 201
         assert not x.rate_watch.early
+
+
+def test_a_client_still_waiting_is_seen_as_such_above_fd_1023(tg: FakeTelegram) -> None:
+    """``select`` refuses descriptors above 1023: a long proof run got there (a Redis client per
+    poll) and every 429 then looked unread, every answer "client gone"."""
+    import os
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        if hard != resource.RLIM_INFINITY and hard < 1200:
+            pytest.skip("cannot open 1200 files here")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1200, hard))
+    spare = []
+    try:
+        while not spare or spare[-1] < 1030:
+            spare.append(os.open(os.devnull, os.O_RDONLY))
+        tg.set_fault_plan(1.0, ("429",))
+        assert _send(tg).status_code == 429
+        tg.clear_fault_plan()
+        assert _send(tg).status_code == 200
+    finally:
+        for fd in spare:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert len(tg.rate_watch.blocks) == 1 and tg.rate_watch.unread == 0
+    assert not any(c.client_gone for c in tg.journal)
+    assert len(tg.rate_watch.early) == 1
