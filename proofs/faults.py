@@ -74,7 +74,7 @@ def _early(watch: RateWatch) -> tuple[int, str]:
 
 def run(mode: Mode) -> Result:
     result = Result(SUITE, mode.name)
-    posts = 200 if mode.long else 16
+    posts = 200 if mode.long else 12
     seed = SEED if mode.seed is None else mode.seed
     timeouts = client_timeouts()
     hang = max(timeouts.values()) + HANG_MARGIN
