@@ -7,7 +7,9 @@ when any promise is broken; ``python -m proofs.<suite>`` runs one.  Each suite m
 
 #: suite name -> module (in the order ``python -m proofs`` runs them: cheapest first).
 SUITES: dict[str, str] = {
-    "hostile": "proofs.hostile",
+    "lost_answers": "proofs.lost_answers",
     "access": "proofs.access",
     "redis_restart": "proofs.redis_restart",
+    "faults": "proofs.faults",
+    "hostile": "proofs.hostile",
 }

@@ -139,6 +139,7 @@ class Stack:
         self.site = self.make_site(work / "site")
         self.runner = Runner(work / "logs", self.env(env))
         self._clients: list[redis.Redis] = []
+        self._states: dict[str, State] = {}
 
     # ------------------------------------------------------------------ set-up
     @staticmethod
@@ -215,7 +216,12 @@ class Stack:
         return client
 
     def state(self, url: str | None = None) -> State:
-        return State(self.client(url))
+        """The records of the suite's Redis (or ``url``): one client per URL for the whole run
+        (a suite polls it many times a second; a client each would exhaust file descriptors)."""
+        key = url or self.redis_url or ""
+        if key not in self._states:
+            self._states[key] = State(self.client(url))
+        return self._states[key]
 
     # ------------------------------------------------------------------ what the platforms got
     def ledger(self) -> dict[str, Counter[str]]:

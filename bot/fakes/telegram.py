@@ -25,7 +25,10 @@ Deliberate deviations from api.telegram.org (kept small and listed so tests can 
   200 characters (``message is too long``), getChatMember for unknown users (``user not found``).
 
 Fault injection: ``fail_next`` (canned error), ``delay_next`` (slow answer), ``drop_next``
-(connection closed without an answer, optionally after the call took effect). Every request is
+(connection closed without an answer, optionally after the call took effect), and
+``set_fault_plan`` (a seeded share of the send calls answered with 429, 500, 502, a reset, a hang
+or a drop after processing; ``bot.fakes.faults``). ``rate_watch`` keeps every 429 answered and
+the requests to the same chat that arrived before its ``retry_after`` had passed. Every request is
 journaled as a :class:`Call`; ``Call.client_gone`` marks answers the client never read (e.g. the
 long poll PTB cancels on shutdown, which the fake answers with the 409 a newer poll causes).
 
@@ -42,8 +45,8 @@ import itertools
 import json
 import logging
 import re
-import select
 import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -53,6 +56,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch
 from bot.fakes.telegram_methods import BotApiMethods
 from bot.fakes.telegram_models import ApiError, Call, ChatState, StoredFile, StoredMessage
 
@@ -67,7 +71,7 @@ MAX_BODY = 52_428_800  # above this the request body is refused with 413, like t
 
 @dataclass
 class _Canned:
-    kind: str  # "fail" | "delay" | "drop"
+    kind: str  # "fail" | "delay" | "drop" | "reset"
     status: int = 500
     description: str | None = None
     retry_after: int | None = None
@@ -167,6 +171,9 @@ class FakeTelegram(BotApiMethods):
         self._callbacks: dict[str, bool] = {}  # id -> answered
         self.callback_answers: dict[str, dict[str, Any]] = {}
         self._canned: dict[str, deque[_Canned]] = {}
+        self.fault_plan: FaultPlan | None = None
+        self._fault_methods: frozenset[str] = frozenset()
+        self.rate_watch = RateWatch()
         self._global_sends: deque[float] = deque()
         self._counter = itertools.count(1)
         self._conns: set[socket.socket] = set()
@@ -311,6 +318,30 @@ class FakeTelegram(BotApiMethods):
         """Close the connection without an answer; optionally after the call took effect."""
         self._queue(method, _Canned("drop", after_processing=after_processing), count)
 
+    def set_fault_plan(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        seed: int = 0,
+        *,
+        methods: tuple[str, ...] = ("sendMessage", "sendPhoto"),
+        retry_after: tuple[int, int] = (1, 5),
+        hang_seconds: float = 25.0,
+        limits: dict[str, int] | None = None,
+    ) -> FaultPlan:
+        """Answer a share ``rate`` of the calls of ``methods`` with random faults (see
+        ``bot.fakes.faults``); canned answers (``fail_next``...) still come first."""
+        plan = FaultPlan(rate, kinds, seed, retry_after=retry_after, hang_seconds=hang_seconds,
+                         limits=limits)
+        with self._lock:
+            self.fault_plan = plan
+            self._fault_methods = frozenset(m.lower() for m in methods)
+        return plan
+
+    def clear_fault_plan(self) -> None:
+        with self._lock:
+            self.fault_plan = None
+
     def add_url(self, url: str, data: bytes, content_type: str = "image/jpeg") -> None:
         """Make ``url`` downloadable for sendPhoto(photo=url)."""
         with self._lock:
@@ -324,7 +355,11 @@ class FakeTelegram(BotApiMethods):
     def _take_canned(self, method: str) -> _Canned | None:
         with self._lock:
             queue = self._canned.get(method)
-            return queue.popleft() if queue else None
+            if queue:
+                return queue.popleft()
+            plan = self.fault_plan if method in self._fault_methods else None
+        fault = plan.draw(method) if plan is not None else None
+        return _canned_for(fault) if fault is not None else None
 
     # updates ------------------------------------------------------------------
     def push_update(self, update: dict[str, Any]) -> int:
@@ -465,6 +500,7 @@ class FakeTelegram(BotApiMethods):
             params.update(parse_qsl(parts.query, keep_blank_values=True))
             self._parse_body(handler.headers.get("Content-Type", ""), body, params, files)
             log.debug("fake telegram: %s", method)
+            self.rate_watch.arrived(self._watch_key(params), started)
             canned = self._take_canned(method_lower)
             if canned is not None and canned.kind == "delay":
                 time.sleep(canned.seconds)
@@ -472,6 +508,10 @@ class FakeTelegram(BotApiMethods):
             if canned is not None and canned.kind == "drop" and not canned.after_processing:
                 record(0, None)
                 self._drop(handler)
+                return
+            if canned is not None and canned.kind == "reset":
+                record(0, None)
+                self._reset(handler)
                 return
             if canned is not None and canned.kind == "fail":
                 raise ApiError(canned.status, canned.description or "", canned.retry_after)
@@ -488,7 +528,21 @@ class FakeTelegram(BotApiMethods):
         except ApiError as err:
             payload = self._error_payload(err)
             record(err.status, payload)
+            key = self._watch_key(params)
+            if err.status == 429 and err.retry_after is not None:
+                self.rate_watch.answered_429(key, time.time() + err.retry_after,
+                                             read=not _peer_closed(handler.connection))
             self._send_json(handler, err.status, payload, err.retry_after)
+
+    def _watch_key(self, params: dict[str, Any]) -> tuple[str, int | str]:
+        """What a 429 holds back: ("chat", id) for a request that names a chat (Telegram's
+        flood control is per chat), else ("bot", "*") (getMe and the like)."""
+        raw = params.get("chat_id")
+        if raw is None or raw == "":
+            return ("bot", "*")
+        with self._lock:
+            chat = self._find_chat(str(raw))
+        return ("chat", chat.id if chat is not None else str(raw))
 
     def _check_token(self, token: str) -> None:
         if token != self.token:
@@ -598,13 +652,42 @@ class FakeTelegram(BotApiMethods):
         with contextlib.suppress(OSError):
             handler.connection.shutdown(socket.SHUT_RDWR)
 
+    @staticmethod
+    def _reset(handler: _Handler) -> None:
+        """Close with a TCP RST (SO_LINGER 0): the client reads ``connection reset by peer``."""
+        handler.close_connection = True
+        with contextlib.suppress(OSError):
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            handler.connection.close()
+
+
+def _canned_for(fault: Fault) -> _Canned:
+    """A drawn fault as the canned answer ``_dispatch`` already knows how to give."""
+    if fault.kind == "429":
+        return _Canned("fail", status=429, retry_after=fault.retry_after,
+                       description=f"Too Many Requests: retry after {fault.retry_after}")
+    if fault.kind in ("500", "502"):
+        status = int(fault.kind)
+        return _Canned("fail", status=status, description=_DEFAULT_DESCRIPTIONS[status])
+    if fault.kind == "hang":
+        return _Canned("delay", seconds=fault.hang_seconds)
+    if fault.kind == "drop":
+        return _Canned("drop", after_processing=True)
+    return _Canned("reset")
+
 
 def _peer_closed(conn: socket.socket) -> bool:
-    """True when the client already hung up, so the answer will never be read."""
+    """True when the client already hung up, so the answer will never be read.
+
+    A non-blocking peek, not ``select``: ``select`` refuses descriptors above 1023, and a
+    long-lived test process passes that (each refusal read as "client gone").
+    """
     try:
-        readable, _, _ = select.select([conn], [], [], 0)
-        return bool(readable) and conn.recv(1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the client is still waiting for its answer
+    except OSError:
         return True
 
 

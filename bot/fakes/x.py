@@ -7,6 +7,12 @@ length via twitter-text, and the v2 media endpoints. OAuth 1.0a is checked only 
 and token: clients sign for the original https URL, so verifying the signature against the
 loopback URL would reject every honest client.
 
+Fault injection: ``fail_next``, ``delay_next``, ``drop_next`` (optionally after the request took
+effect) and ``set_fault_plan`` (a seeded share of the calls answered with 429 and a future
+``x-rate-limit-reset``, 500, 502, a reset, a hang or a drop after processing;
+``bot.fakes.faults``).  ``rate_watch`` keeps every 429 answered and the requests to the same
+endpoint that arrived before its reset.
+
 Run standalone: ``python -m bot.fakes.x --port 8081 [--time-scale 0.01]``.
 """
 
@@ -22,6 +28,8 @@ import json
 import math
 import random
 import re
+import socket
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -31,6 +39,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from twitter_text import parse_tweet
+
+from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch
 
 TOO_LONG_DETAIL = (
     "Your Tweet text is too long. For more information on how Twitter determines text length "
@@ -180,6 +190,8 @@ class JournalEntry:
     status: int | None = None
     response: Any = None
     response_headers: dict[str, str] = field(default_factory=dict)
+    at: float = field(default_factory=time.time)
+    """When the request arrived (its headers were read)."""
 
     def __repr__(self) -> str:
         headers = {
@@ -232,12 +244,13 @@ class _Window:
 class _Rule:
     prefix: str
     count: int
-    action: str  # "fail" | "delay" | "drop"
+    action: str  # "fail" | "delay" | "drop" | "reset"
     after_processing: bool = False
     status: int = 500
     body: Any = None
     headers: dict[str, str] | None = None
     seconds: float = 0.0
+    method: str | None = None  # only requests with this HTTP method (None: any)
 
 
 class FakeX:
@@ -271,6 +284,8 @@ class FakeX:
         self.count_429 = 0
         self._lock = threading.RLock()
         self._rules: list[_Rule] = []
+        self.fault_plan: FaultPlan | None = None
+        self.rate_watch = RateWatch()
         self._windows: dict[str, _Window] = {}
         self._rate_limit_15min = rate_limit_15min
         self._user_24h = _Window(user_24h_limit, WINDOW_24H * time_scale)
@@ -345,12 +360,36 @@ class FakeX:
             self._rules.append(_Rule(path_prefix, count, "delay", seconds=seconds))
 
     def drop_next(self, path_prefix: str, *, count: int = 1,
-                  after_processing: bool = False) -> None:
+                  after_processing: bool = False, method: str | None = None) -> None:
         """Close the connection without any response for the next matching requests;
-        ``after_processing``: only after the request took effect (the answer is lost)."""
+        ``after_processing``: only after the request took effect (the answer is lost);
+        ``method``: only requests with this HTTP method (``GET`` for a media STATUS)."""
         with self._lock:
             self._rules.append(_Rule(path_prefix, count, "drop",
-                                     after_processing=after_processing))
+                                     after_processing=after_processing, method=method))
+
+    def set_fault_plan(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        seed: int = 0,
+        *,
+        retry_after: tuple[int, int] = (1, 5),
+        hang_seconds: float = 25.0,
+        limits: dict[str, int] | None = None,
+    ) -> FaultPlan:
+        """Answer a share ``rate`` of the calls to X's endpoints (posts and media) with random
+        faults (see ``bot.fakes.faults``); a 429 carries a reset 1-5 s ahead.  Rules set with
+        ``fail_next``... still come first."""
+        plan = FaultPlan(rate, kinds, seed, retry_after=retry_after, hang_seconds=hang_seconds,
+                         limits=limits)
+        with self._lock:
+            self.fault_plan = plan
+        return plan
+
+    def clear_fault_plan(self) -> None:
+        with self._lock:
+            self.fault_plan = None
 
     def set_rate_limit_exhausted(self, reset_in_seconds: float) -> None:
         """Empty the POST /2/tweets 15-minute window until ``reset_in_seconds`` from now."""
@@ -397,7 +436,7 @@ class FakeX:
         window.refresh(now)
         return window
 
-    def _take_rule(self, path: str) -> list[_Rule]:
+    def _take_rule(self, path: str, method: str = "POST") -> list[_Rule]:
         with self._lock:
             taken = []
             for rule in self._rules:
@@ -405,12 +444,18 @@ class FakeX:
                 if (
                     rule.count > 0
                     and path.startswith(rule.prefix)
+                    and rule.method in (None, method)
                     and (rule.action == "delay" or not final_taken)
                 ):
                     rule.count -= 1
                     taken.append(rule)
             self._rules = [r for r in self._rules if r.count > 0]
+            plan = self.fault_plan
+        key = _route_key(method, path.split("?", 1)[0])
+        if taken or plan is None or key in (None, "users_me"):
             return taken
+        fault = plan.draw(key)
+        return [_rule_for(fault, path)] if fault is not None else []
 
     def _check_auth(self, headers: dict[str, str]) -> None:
         auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
@@ -765,6 +810,47 @@ class FakeX:
         return view
 
 
+def _rule_for(fault: Fault, path: str) -> _Rule:
+    """A drawn fault as the one-shot rule the handler already knows how to apply."""
+    if fault.kind == "429":
+        reset = math.ceil(time.time() + fault.retry_after)
+        return _Rule(path, 1, "fail", status=429,
+                     body=_problem(429, "Too Many Requests", "Too Many Requests"),
+                     headers={"x-rate-limit-reset": str(reset)})
+    if fault.kind in ("500", "502"):
+        return _Rule(path, 1, "fail", status=int(fault.kind))
+    if fault.kind == "hang":
+        return _Rule(path, 1, "delay", seconds=fault.hang_seconds)
+    if fault.kind == "drop":
+        return _Rule(path, 1, "drop", after_processing=True)
+    return _Rule(path, 1, "reset")
+
+
+def _blocked_until(headers: dict[str, str]) -> float:
+    """When a 429's client may call again: the latest reset among the spent windows."""
+    resets = []
+    for prefix in ("x-rate-limit", "x-user-limit-24hour", "x-app-limit-24hour"):
+        if headers.get(f"{prefix}-remaining") == "0" and f"{prefix}-reset" in headers:
+            resets.append(float(headers[f"{prefix}-reset"]))
+    if not resets and "x-rate-limit-reset" in headers:
+        resets.append(float(headers["x-rate-limit-reset"]))
+    return max(resets, default=time.time())
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """True when the client already hung up, so the answer will never be read.
+
+    A non-blocking peek, not ``select``: ``select`` refuses descriptors above 1023, and a
+    long-lived test process passes that (each refusal read as "client gone").
+    """
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the client is still waiting for its answer
+    except OSError:
+        return True
+
+
 def _route_key(method: str, route: str) -> str | None:
     if route == "/2/tweets" and method == "POST":
         return "tweets"
@@ -886,6 +972,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self, method: str) -> None:
         fake = self.owner
+        arrived = time.time()
         split = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
@@ -893,20 +980,26 @@ class _Handler(BaseHTTPRequestHandler):
         path = split.path
         route = path[len(fake.base_path) :] if path.startswith(fake.base_path + "/") else path
         query = parse_qs(split.query)
-        entry = JournalEntry(method, route, query, headers)
+        entry = JournalEntry(method, route, query, headers, at=arrived)
         with fake._lock:
             fake.journal.append(entry)
+        watch_key = _route_key(method, route)
+        if watch_key is not None:
+            fake.rate_watch.arrived(watch_key, arrived)
         extra: dict[str, str] = {}
         try:
             parsed = _parse_body(method, headers, raw)
             entry.json, entry.form, entry.files = parsed.json, parsed.form, parsed.files
-            rules = fake._take_rule(route)
+            rules = fake._take_rule(route, method)
             for rule in rules:
                 if rule.action == "delay":
                     time.sleep(rule.seconds)
             final = next((r for r in rules if r.action != "delay"), None)
             if final is not None and final.action == "drop" and not final.after_processing:
                 self.close_connection = True
+                return
+            if final is not None and final.action == "reset":
+                self._reset()
                 return
             with fake._lock:
                 if final is not None and final.action == "drop":
@@ -934,16 +1027,35 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             if status == 429:
                 fake.count_429 += 1
+        if status == 429 and watch_key is not None:
+            fake.rate_watch.answered_429(watch_key, _blocked_until(extra),
+                                         read=not _peer_closed(self.connection))
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         entry.status, entry.response, entry.response_headers = status, body, extra
-        self.send_response(status)
-        ctype = "application/json; charset=utf-8" if status < 400 else "application/problem+json"
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in extra.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            ctype = ("application/json; charset=utf-8" if status < 400
+                     else "application/problem+json")
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client gave up (its timeout passed while the answer was held)
+            self.close_connection = True
+
+    def _reset(self) -> None:
+        """Close with a TCP RST (SO_LINGER 0): the client reads ``connection reset by peer``."""
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError):
+            super().finish()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -196,7 +196,12 @@ class TelegramPublisher:
             raise self._error("sendMessage", exc) from None
 
     async def _ready(self) -> Bot:
-        """`initialize()` once (getMe); concurrent first sends wait for the same call."""
+        """`initialize()` once (getMe); concurrent first sends wait for the same call.
+
+        getMe posts nothing, so however its answer got lost (a timeout, a dropped connection)
+        no message can have left: the send is certainly not done and is simply retried, never
+        put in doubt for the editors.
+        """
         bot, lock = self._bot, self._init_lock
         if bot is None or lock is None:
             raise DeliveryError("transient", "Telegram publisher is closed")
@@ -204,7 +209,14 @@ class TelegramPublisher:
             try:
                 await bot.initialize()
             except TelegramError as exc:
-                raise self._error("getMe", exc) from None
+                err = self._error("getMe", exc)
+                if err.uncertain:
+                    err = DeliveryError(
+                        "transient",
+                        f"getMe: {type(exc).__name__}: {self._clean(exc.message)} "
+                        "(nothing was sent)",
+                    )
+                raise err from None
         return bot
 
     # ------------------------------------------------------------------ plumbing

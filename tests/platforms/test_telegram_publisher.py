@@ -343,6 +343,30 @@ def test_dropped_connection_after_processing_is_uncertain(
     assert len(fake.channel_posts(CHANNEL)) == 1
 
 
+@pytest.mark.parametrize("fault", ["drop", "timeout"])
+def test_lost_get_me_answer_is_certainly_not_sent_and_the_retry_sends(
+    tools: ContentTools, fake: FakeTelegram, fault: str
+) -> None:
+    """getMe posts nothing: its lost answer must not put the post in doubt (found by the
+    lost-answers proof: an editor was asked about a post that had never gone out)."""
+    pub = TelegramPublisher(fake.token, CHANNEL, api_url=fake.base_url, timeout=0.4)
+    post = make_post(image=None)
+    item = prepare(tools, post, "telegram")
+    if fault == "drop":
+        fake.drop_next("getMe", after_processing=True)
+    else:
+        fake.delay_next("getMe", 1.0)
+    try:
+        err = send_error(pub, post, item)
+        assert err.kind == "transient" and not err.uncertain
+        assert err.reason.startswith("getMe: ") and "nothing was sent" in err.reason
+        assert fake.channel_posts(CHANNEL) == []
+        pub.send(post, item)  # the retry initialises and sends
+    finally:
+        pub.close()
+    assert len(fake.channel_posts(CHANNEL)) == 1
+
+
 def test_connection_refused_is_transient_and_certainly_not_sent(tools: ContentTools) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
