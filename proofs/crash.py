@@ -1,0 +1,504 @@
+"""Proof: crashes.  ``python -m proofs crash [--short|--long]`` (with the other proof suites) or
+``python -m proofs.crash [--short|--long] [--seed N] [--keep]`` on its own.
+
+The promise (README, "How delivery works": Once, Leases and the fence, A holder that is gone):
+``kill -9`` of any newsbot process at any moment, restarted, gives no duplicate and loses no
+post; a send that may be out is never repeated on Telegram but handed to the editors (``in_doubt``)
+within seconds, and on X (which refuses an identical repeat) it is simply retried.
+
+What it does, with real ``newsbot`` processes against the fakes and a real Redis:
+
+split deployment
+  the suite's Redis, ``newsbot beat``, ``newsbot bot`` (the editors' notices) and three
+  ``newsbot worker``; the fakes answer every channel ``sendPhoto`` after 0.5-1.5 s and every
+  ``POST /2/tweets`` after 0.8 s, so a kill lands inside requests.  Posts are written to the
+  site (in waves in the long version); every 1-2 s a random worker's process group gets
+  SIGKILL and a replacement is started at once.
+``newsbot run``
+  ``REDIS_URL`` unset: ``run`` brings its own embedded Redis under DATA_DIR.  Its whole process
+  group gets SIGKILL mid-backlog and it is restarted (on the same data), several times.
+
+The judge reads what the fakes received (the ledger) and the delivery records:
+
+* duplicates: any post on any platform more than once;
+* lost: a post not ``sent`` on both platforms (Telegram may be ``in_doubt``), a ``sent`` record
+  the platform never got, or a record still busy after the settle time;
+* every ``in_doubt`` must be traced to a kill: its lease holder (the pid in the lease owner) was
+  killed after the record entered ``sending`` and before it went ``in_doubt``, and, when the
+  channel did get the post, its request reached the fake before that kill (in flight, or
+  answered but not yet recorded);
+* no X record in doubt for a kill (X's duplicate refusal makes the retry safe);
+* the editors' notice: from the kill (a worker: the beat settles its lease, nothing needs a
+  restart) or from the restart (``newsbot run``: nothing of it runs in between) to the
+  ``Outcome unknown`` message reaching the fake editors' chat: at most 10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import json
+import random
+import re
+import signal
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.redis_embedded import attach_embedded
+from bot.state import Record, State
+from bot.state.notices import NoticeQueue
+
+from .harness import (
+    CHANNEL,
+    CHANNEL_ID,
+    EDITOR_CHAT,
+    Mode,
+    Stack,
+    Started,
+    now_utc,
+    wait_until,
+    workdir,
+)
+from .report import Result
+
+__all__ = ["main", "run"]
+
+SUITE = "crash"
+SCALE = 0.01
+NOTICE_BOUND_S = 10.0
+#: Production tick period; the suite's is scaled with the rate windows (``tasks.configure``).
+TICK_S = 1.0
+BUSY = ("new", "queued", "sending", "retry_wait", "waiting")
+TG_DELAY = (0.5, 1.5)
+X_DELAY = 0.8
+DOUBT_TEXT = "Outcome unknown"
+_OWNER_PID = re.compile(r"owner [^\s:]+:(\d+):")
+_POST_URL = re.compile(r"https://news\.example/[^\s\"'<>]+")
+
+
+@dataclass
+class Kill:
+    """One SIGKILL: when, which newsbot pid, and when its replacement was started."""
+
+    at: float
+    pid: int | None
+    name: str
+    kind: str  # "worker" | "run"
+    restarted_at: float | None = None
+
+
+@dataclass
+class Plan:
+    posts: int
+    waves: int
+    kills: int
+    run_posts: int
+    run_kills: int
+    settle_s: float
+
+
+@dataclass
+class Phase:
+    """What one scenario left behind for the judge."""
+
+    name: str
+    urls: list[str]
+    kills: list[Kill]
+    records: list[Record]
+    histories: dict[str, list[dict[str, Any]]]
+    ledger: dict[str, Counter[str]]
+    tg_requests: dict[str, list[float]]  # post URL -> arrival times of channel sends
+    notices: dict[str, float]  # post URL -> first "Outcome unknown" notice at the fake
+    settled: bool
+    leaks: dict[str, int]
+    crashed: list[str] = field(default_factory=list)
+
+
+def _newsbot_pid(proc: Started) -> int | None:
+    """The newsbot process under the harness's launcher (the pid a lease owner names)."""
+    path = Path(f"/proc/{proc.popen.pid}/task/{proc.popen.pid}/children")
+    try:
+        kids = path.read_text(encoding="ascii").split()
+    except OSError:
+        return None
+    return int(kids[0]) if kids else None
+
+
+def _ready(proc: Started) -> bool:
+    return "ready" in proc.text() or not proc.alive()
+
+
+class _Scenario:
+    def __init__(self, stack: Stack, rng: random.Random, plan: Plan) -> None:
+        self.stack, self.rng, self.plan = stack, rng, plan
+        self.kills: list[Kill] = []
+        self.urls: list[str] = []
+        self.crashed: list[str] = []
+        self.written = 0
+        self.delays_queued = 0
+
+    # ------------------------------------------------------------------ set-up
+    def slow_sends(self, posts: int) -> None:
+        """Every channel photo and every X post answered late: kills land inside requests.
+        The editors' notices (sendMessage to their group) are not slowed."""
+        count = posts * 4
+        for _ in range(count):
+            self.stack.tg.delay_next("sendPhoto", self.rng.uniform(*TG_DELAY))
+        self.stack.x.delay_next("/2/tweets", X_DELAY, count=count)
+
+    def write(self, count: int, tag: str) -> None:
+        when = now_utc() - timedelta(minutes=2)
+        for _ in range(count):
+            self.written += 1
+            self.stack.write_post(f"{tag}-{self.written:03d}", when,
+                                  title=f"Crash story {tag} {self.written:03d}")
+
+    def baseline(self) -> None:
+        ran = self.stack.run("scan-baseline", "scan", timeout=180)
+        if ran.crashed:
+            self.crashed.append(f"scan-baseline: {ran.crashed}")
+
+    def post_urls(self) -> list[str]:
+        ran = self.stack.run("check", "check", "--json", timeout=180, allowed=(0, 1))
+        try:
+            rows = json.loads(ran.stdout())
+        except ValueError:
+            self.crashed.append(f"check --json: {ran.crashed or 'no JSON'}")
+            return []
+        return [row["url"] for row in rows if row.get("publishable")]
+
+    def kill(self, proc: Started, kind: str) -> Kill:
+        pid = _newsbot_pid(proc)
+        kill = Kill(time.time(), pid, proc.name, kind)
+        self.stack.kill(proc, signal.SIGKILL)
+        proc.popen.wait()
+        self.kills.append(kill)
+        return kill
+
+
+def _busy(records: list[Record]) -> int:
+    return sum(1 for rec in records if rec.state in BUSY)
+
+
+def _settle(state: State, expected: int, timeout: float) -> bool:
+    """Every record final and the editors' notice queue empty for 2 s in a row."""
+    notices = NoticeQueue(state.client)
+    quiet: list[float] = []
+
+    def done() -> bool:
+        records = state.records()
+        if len(records) < expected or _busy(records) or notices.pending():
+            quiet.clear()
+            return False
+        quiet.append(time.monotonic())
+        return quiet[-1] - quiet[0] >= 2.0
+
+    return bool(wait_until(done, timeout, every=0.5))
+
+
+def _collect(name: str, sc: _Scenario, state: State, settled: bool) -> Phase:
+    stack = sc.stack
+    records = state.records()
+    histories = {rec.key: state.history(*rec.ref) for rec in records}
+    tg_requests: dict[str, list[float]] = {}
+    notices: dict[str, float] = {}
+    for call in stack.tg.calls("sendPhoto") + stack.tg.calls("sendMessage"):
+        chat = str(call.params.get("chat_id", ""))
+        text = str(call.params.get("caption") or call.params.get("text") or "")
+        if chat in (CHANNEL, str(CHANNEL_ID)):
+            for url in set(_POST_URL.findall(text)):
+                tg_requests.setdefault(url, []).append(call.time)
+        elif chat == str(EDITOR_CHAT) and call.ok and DOUBT_TEXT in text:
+            for url in set(_POST_URL.findall(text)):
+                notices[url] = min(notices.get(url, call.time), call.time)
+    return Phase(name, sc.urls, sc.kills, records, histories, stack.ledger(), tg_requests,
+                 notices, settled, stack.leaks(), sc.crashed)
+
+
+# ---------------------------------------------------------------------- split deployment
+def split_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
+    with Stack(work, scale=SCALE, env={"SCAN_SECONDS": "60"}) as stack:
+        sc = _Scenario(stack, rng, plan)
+        sc.slow_sends(plan.posts)
+        sc.baseline()
+        beat = stack.start("beat", "beat")
+        editors = stack.start("bot", "bot")
+        workers = [stack.start(f"worker-{i}", "worker") for i in range(3)]
+        wait_until(lambda: all(_ready(p) for p in workers), 120)
+        state = stack.state()
+        per_wave = -(-plan.posts // plan.waves)
+        sc.write(min(per_wave, plan.posts), "split")
+        wait_until(lambda: len(state.records()) >= 2 * sc.written, 60)
+        started = len(workers)
+        deadline = time.monotonic() + 60 + plan.kills * 6
+        while len(sc.kills) < plan.kills and time.monotonic() < deadline:
+            time.sleep(rng.uniform(1.0, 2.0))
+            if sc.written < plan.posts and (
+                    len(sc.kills) % max(1, plan.kills // plan.waves) == 0
+                    or not _busy(state.records())):
+                sc.write(min(per_wave, plan.posts - sc.written), "split")
+            # A random one of the workers that are up (one still starting sends nothing).
+            wait_until(lambda: any(_ready(p) for p in workers), 30)
+            up = [i for i, p in enumerate(workers) if _ready(p)] or list(range(len(workers)))
+            i = rng.choice(up)
+            kill = sc.kill(workers[i], "worker")
+            started += 1
+            workers[i] = stack.start(f"worker-{started}", "worker")
+            kill.restarted_at = time.time()
+        if sc.written < plan.posts:
+            sc.write(plan.posts - sc.written, "split")
+        sc.urls = sc.post_urls()
+        settled = _settle(state, 2 * len(sc.urls), plan.settle_s)
+        for name, proc in (("beat", beat), ("bot", editors)):
+            if not proc.alive():
+                sc.crashed.append(f"{name} exited")
+        return _collect("split", sc, state, settled)
+
+
+# ---------------------------------------------------------------------- newsbot run
+@contextlib.contextmanager
+def _attached(stack: Stack) -> Iterator[State]:
+    """The state of ``newsbot run``'s own embedded Redis, attached as a short command does."""
+    att = attach_embedded(stack.data, timeout=60)
+    try:
+        yield State(stack.client(att.url))
+    finally:
+        att.stop()
+
+
+def run_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
+    with Stack(work, scale=SCALE, redis_url=None, env={"SCAN_SECONDS": "60"}) as stack:
+        sc = _Scenario(stack, rng, plan)
+        sc.slow_sends(plan.run_posts)
+        sc.baseline()
+        run = stack.start("run", "run")
+        if not wait_until(lambda: _ready(run), 120) or not run.alive():
+            sc.crashed.append("run did not start")
+        sc.write(plan.run_posts, "run")
+        with _attached(stack) as state:
+            wait_until(lambda: len(state.records()) >= 2 * sc.written, 60)
+        for n in range(plan.run_kills):
+            time.sleep(rng.uniform(1.5, 3.0))
+            kill = sc.kill(run, "run")
+            time.sleep(rng.uniform(0.2, 1.0))
+            run = stack.start(f"run-{n + 2}", "run")
+            kill.restarted_at = time.time()
+            if not wait_until(functools.partial(_ready, run), 120) or not run.alive():
+                sc.crashed.append(f"run did not restart after kill {n + 1}")
+        sc.urls = sc.post_urls()
+        with _attached(stack) as state:
+            settled = _settle(state, 2 * len(sc.urls), plan.settle_s)
+            phase = _collect("run", sc, state, settled)
+        if not run.alive():
+            sc.crashed.append("run exited")
+        return phase
+
+
+# ---------------------------------------------------------------------- the judge
+@dataclass
+class Doubt:
+    url: str
+    posted: bool
+    kill: Kill | None
+    why: str  # "" when traced
+    notice_s: float | None
+
+
+def _owner_pid(reason: str) -> int | None:
+    found = _OWNER_PID.search(reason)
+    return int(found.group(1)) if found else None
+
+
+def _trace(phase: Phase, rec: Record) -> Doubt:
+    """Which kill explains this in_doubt record, and how long the editors waited."""
+    posted = phase.ledger.get(rec.post, Counter())["telegram"] > 0
+    hist = phase.histories.get(rec.key, [])
+    last = next((h for h in reversed(hist) if h["to"] == "in_doubt"), None)
+    if last is None:
+        return Doubt(rec.post, posted, None, "no in_doubt entry in its history", None)
+    pid = _owner_pid(str(last["reason"]))
+    sending = [h["at"] for h in hist if h["to"] == "sending" and h["at"] <= last["at"]]
+    kill = next((k for k in phase.kills if k.pid is not None and k.pid == pid), None)
+    why = ""
+    if "mid-send" not in str(last["reason"]) or kill is None:
+        why = f"not a killed holder: {str(last['reason'])[:160]}"
+    elif not sending or not sending[-1] - 0.05 <= kill.at <= last["at"] + 0.05:
+        why = f"kill at {kill.at:.2f} outside its send ({sending[-1:]} .. {last['at']:.2f})"
+    elif posted and not any(t <= kill.at + 0.05
+                            for t in phase.tg_requests.get(rec.post, [])):
+        why = "posted, but its request reached the channel only after the kill"
+    notice_at = phase.notices.get(rec.post)
+    notice_s = None
+    if notice_at is not None and kill is not None:
+        origin = kill.restarted_at if kill.kind == "run" and kill.restarted_at else kill.at
+        notice_s = max(0.0, notice_at - origin)
+    return Doubt(rec.post, posted, kill, why, notice_s)
+
+
+def _reaped_mid_send(phase: Phase) -> dict[int, int]:
+    """Killed pid -> records its death caught past the fence (any platform)."""
+    out: Counter[int] = Counter()
+    for hist in phase.histories.values():
+        for h in hist:
+            if h.get("by") == "reaper" and "mid-send" in str(h.get("reason", "")):
+                pid = _owner_pid(str(h["reason"]))
+                if pid is not None:
+                    out[pid] += 1
+    return dict(out)
+
+
+def _p95(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def judge(phases: list[Phase], result: Result) -> None:
+    r = result
+    dups: dict[str, Counter[str]] = {}
+    lost: list[str] = []
+    stuck: list[str] = []
+    doubts: list[Doubt] = []
+    x_doubt: list[str] = []
+    x_reaped = x_dup_sent = 0
+    kills = [k for p in phases for k in p.kills]
+    inside = 0
+    crashed = [c for p in phases for c in p.crashed]
+    leaks: dict[str, int] = {}
+    for p in phases:
+        leaks.update(p.leaks)
+        dups.update({u: c for u, c in p.ledger.items() if max(c.values()) > 1})
+        by_post: dict[str, dict[str, Record]] = {}
+        for rec in p.records:
+            by_post.setdefault(rec.post, {})[rec.platform] = rec
+            if rec.state in BUSY:
+                stuck.append(f"{p.name} {rec.platform} {rec.post}: {rec.state} {rec.reason[:80]}")
+        for url in p.urls:
+            recs = by_post.get(url, {})
+            got = p.ledger.get(url, Counter())
+            tg, x = recs.get("telegram"), recs.get("x")
+            if tg is None or tg.state not in ("sent", "in_doubt") or (
+                    tg.state == "sent" and got["telegram"] != 1):
+                lost.append(f"{p.name} telegram {url}: {tg.state if tg else 'no record'}")
+            if x is None or x.state != "sent" or got["x"] != 1:
+                lost.append(f"{p.name} x {url}: {x.state if x else 'no record'}, "
+                            f"{got['x']} on X")
+        reaped = _reaped_mid_send(p)
+        inside += sum(1 for k in p.kills if k.pid is not None and reaped.get(k.pid))
+        for rec in p.records:
+            if rec.platform == "telegram" and rec.state == "in_doubt":
+                doubts.append(_trace(p, rec))
+            if rec.platform == "x":
+                if rec.state == "in_doubt":
+                    x_doubt.append(f"{p.name} {rec.post}: {rec.reason[:100]}")
+                hist = p.histories.get(rec.key, [])
+                if any(h.get("by") == "reaper" and "mid-send" in str(h.get("reason", ""))
+                       for h in hist):
+                    x_reaped += 1
+                    x_dup_sent += int(bool(rec.receipt_id and "duplicate" in rec.receipt_id))
+
+    posts = sum(len(p.urls) for p in phases)
+    r.figure("posts (split / run)", " / ".join(str(len(p.urls)) for p in phases))
+    r.figure("kills -9 (workers / newsbot run)",
+             f"{sum(k.kind == 'worker' for k in kills)} / {sum(k.kind == 'run' for k in kills)}")
+    r.figure("kills that caught a send past its fence", f"{inside} of {len(kills)}")
+    r.figure("duplicates (any platform)", len(dups))
+    r.figure("lost (not sent, not in doubt, or a sent record the platform lacks)", len(lost))
+    r.figure("records still busy after the settle time", len(stuck))
+    posted = sum(d.posted for d in doubts)
+    r.figure("Telegram in_doubt (posted / not posted)",
+             f"{len(doubts)} ({posted} / {len(doubts) - posted})")
+    r.figure("X sends caught by a kill, retried (settled by X's duplicate answer)",
+             f"{x_reaped} ({x_dup_sent})")
+    r.figure("X records in_doubt", len(x_doubt))
+    times = [d.notice_s for d in doubts if d.notice_s is not None]
+    r.figure("editors' notice after the kill / restart, s: max, p95",
+             f"{max(times, default=0):.1f}, {_p95(times):.1f} (n={len(times)})")
+    for d in doubts:
+        if d.kill is not None and d.kill.kind == "run" and d.notice_s is not None:
+            r.note(f"in_doubt after a kill of newsbot run: notice {d.notice_s:.1f} s after the "
+                   f"restart ({'posted' if d.posted else 'not posted'})")
+    for line in (lost[:4] + stuck[:4] + x_doubt[:3] + crashed[:4]):
+        r.note(line)
+
+    untraced = [f"{d.url}: {d.why}" for d in doubts if d.why]
+    unnoticed = [d.url for d in doubts if d.notice_s is None]
+    slow = [f"{d.url} {d.notice_s:.1f}s" for d in doubts
+            if d.notice_s is not None and d.notice_s > NOTICE_BOUND_S]
+    r.promise("the scenario ran (posts written, kills made, processes up)",
+              posts > 0 and kills and not crashed, "; ".join(crashed[:3]) or "nothing ran")
+    r.promise("every record settled (nothing queued, sending, retrying or waiting)",
+              all(p.settled for p in phases) and not stuck, "; ".join(stuck[:3]))
+    r.promise("0 duplicates", not dups, ", ".join(f"{u} {dict(c)}" for u, c in
+                                                   list(dups.items())[:3]))
+    r.promise("0 lost", not lost, "; ".join(lost[:3]))
+    r.promise("every in_doubt traced to a kill inside its send", not untraced,
+              "; ".join(untraced[:3]))
+    r.promise("no X record in doubt for a kill (its retry is safe)", not x_doubt,
+              "; ".join(x_doubt[:3]))
+    r.promise("every in_doubt surfaced to the editors", not unnoticed, ", ".join(unnoticed[:3]))
+    r.promise(f"each within {NOTICE_BOUND_S:g} s of the kill (worker) or restart (run)",
+              not slow, ", ".join(slow[:3]))
+    r.promise("no secret in any log", not leaks, str(leaks))
+
+
+# ---------------------------------------------------------------------- entry points
+def plan_for(long: bool) -> Plan:
+    if long:
+        return Plan(posts=200, waves=4, kills=22, run_posts=40, run_kills=3, settle_s=300)
+    return Plan(posts=30, waves=1, kills=8, run_posts=10, run_kills=1, settle_s=90)
+
+
+def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
+    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
+    long = getattr(mode, "name", "short") == "long"
+    result = Result(SUITE, "long" if long else "short")
+    seed = random.SystemRandom().randrange(10**6) if seed is None else seed
+    plan = plan_for(long)
+    rng = random.Random(seed)
+    result.note(f"seed {seed}; time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1), so the "
+                f"tick runs every {max(0.05, TICK_S * SCALE):g} s instead of {TICK_S:g} s")
+    result.note(f"fakes answer channel photos after {TG_DELAY[0]:g}-{TG_DELAY[1]:g} s and X "
+                f"posts after {X_DELAY:g} s; split: beat, bot, 3 workers, a random worker "
+                "killed every 1-2 s; then newsbot run (own embedded Redis) killed as a group")
+    with workdir(SUITE, keep or getattr(mode, "keep", False)) as work:
+        phases = [split_phase(work / "split", rng, plan),
+                  run_phase(work / "run", rng, plan)]
+    judge(phases, result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m proofs.crash", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    length = parser.add_mutually_exclusive_group()
+    length.add_argument("--short", dest="mode", action="store_const", const="short")
+    length.add_argument("--long", dest="mode", action="store_const", const="long")
+    parser.add_argument("--seed", type=int, default=None, help="random seed (default: new)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    mode = Mode(args.mode or "short", keep=args.keep)
+    try:
+        result = run(mode, keep=args.keep, seed=args.seed)
+    except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure
+        import traceback
+
+        traceback.print_exc()
+        result = Result(SUITE, mode.name)
+        result.promise("the suite ran to the end", False, f"{type(exc).__name__}: {exc}")
+    result.figure("suite wall time, s", round(time.monotonic() - started, 1))
+    result.print()
+    return result.exit_code()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
