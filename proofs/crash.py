@@ -120,6 +120,7 @@ class Phase:
     leaks: dict[str, int]
     crashed: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    written_at: dict[str, float] = field(default_factory=dict)
 
 
 def _newsbot_pid(proc: Started) -> int | None:
@@ -141,6 +142,7 @@ class _Scenario:
         self.stack, self.rng, self.plan = stack, rng, plan
         self.kills: list[Kill] = []
         self.urls: list[str] = []
+        self.written_at: dict[str, float] = {}
         self.crashed: list[str] = []
         self.written = 0
         self.when = now_utc() - timedelta(minutes=2)
@@ -165,6 +167,7 @@ class _Scenario:
             slug = f"{tag}-{self.written:03d}"
             self.stack.write_post(slug, self.when, title=f"Crash story {tag} {self.written:03d}")
             self.urls.append(self.url(slug))
+            self.written_at[self.url(slug)] = time.time()
 
     def baseline(self) -> None:
         ran = self.stack.run("scan-baseline", "scan", timeout=180)
@@ -221,7 +224,8 @@ def _collect(name: str, sc: _Scenario, state: State, settled: bool) -> Phase:
             for url in set(_POST_URL.findall(text)):
                 notices[url] = min(notices.get(url, call.time), call.time)
     return Phase(name, sc.urls, sc.kills, records, histories, stack.ledger(), tg_requests,
-                 notices, settled, stack.leaks(), sc.crashed, sc.phases)
+                 notices, settled, stack.leaks(), sc.crashed, sc.phases,
+                 sc.written_at)
 
 
 # ---------------------------------------------------------------------- split deployment
@@ -229,10 +233,10 @@ def split_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
     with Stack(work, scale=SCALE, env={"SCAN_SECONDS": "60"}) as stack:
         sc = _Scenario(stack, rng, plan)
         sc.slow_sends(plan.posts)
-        sc.baseline()
         beat = stack.start("beat", "beat")
         editors = stack.start("bot", "bot")
         workers = [stack.start(f"worker-{i}", "worker") for i in range(3)]
+        sc.baseline()  # the empty site's first scan, while they start
         wait_until(lambda: all(_ready(p) for p in workers), 120)
         sc.mark("processes up")
         state = stack.state()
@@ -291,7 +295,7 @@ def run_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
         with _attached(stack) as state:
             wait_until(lambda: len(state.records()) >= 2 * sc.written, 60)
         for n in range(plan.run_kills):
-            time.sleep(rng.uniform(1.5, 3.0))
+            time.sleep(rng.uniform(1.0, 2.5))
             kill = sc.kill(run, "run")
             time.sleep(rng.uniform(0.2, 1.0))
             run = stack.start(f"run-{n + 2}", "run")
@@ -432,6 +436,14 @@ def judge(phases: list[Phase], result: Result) -> None:
         r.figure(f"editors' notice after the {origin}, s: max, p95 (n)",
                  f"{max(times, default=0):.1f}, {_p95(times):.1f} ({len(times)})")
     for p in phases:
+        done: dict[str, float] = {}
+        for rec in p.records:
+            if rec.updated_at is not None and rec.post in p.written_at:
+                span = rec.updated_at - p.written_at[rec.post]
+                done[rec.post] = max(done.get(rec.post, 0.0), span)
+        spans = sorted(done.values())
+        r.figure(f"{p.name}: post written -> final on both platforms, s: p50, max",
+                 f"{spans[len(spans) // 2] if spans else 0:.1f}, {max(spans, default=0):.1f}")
         r.figure(f"{p.name}: timeline, s", ", ".join(f"{k} {v:.0f}" for k, v in p.timings.items()))
     for line in (lost[:4] + stuck[:4] + x_doubt[:3] + crashed[:4]):
         r.note(line)
