@@ -397,9 +397,9 @@ def judge(phases: list[Phase], result: Result) -> None:
             got = p.ledger.get(url, Counter())
             tg, x = recs.get("telegram"), recs.get("x")
             if tg is None or tg.state not in ("sent", "in_doubt") or (
-                    tg.state == "sent" and got["telegram"] != 1):
+                    tg.state == "sent" and got["telegram"] < 1):
                 lost.append(f"{p.name} telegram {url}: {tg.state if tg else 'no record'}")
-            if x is None or x.state != "sent" or got["x"] != 1:
+            if x is None or x.state != "sent" or got["x"] < 1:
                 lost.append(f"{p.name} x {url}: {x.state if x else 'no record'}, "
                             f"{got['x']} on X")
         reaped = _reaped_mid_send(p)
@@ -422,7 +422,7 @@ def judge(phases: list[Phase], result: Result) -> None:
              f"{sum(k.kind == 'worker' for k in kills)} / {sum(k.kind == 'run' for k in kills)}")
     r.figure("kills that caught a send past its fence", f"{inside} of {len(kills)}")
     r.figure("duplicates (any platform)", len(dups))
-    r.figure("lost (not sent, not in doubt, or a sent record the platform lacks)", len(lost))
+    r.figure("lost (not sent nor in doubt, or sent but not on the platform)", len(lost))
     r.figure("records still busy after the settle time", len(stuck))
     posted = sum(d.posted for d in doubts)
     r.figure("Telegram in_doubt (posted / not posted)",
@@ -473,7 +473,7 @@ def judge(phases: list[Phase], result: Result) -> None:
 def plan_for(long: bool) -> Plan:
     if long:
         return Plan(posts=200, waves=4, kills=22, run_posts=40, run_kills=3, settle_s=300)
-    return Plan(posts=30, waves=1, kills=8, run_posts=10, run_kills=1, settle_s=90)
+    return Plan(posts=30, waves=1, kills=8, run_posts=6, run_kills=1, settle_s=90)
 
 
 def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:

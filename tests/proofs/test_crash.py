@@ -18,7 +18,7 @@ def _figure(out: str, name: str) -> str:
 def test_short_crash_proof(run_proof: Callable[..., str]) -> None:
     out = run_proof("crash", timeout=380)
     assert _figure(out, "duplicates (any platform)") == "0"
-    assert _figure(out, "lost (not sent, not in doubt, or a sent record the platform lacks)") == "0"
+    assert _figure(out, "lost (not sent nor in doubt, or sent but not on the platform)") == "0"
     workers, runs = (int(n) for n in _figure(out, "kills -9 (workers / newsbot run)").split(" / "))
     assert workers >= 8 and runs >= 1
     assert _figure(out, "X records in_doubt") == "0"
