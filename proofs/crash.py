@@ -320,6 +320,7 @@ class Doubt:
     kill: Kill | None
     why: str  # "" when traced
     notice_s: float | None
+    settled_s: float | None = None  # kill (or restart) -> in_doubt: the reaper's part
 
 
 def _owner_pid(reason: str) -> int | None:
@@ -346,11 +347,13 @@ def _trace(phase: Phase, rec: Record) -> Doubt:
                             for t in phase.tg_requests.get(rec.post, [])):
         why = "posted, but its request reached the channel only after the kill"
     notice_at = phase.notices.get(rec.post)
-    notice_s = None
-    if notice_at is not None and kill is not None:
+    notice_s = settled_s = None
+    if kill is not None:
         origin = kill.restarted_at if kill.kind == "run" and kill.restarted_at else kill.at
-        notice_s = max(0.0, notice_at - origin)
-    return Doubt(rec.post, posted, kill, why, notice_s)
+        settled_s = max(0.0, last["at"] - origin)
+        if notice_at is not None:
+            notice_s = max(0.0, notice_at - origin)
+    return Doubt(rec.post, posted, kill, why, notice_s, settled_s)
 
 
 def _reaped_mid_send(phase: Phase) -> dict[int, int]:
@@ -433,6 +436,10 @@ def judge(phases: list[Phase], result: Result) -> None:
     for kind, origin in (("worker", "kill"), ("run", "restart of newsbot run")):
         times = [d.notice_s for d in doubts
                  if d.notice_s is not None and d.kill is not None and d.kill.kind == kind]
+        settled = [d.settled_s for d in doubts if d.settled_s is not None
+                   and d.kill is not None and d.kill.kind == kind]
+        r.figure(f"in_doubt recorded after the {origin}, s: max",
+                 f"{max(settled, default=0):.1f}")
         r.figure(f"editors' notice after the {origin}, s: max, p95 (n)",
                  f"{max(times, default=0):.1f}, {_p95(times):.1f} ({len(times)})")
     for p in phases:

@@ -10,6 +10,9 @@ Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
   onto the queue every second (celery/celery#4766: ETAs beyond the visibility timeout are
   delivered twice).
 * No result backend: nothing reads task results, and results would only fill Redis.
+* Lost leases are settled twice over: by the ``tick`` task and by ``LeaseReaper``, a thread of
+  the process that runs the schedule.  The task waits in the queue behind every publish, so
+  during a backlog a killed worker's send would wait for the backlog; the thread does not.
 
 Configuration comes from ``load_settings()`` at import (so plain ``celery -A tasks`` works with
 REDIS_URL in the environment or ``.env``), or from ``configure(settings, redis_url=...)``, which
