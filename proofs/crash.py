@@ -12,8 +12,9 @@ split deployment
   the suite's Redis, ``newsbot beat``, ``newsbot bot`` (the editors' notices) and three
   ``newsbot worker``; the fakes answer every channel ``sendPhoto`` after 0.5-1.5 s and every
   ``POST /2/tweets`` after 0.8 s, so a kill lands inside requests.  Posts are written to the
-  site (in waves in the long version); every 1-2 s a random worker's process group gets
-  SIGKILL and a replacement is started at once.
+  site (in waves in the long version); every 1-2 s the process group of a random worker that
+  is up gets SIGKILL (one with a request out is preferred, for up to 2 s) and a replacement
+  is started at once.
 ``newsbot run``
   ``REDIS_URL`` unset: ``run`` brings its own embedded Redis under DATA_DIR.  Its whole process
   group gets SIGKILL mid-backlog and it is restarted (on the same data), several times.
@@ -229,6 +230,37 @@ def _collect(name: str, sc: _Scenario, state: State, settled: bool) -> Phase:
 
 
 # ---------------------------------------------------------------------- split deployment
+def _sending_pids(state: State) -> set[int]:
+    """Pids of the processes holding a lease past its fence: a request of theirs is out."""
+    pids: set[int] = set()
+    for key, owner in state.held_leases():
+        rec = state.get_by_key(key)
+        pid = _owner_pid(f"owner {owner}")
+        if rec is not None and rec.send_deadline is not None and pid is not None:
+            pids.add(pid)
+    return pids
+
+
+def _in_send(state: State, pid: int | None) -> bool:
+    return pid in _sending_pids(state)
+
+
+def _victim(state: State, workers: list[Started], rng: random.Random) -> int:
+    """Which worker to kill: a random one of those up, preferring (for up to 2 s) one with a
+    request out, so that most kills land inside a send as the issue asks."""
+    wait_until(lambda: any(_ready(p) for p in workers), 30)
+
+    def in_send() -> list[int]:
+        busy = _sending_pids(state)
+        return [i for i, p in enumerate(workers) if _ready(p) and _newsbot_pid(p) in busy]
+
+    chosen = wait_until(in_send, 2.0, every=0.05)
+    if chosen:
+        return rng.choice(chosen)
+    up = [i for i, p in enumerate(workers) if _ready(p)] or list(range(len(workers)))
+    return rng.choice(up)
+
+
 def split_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
     with Stack(work, scale=SCALE, env={"SCAN_SECONDS": "60"}) as stack:
         sc = _Scenario(stack, rng, plan)
@@ -252,10 +284,7 @@ def split_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
                     (waves_at and len(sc.kills) >= waves_at[0]) or not _busy(state.records())):
                 waves_at = waves_at[1:]
                 sc.write(min(per_wave, plan.posts - sc.written), "split")
-            # A random one of the workers that are up (one still starting sends nothing).
-            wait_until(lambda: any(_ready(p) for p in workers), 30)
-            up = [i for i, p in enumerate(workers) if _ready(p)] or list(range(len(workers)))
-            i = rng.choice(up)
+            i = _victim(state, workers, rng)
             kill = sc.kill(workers[i], "worker")
             started += 1
             workers[i] = stack.start(f"worker-{started}", "worker")
@@ -295,7 +324,9 @@ def run_phase(work: Path, rng: random.Random, plan: Plan) -> Phase:
         with _attached(stack) as state:
             wait_until(lambda: len(state.records()) >= 2 * sc.written, 60)
         for n in range(plan.run_kills):
-            time.sleep(rng.uniform(1.0, 2.5))
+            time.sleep(rng.uniform(1.0, 2.0))
+            with _attached(stack) as live:  # kill it with a request out, if one comes
+                wait_until(functools.partial(_in_send, live, _newsbot_pid(run)), 3.0, every=0.05)
             kill = sc.kill(run, "run")
             time.sleep(rng.uniform(0.2, 1.0))
             run = stack.start(f"run-{n + 2}", "run")
