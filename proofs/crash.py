@@ -158,7 +158,8 @@ def _import_cost() -> tuple[float, float]:
 
 
 def _ready(proc: Started) -> bool:
-    return "ready" in proc.text() or not proc.alive()
+    """Celery's "<name>@<host> ready." line (or the process is gone)."""
+    return " ready." in proc.text() or not proc.alive()
 
 
 class _Scenario:
