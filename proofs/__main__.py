@@ -1,5 +1,6 @@
-"""``python -m proofs [SUITE ...] [--short|--long] [--keep]``: run proof suites, print each
-table, exit 1 when a promise is broken (2 on a usage error)."""
+"""``python -m proofs [SUITE ...] [--short|--long] [--keep] [--seed N]``: run proof suites, print
+each table, exit 1 when a promise is broken (2 on a usage error).  Each suite module ends with
+``sys.exit(main([SUITE, *sys.argv[1:]]))`` so that ``python -m proofs.<suite>`` works too."""
 
 from __future__ import annotations
 
@@ -22,11 +23,13 @@ def main(argv: list[str] | None = None) -> int:
     length.add_argument("--short", dest="mode", action="store_const", const="short")
     length.add_argument("--long", dest="mode", action="store_const", const="long")
     parser.add_argument("--keep", action="store_true", help="keep the work folders")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the suites' random choices (default: each suite's own)")
     args = parser.parse_args(argv)
     unknown = [s for s in args.suites if s not in SUITES]
     if unknown:
         parser.error(f"unknown suite {', '.join(unknown)} (known: {', '.join(SUITES)})")
-    mode = Mode(args.mode or "short", keep=args.keep)
+    mode = Mode(args.mode or "short", keep=args.keep, seed=args.seed)
     code = 0
     for name in args.suites or list(SUITES):
         code = max(code, run_one(name, mode))

@@ -23,7 +23,6 @@ refused for format or length, secrets in any output, and the rest of the figures
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -403,16 +402,15 @@ class _Suite:
         r.promise("log lines stay one record each (no raw controls)", not injected, str(injected))
 
 
-def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
-    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
-    long = getattr(mode, "name", "short") == "long"
-    result = Result(SUITE, "long" if long else "short")
-    seed = CORPUS_SEED if seed is None else seed
+def run(mode: Mode) -> Result:
+    """The suite, as ``python -m proofs hostile`` calls it."""
+    result = Result(SUITE, mode.name)
+    seed = CORPUS_SEED if mode.seed is None else mode.seed
     result.note(f"corpus seed {seed}; time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1)")
     result.note("pass A: default settings, private image hosts refused: check, scans, "
                 "preview of every file, delivery by `newsbot run` to the fakes")
-    with workdir(SUITE, keep or getattr(mode, "keep", False)) as work:
-        suite = _Suite(work, long, seed, result)
+    with workdir(SUITE, mode.keep) as work:
+        suite = _Suite(work, mode.long, seed, result)
         try:
             suite.pass_a()
             suite.pass_b()
@@ -422,29 +420,7 @@ def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs.hostile", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--short", dest="mode", action="store_const", const="short")
-    length.add_argument("--long", dest="mode", action="store_const", const="long")
-    parser.add_argument("--seed", type=int, default=None, help="corpus seed (default fixed)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    mode = Mode(args.mode or "short", keep=args.keep)
-    try:
-        result = run(mode, keep=args.keep, seed=args.seed)
-    except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure
-        import traceback
-
-        traceback.print_exc()
-        result = Result(SUITE, mode.name)
-        result.promise("the suite ran to the end", False, f"{type(exc).__name__}: {exc}")
-    result.figure("suite wall time, s", round(time.monotonic() - started, 1))
-    result.print()
-    return result.exit_code()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .__main__ import main
+
+    sys.exit(main([SUITE, *sys.argv[1:]]))

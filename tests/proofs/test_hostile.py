@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # proofs/ runs from the checkout; it is not installed
 
 from proofs.hostile_corpus import CLASSES, Hosts, generate  # noqa: E402
@@ -64,7 +64,7 @@ def test_the_long_corpus_has_300_posts_and_the_seed_shapes_the_fill(tmp_path: Pa
 
 @pytest.mark.timeout(600)
 def test_short_hostile_corpus_proof_keeps_its_promises() -> None:
-    done = subprocess.run([sys.executable, "-m", "proofs.hostile", "--short"], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "proofs", "hostile", "--short"], cwd=ROOT,
                           capture_output=True, text=True, timeout=580, check=False)
     out = done.stdout
     assert "proof suite: hostile --short" in out and TABLE_END in out, out + done.stderr[-3000:]
