@@ -1,5 +1,5 @@
-"""Proof: crashes.  ``python -m proofs crash [--short|--long]`` (with the other proof suites) or
-``python -m proofs.crash [--short|--long] [--seed N] [--keep]`` on its own.
+"""Proof: crashes.  ``python -m proofs crash [--short|--long] [--seed N] [--keep]`` (or
+``python -m proofs.crash ...``).
 
 The promise (README, "How delivery works": Once, Leases and the fence, A holder that is gone):
 ``kill -9`` of any newsbot process at any moment, restarted, gives no duplicate and loses no
@@ -36,7 +36,6 @@ The judge reads what the fakes received (the ledger) and the delivery records:
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import random
@@ -71,7 +70,7 @@ from .harness import (
 )
 from .report import Result
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 SUITE = "crash"
 SCALE = 0.01
@@ -555,12 +554,11 @@ def plan_for(long: bool) -> Plan:
     return Plan(posts=30, waves=1, kills=8, run_posts=6, run_kills=1, settle_s=90)
 
 
-def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
-    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
-    long = getattr(mode, "name", "short") == "long"
-    result = Result(SUITE, "long" if long else "short")
-    seed = random.SystemRandom().randrange(10**6) if seed is None else seed
-    plan = plan_for(long)
+def run(mode: Mode) -> Result:
+    """The suite, as ``python -m proofs crash`` calls it."""
+    result = Result(SUITE, mode.name)
+    seed = random.SystemRandom().randrange(10**6) if mode.seed is None else mode.seed
+    plan = plan_for(mode.long)
     rng = random.Random(seed)
     result.note(f"seed {seed}; time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1), so the "
                 f"tick runs every {max(0.05, TICK_S * SCALE):g} s instead of {TICK_S:g} s")
@@ -570,36 +568,14 @@ def run(mode: Any, keep: bool = False, seed: int | None = None) -> Result:
     wall, cpu = _import_cost()
     result.figure("this machine now: loading newsbot's code, s wall / CPU",
                   f"{wall:.1f} / {cpu:.1f}")
-    with workdir(SUITE, keep or getattr(mode, "keep", False)) as work:
+    with workdir(SUITE, mode.keep) as work:
         phases = [split_phase(work / "split", rng, plan),
                   run_phase(work / "run", rng, plan)]
     judge(phases, result)
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs.crash", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--short", dest="mode", action="store_const", const="short")
-    length.add_argument("--long", dest="mode", action="store_const", const="long")
-    parser.add_argument("--seed", type=int, default=None, help="random seed (default: new)")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    mode = Mode(args.mode or "short", keep=args.keep)
-    try:
-        result = run(mode, keep=args.keep, seed=args.seed)
-    except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure
-        import traceback
-
-        traceback.print_exc()
-        result = Result(SUITE, mode.name)
-        result.promise("the suite ran to the end", False, f"{type(exc).__name__}: {exc}")
-    result.figure("suite wall time, s", round(time.monotonic() - started, 1))
-    result.print()
-    return result.exit_code()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .__main__ import main
+
+    sys.exit(main([SUITE, *sys.argv[1:]]))
