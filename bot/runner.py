@@ -127,6 +127,7 @@ class _Parts:
     beat: object | None = None
     editor: object | None = None
     services: object | None = None
+    reaper: object | None = None
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -195,6 +196,7 @@ def run_all(
         where = f"embedded Redis in {embedded.directory}" if embedded else f"Redis {_safe(url)}"
         announce(f"newsbot: {mode}; state in {where}; site {Path(settings.site_dir).resolve()}")
         tasks.enqueue_scan()  # catch up with whatever changed while we were stopped
+        parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         beat = EmbeddedService(tasks.app, thread=True, scheduler_cls="celery.beat:Scheduler")
         beat.start()
         parts.beat = beat
@@ -236,8 +238,9 @@ def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
 
 
 def run_beat(settings: Settings) -> int:
-    """`newsbot beat`: the schedule (tick, requeue, rescan) and the file watcher; run exactly
-    one per deployment (two would only double the ticks, never the sends)."""
+    """`newsbot beat`: the schedule (tick, requeue, rescan), the lease reaper (settles a dead
+    worker's sends within a tick even while every worker is busy) and the file watcher; run
+    exactly one per deployment (two would only double the ticks, never the sends)."""
     setup_logging(settings)
     import tasks
 
@@ -245,6 +248,7 @@ def run_beat(settings: Settings) -> int:
     tasks.configure(settings, redis_url=url)
     parts = _Parts(watcher=_start_watcher(settings))
     try:
+        parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         tasks.enqueue_scan()
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
                        quiet=True).run()
@@ -282,6 +286,8 @@ def _start_editor_bot(
 
 
 def _stop(parts: _Parts) -> None:
+    if parts.reaper is not None:
+        parts.reaper.stop()  # type: ignore[attr-defined]
     if parts.editor is not None:
         parts.editor.stop()  # type: ignore[attr-defined]
     if parts.services is not None:

@@ -12,4 +12,5 @@ SUITES: dict[str, str] = {
     "redis_restart": "proofs.redis_restart",
     "faults": "proofs.faults",
     "hostile": "proofs.hostile",
+    "crash": "proofs.crash",
 }

@@ -16,6 +16,9 @@ Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
   connection; the worker's consumer survives kombu's failures on the lost connection and, back
   on the broker, queues a full scan and hands every queued record over again, for the messages
   it had taken when the connection died (``tasks.consumer``).
+* Lost leases are settled twice over: by the ``tick`` task and by ``LeaseReaper``, a thread of
+  the process that runs the schedule.  The task waits in the queue behind every publish, so
+  during a backlog a killed worker's send would wait for the backlog; the thread does not.
 
 Configuration comes from ``load_settings()`` at import (so plain ``celery -A tasks`` works with
 REDIS_URL in the environment or ``.env``), or from ``configure(settings, redis_url=...)``, which
@@ -38,8 +41,8 @@ from celery import Celery, signals
 
 from bot.config import ConfigError, Settings, load_settings
 
-__all__ = ["app", "configure", "enqueue_publish", "enqueue_scan", "get_services",
-           "notify_in_doubt"]
+__all__ = ["LeaseReaper", "app", "configure", "enqueue_publish", "enqueue_scan", "get_services",
+           "notify_in_doubt", "settle_lost_leases", "tick_seconds"]
 
 log = logging.getLogger("newsbot.tasks")
 
@@ -101,8 +104,7 @@ def configure(settings: Settings, *, redis_url: str, namespace: str = "newsbot")
     if app.conf.broker_url != redis_url:
         app.conf.broker_url = redis_url
         _drop_broker_pools()
-    # RATE_TIME_SCALE (benchmarks) shrinks the tick with the rate windows it serves.
-    tick_every = max(MIN_TICK_SECONDS, TICK_SECONDS * settings.rate_time_scale)
+    tick_every = tick_seconds(settings)
     app.conf.beat_schedule = {
         "tick": {"task": TICK, "schedule": tick_every,
                  "options": {"expires": max(tick_every * 3, 1.0)}},
@@ -217,14 +219,25 @@ def rescan() -> dict[str, Any]:
 @app.task(name=TICK)
 def tick() -> dict[str, int]:
     """Due schedule entries onto the queue, lost leases settled, a heartbeat."""
-    from bot.delivery.leases import reap_lost_leases
-    from bot.logs import log_event
-
     svc = get_services()
     state = svc.state
     promoted = state.promote_due()
     for rec in promoted:
         enqueue_publish(rec.key)
+    settled = settle_lost_leases()
+    state.heartbeat(_worker_name())
+    return {"promoted": len(promoted), **settled}
+
+
+def settle_lost_leases() -> dict[str, int]:
+    """Leases whose holder is gone (known dead, silent, or expired), settled now: queued again
+    before the fence, ``in_doubt`` (the editors told) or retried past it.  Run by the tick and,
+    outside the queue, by the process that runs the schedule (``LeaseReaper``)."""
+    from bot.delivery.leases import reap_lost_leases
+    from bot.logs import log_event
+
+    svc = get_services()
+    state = svc.state
     lost = reap_lost_leases(state) + state.expire_leases()
     doubted = []
     for rec in lost:
@@ -237,8 +250,51 @@ def tick() -> dict[str, int]:
             doubted.append(rec)
     if doubted:
         notify_in_doubt(svc, doubted)
-    state.heartbeat(_worker_name())
-    return {"promoted": len(promoted), "in_doubt": len(doubted), "lost": len(lost)}
+    return {"in_doubt": len(doubted), "lost": len(lost)}
+
+
+def tick_seconds(settings: Settings) -> float:
+    """The tick period: 1 s, shrunk with the rate windows it serves (RATE_TIME_SCALE)."""
+    return max(MIN_TICK_SECONDS, TICK_SECONDS * settings.rate_time_scale)
+
+
+class LeaseReaper:
+    """Settles lost leases every tick period in a thread of the process that runs the schedule
+    (``newsbot beat``, and ``newsbot run``'s own), never through the broker.
+
+    Why: the ``tick`` task waits in the same queue as the publish tasks.  During a backlog every
+    worker thread is busy sending and the ticks queue up behind hundreds of publishes and
+    expire, so a send whose worker was killed stayed ``sending`` (and its editors uninformed)
+    until the backlog drained: 30 s and more in the crash proof, where the README promises a
+    few seconds.  This loop needs nothing but Redis; settling is atomic, so running it beside
+    the tick task never settles a lease twice.
+    """
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> LeaseReaper:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="lease-reaper", daemon=True)
+            self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                settle_lost_leases()
+            except Exception as exc:  # Redis restarting: the next round tries again
+                log.debug("lease reaper round failed: %s", type(exc).__name__)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self._thread = None
 
 
 def notify_in_doubt(svc: Any, records: list[Any]) -> None:
