@@ -8,4 +8,5 @@ when any promise is broken; ``python -m proofs.<suite>`` runs one.  Each suite m
 #: suite name -> module (in the order ``python -m proofs`` runs them: cheapest first).
 SUITES: dict[str, str] = {
     "hostile": "proofs.hostile",
+    "load": "proofs.load",
 }
