@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.actions.content import fingerprint, prepare
 from bot.delivery.services import (
     APPROVED_FP,
     AWAITING_APPROVAL,
@@ -185,7 +184,7 @@ def scan(
     covers the whole site.
     """
     current = time.time() if now is None else now
-    state, site = svc.state, svc.tools.site
+    state, site = svc.state, svc.site
     root = site.root
     baseline = not state.baseline_done(svc.site_key)
     full = paths is None or baseline
@@ -261,11 +260,13 @@ def _plan_batch(svc: Services, batch: list[tuple[Post, str, str]], now: float,
     with a few pipelined requests for the common case instead of eight round trips per post.
 
     Why: a first run records tens of thousands of posts, and each write waits for the server's
-    fsync.  A post is *plainly new* when its file has no identity yet, no other post is known
-    by its title or excerpt, and its URL was never seen (``mark_seen`` says so, in order, so a
-    URL given twice in the batch is new only once): its seen entry, file identity, names and
-    records are written in pipelines.  Every other post (a known file, a possible rename, a URL
-    already seen) takes ``_plan_post`` afterwards, in order, seeing what the batch wrote.
+    fsync.  A post is *plainly new* when its file has no identity yet, no post known by its title
+    or excerpt is one whose file is gone (a rename), and its URL was never seen (``mark_seen``
+    says so, in order, so a URL given twice is new only once): its seen entry, file identity,
+    names and records are written in pipelines.  Every other post (a known file, a possible
+    rename, a URL already seen) takes ``_plan_post`` in its place in the order, after what came
+    before it was written, so the writes land in file order as one post after the other leaves
+    them (a title shared by two posts ends up naming the later one).
     """
     if not batch:
         return
@@ -276,20 +277,56 @@ def _plan_batch(svc: Services, batch: list[tuple[Post, str, str]], now: float,
     others = list(dict.fromkeys(c for i, (post, _rel, _sig) in enumerate(batch)
                                 for c in by_name[i] if c != post.url))
     where = dict(zip(others, state.seen_infos(svc.site_key, others), strict=True))
-    root = svc.tools.site.root
+    root = svc.site.root
 
     def renamed_from(candidate: str, rel: str) -> bool:
         # ``_identity``'s test: a known post whose file is gone may be this one, renamed.
         old_rel = (where.get(candidate) or {}).get("rel_path")
         return isinstance(old_rel, str) and old_rel != rel and not (root / old_rel).is_file()
 
-    plain = [i for i, (post, rel, _sig) in enumerate(batch)
-             if known[i] is None and not any(renamed_from(c, rel) for c in by_name[i]
-                                             if c != post.url)]
-    first = state.mark_seen_many(svc.site_key,
-                                 [(batch[i][0].url, _seen_payload(batch[i][0], now))
-                                  for i in plain])
-    new = [i for i, ok in zip(plain, first, strict=True) if ok]
+    plain = [known[i] is None and not any(renamed_from(c, rel) for c in by_name[i]
+                                          if c != post.url)
+             for i, (post, rel, _sig) in enumerate(batch)]
+    run: list[int] = []
+    for i, (post, rel, sig) in enumerate(batch):
+        if plain[i]:
+            run.append(i)
+            continue
+        _plan_plain(svc, batch, names, run, now, report, enqueue, baseline=baseline)
+        run = []
+        _plan_post(svc, post, rel, sig, now, report, enqueue, baseline=baseline)
+    _plan_plain(svc, batch, names, run, now, report, enqueue, baseline=baseline)
+
+
+def _plan_plain(svc: Services, batch: list[tuple[Post, str, str]], names: list[list[str]],
+                run: list[int], now: float, report: ScanReport, enqueue: Enqueue, *,
+                baseline: bool) -> None:
+    """The posts ``run`` (indexes into ``batch``, in order) that looked plainly new: those whose
+    URL is new indeed are written in pipelines; one whose URL was seen takes ``_plan_post`` in
+    its place."""
+    if not run:
+        return
+    first = svc.state.mark_seen_many(
+        svc.site_key, [(batch[i][0].url, _seen_payload(batch[i][0], now)) for i in run])
+    new: list[int] = []
+    for i, is_new in zip(run, first, strict=True):
+        if is_new:
+            new.append(i)
+            continue
+        _write_new(svc, batch, names, new, now, report, enqueue, baseline=baseline)
+        new = []
+        post, rel, sig = batch[i]
+        _plan_post(svc, post, rel, sig, now, report, enqueue, baseline=baseline)
+    _write_new(svc, batch, names, new, now, report, enqueue, baseline=baseline)
+
+
+def _write_new(svc: Services, batch: list[tuple[Post, str, str]], names: list[list[str]],
+               new: list[int], now: float, report: ScanReport, enqueue: Enqueue, *,
+               baseline: bool) -> None:
+    """File identities, names and records of posts first seen just now, in two pipelines."""
+    if not new:
+        return
+    state = svc.state
     state.remember_files(svc.site_key, [(batch[i][1], names[i], batch[i][0].url) for i in new])
     destinations = svc.destinations()
     specs: list[tuple[str, str, str, str, str, float | None]] = []
@@ -308,10 +345,6 @@ def _plan_batch(svc: Services, batch: list[tuple[Post, str, str]], now: float,
         if svc.settings.approval_required and any(
                 r is not None and _wants_approval(r) for r in created):
             svc.request_approval(batch[i][0])
-    done = set(new)
-    for i, (post, rel, sig) in enumerate(batch):
-        if i not in done:
-            _plan_post(svc, post, rel, sig, now, report, enqueue, baseline=baseline)
 
 
 def _report_bad(svc: Services, report: ScanReport, bad: BadFile, sig: str) -> None:
@@ -352,7 +385,7 @@ def _identity(svc: Services, post: Post, rel: str) -> str | None:
             continue  # same URL: the seen index follows a plain rename by itself
         old_rel = (state.seen_info(svc.site_key, candidate) or {}).get("rel_path")
         if (isinstance(old_rel, str) and old_rel != rel
-                and not (svc.tools.site.root / old_rel).is_file()):
+                and not (svc.site.root / old_rel).is_file()):
             return candidate
     return None
 
@@ -380,7 +413,7 @@ def _plan_post(svc: Services, post: Post, rel: str, sig: str, now: float, report
     seen = state.seen_info(svc.site_key, post.url) or {}
     old_rel = seen.get("rel_path")
     if old_rel != rel:
-        if isinstance(old_rel, str) and (svc.tools.site.root / old_rel).is_file():
+        if isinstance(old_rel, str) and (svc.site.root / old_rel).is_file():
             other = svc.find_post_by_url(post.url)
             if other is not None and other.rel_path != rel:
                 _report_bad(svc, report, BadFile(post.path, rel,
@@ -399,7 +432,7 @@ def _plan_moved(svc: Services, post: Post, ident: str, rel: str, sig: str, now: 
     state = svc.state
     seen = state.seen_info(svc.site_key, post.url)
     if seen is not None and seen.get("rel_path") not in (None, rel) and (
-            svc.tools.site.root / str(seen["rel_path"])).is_file():
+            svc.site.root / str(seen["rel_path"])).is_file():
         _report_bad(svc, report, BadFile(post.path, rel,
                                          same_url_reason(str(seen["rel_path"]), post.url)), sig)
         return
@@ -503,9 +536,9 @@ def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,
     `social: false`) or are dated in the future are left to their own rules.
     """
     posts: list[Post] = []
-    for path in iter_post_files(svc.tools.site):
+    for path in iter_post_files(svc.site):
         try:
-            post = read_post(svc.tools.site, path)
+            post = read_post(svc.site, path)
         except Exception:  # bad files were reported by the scan; a backfill skips them
             continue
         if content_decision(post, now).state == "queued":
@@ -550,6 +583,10 @@ def approved_fingerprints(svc: Services, post: Post, platforms: Iterable[str]
 
     A teaser that cannot be built (a template error) approves nothing; the sender fails it.
     """
+    # Imported here: the teaser tools (templates, twitter-text's patterns) cost a scan a second
+    # or two to import, and only an approval needs them.
+    from bot.actions.content import fingerprint, prepare
+
     out: dict[str, str] = {}
     for platform in platforms:
         try:

@@ -90,6 +90,7 @@ redis.call('SADD', KEYS[5], ARGV[2])
 redis.call('ZADD', KEYS[3], ts, ARGV[2])
 redis.call('LPUSH', KEYS[2], cjson.encode({at = ts, from = '', to = ARGV[7], reason = ARGV[8],
                                           by = ARGV[10]}))
+if ARGV[11] == '1' then return {1, {}} end  -- the caller knows what it just created
 return {1, redis.call('HGETALL', KEYS[1])}
 """
 

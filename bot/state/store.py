@@ -137,7 +137,9 @@ class State:
         """``ensure`` for many ``(post_url, platform, destination, state, reason, scheduled_at)``
         in one pipeline, in order: a first-run scan creates tens of thousands of records and a
         round trip each (with the server's fsync of every write) cost most of its time.  Each
-        script is still atomic on its own; the pipeline only saves the waiting."""
+        script is still atomic on its own; the pipeline only saves the waiting.  A record
+        created here is not read back (the caller gave its fields; its timestamps are left
+        unset in the returned Record); one that existed is returned as it is."""
         for spec in specs:
             if spec[3] not in INITIAL_STATES:
                 raise ValueError(f"a record cannot start in state {spec[3]!r}")
@@ -150,12 +152,21 @@ class State:
             self._ensure(
                 keys=[k.rec(rid), k.hist(rid), k.recent, k.schedule, k.by_post(post_url)],
                 args=[k.state_prefix, rid, _num(now), post_url, platform, destination, state,
-                      reason, _num(scheduled_at), by],
+                      reason, _num(scheduled_at), by, "1"],
                 client=pipe,
             )
         replies = pipe.execute() if rids else []
-        return [Record.from_hash(rid, _pairs(reply[1]))
-                for rid, reply in zip(rids, replies, strict=True)]
+        out = []
+        for rid, spec, reply in zip(rids, specs, replies, strict=True):
+            if int(reply[0]) == 1:
+                post_url, platform, destination, state, reason, scheduled_at = spec
+                out.append(Record.from_hash(rid, {
+                    "post": post_url, "platform": platform, "destination": destination,
+                    "state": state, "reason": reason, "attempts": "0",
+                    "scheduled_at": _num(scheduled_at)}))
+            else:
+                out.append(Record.from_hash(rid, _pairs(reply[1])))
+        return out
 
     def get(self, post_url: str, platform: str, destination: str) -> Record | None:
         return self.get_by_key(record_id(post_url, platform, destination))
