@@ -137,14 +137,15 @@ class State:
         """``ensure`` for many ``(post_url, platform, destination, state, reason, scheduled_at)``
         in one pipeline, in order: a first-run scan creates tens of thousands of records and a
         round trip each (with the server's fsync of every write) cost most of its time.  Each
-        script is still atomic on its own; the pipeline only saves the waiting.  A record
+        script is still atomic on its own; the pipeline only saves the waiting, and being one
+        transaction (MULTI/EXEC) it costs the server one fsync, not one per read.  A record
         created here is not read back (the caller gave its fields; its timestamps are left
         unset in the returned Record); one that existed is returned as it is."""
         for spec in specs:
             if spec[3] not in INITIAL_STATES:
                 raise ValueError(f"a record cannot start in state {spec[3]!r}")
         k = self.keys
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         rids = []
         for post_url, platform, destination, state, reason, scheduled_at in specs:
             rid = record_id(post_url, platform, destination)
@@ -567,7 +568,7 @@ class State:
         """``mark_seen`` for many ``(post_url, info)`` in one pipeline, in order (a URL twice:
         only its first sighting is True)."""
         key = self.keys.site_seen(site_key)
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         for post_url, info in items:
             pipe.hsetnx(key, post_url, json.dumps(dict(info), ensure_ascii=False,
                                                   sort_keys=True, default=str))
@@ -642,7 +643,7 @@ class State:
         for rel_path, group, url in items:
             ids[rel_path] = url
             names.update(dict.fromkeys(group, url))
-        pipe = self.client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=True)
         id_items, name_items = list(ids.items()), list(names.items())
         for start in range(0, len(id_items), 1000):
             pipe.hset(self.keys.site_ids(site_key), mapping=dict(id_items[start:start + 1000]))
