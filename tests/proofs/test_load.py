@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from proofs.load import pct, tg_least_time
-
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # proofs/ runs from the checkout; it is not installed
+
+from proofs.load import pct, tg_least_time  # noqa: E402
+
 TABLE_END = "-- end of table --"
 
 
