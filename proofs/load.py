@@ -3,7 +3,7 @@
 Two parts, with the real ``newsbot`` commands as child processes:
 
 baseline: the first ``newsbot scan`` of a generated site (``benchmarks/bench_check.py``'s
-  generator: 20,000 posts long, 3,000 short, plus three bad files) against a Redis of its own,
+  generator: 20,000 posts long, 1,000 short, plus three bad files) against a Redis of its own,
   at the operator's default ``LOG_LEVEL=INFO``.  Long: within 10 s.  Short: within the fixed
   cost of a command (a second, unchanged scan, measured in the same run) plus the 10 s bound in
   proportion (10 s x N / 20,000).  Every post is recorded (skipped, "baseline"), every bad file
@@ -11,7 +11,7 @@ baseline: the first ``newsbot scan`` of a generated site (``benchmarks/bench_che
 burst: the fakes enforce Telegram's limits (channel 1 per second and 20 per minute) and, long, an
   X 15-minute window smaller than the burst, time-scaled (x``SCALE``: a 60 s window lasts
   ``60 * SCALE`` s).  ``newsbot beat`` and ``newsbot worker`` run on a private Redis; after the
-  first run's baseline, N posts (1,000 long, 150 short) are written at once and ``newsbot scan``
+  first run's baseline, N posts (1,000 long, 60 short) are written at once and ``newsbot scan``
   queues them.  While they drain, RSS of every process of the worker (read from ``/proc``, the
   whole process tree) and of the Redis server is sampled, and a child (``load_probe``) times
   the status query and the whole ``newsbot status --json`` command, with the bare interpreter
