@@ -139,6 +139,11 @@ _PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     (re.compile(r"\b\d{6,12}(?::|%3A)[A-Za-z0-9_-]{30,}", re.IGNORECASE), REDACTED),
 )
 
+#: What every one of ``_PATTERNS`` needs in the text to match (each pattern contains one of
+#: these literally, case aside): a text without any is left as it is without running them.
+_MAYBE_CREDENTIAL: Final = re.compile(
+    r"oauth|_key|_secret|signature|authorization|bearer|/bot|\d(?::|%3A)", re.IGNORECASE)
+
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _secret_re: re.Pattern[str] | None = None
@@ -200,6 +205,8 @@ def redact(text: str) -> str:
         text = secret_re.sub(REDACTED, text)
         if _GAP_ITEM.search(text):
             text = _redact_split_secrets(text, secret_re)
+    if _MAYBE_CREDENTIAL.search(text) is None:
+        return text  # none of the shapes below can match: a scan logs tens of thousands of lines
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
@@ -454,19 +461,26 @@ def _logfmt_value(value: object) -> str:
 def format_event(event: str, fields: dict[str, object]) -> str:
     """`event=<event> k=v ...` (logfmt); values are redacted *before* quoting, so a secret
     holding a quote or a backslash is still recognised."""
-    parts = [f"event={_logfmt_value(redact(event))}"]
-    for key, value in fields.items():
-        clean = _redact_value(value)
-        parts.append(f"{key}={_logfmt_value(clean)}")
+    return _format_clean(redact(event), {k: _redact_value(v) for k, v in fields.items()})
+
+
+def _format_clean(event: str, clean: dict[str, object]) -> str:
+    """``format_event`` of values already redacted."""
+    parts = [f"event={_logfmt_value(event)}"]
+    parts.extend(f"{key}={_logfmt_value(value)}" for key, value in clean.items())
     return " ".join(parts)
 
 
 def log_event(logger: logging.Logger, event: str, /, **fields: object) -> None:
     """One structured line per state change, greppable (`event=state_change post=...`) or, with
-    `json_lines`, one JSON object whose keys are `event` and the fields."""
+    `json_lines`, one JSON object whose keys are `event` and the fields.  Each value is
+    redacted once, here (the line is built from the redacted values; the handler redacts the
+    whole line again)."""
     if not logger.isEnabledFor(logging.INFO):
         return
-    clean = {"event": redact(event), **{k: _redact_value(v) for k, v in fields.items()}}
-    line = format_event(event, fields)
+    values = {k: _redact_value(v) for k, v in fields.items()}
+    event = redact(event)
+    clean = {"event": event, **values}
+    line = _format_clean(event, values)
     # The message stays the logfmt line for text handlers; JSON handlers use the dict.
     logger.info("%s", line, extra={_EVENT_ATTR: clean}, stacklevel=2)

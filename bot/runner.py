@@ -20,7 +20,6 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings
 from bot.logs import add_secrets, configure_logging
-from bot.platforms.dryrun import OUTBOX_NAME
 from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
 from bot.redis_embedded import resolve_redis_url
 from bot.watcher import PostWatcher
@@ -109,6 +108,10 @@ def setup_logging(settings: Settings) -> None:
 
 def describe_mode(settings: Settings) -> str:
     """One line: dry run and where the outbox is, or which platforms are live."""
+    # Imported here: the dry-run publisher brings the teaser tools, which every command that
+    # sets up logging (``newsbot scan``) would otherwise pay a second or two for.
+    from bot.platforms.dryrun import OUTBOX_NAME
+
     publishers = build_publishers(settings)
     try:
         if is_dry_run(publishers):

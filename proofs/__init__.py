@@ -12,5 +12,6 @@ SUITES: dict[str, str] = {
     "redis_restart": "proofs.redis_restart",
     "faults": "proofs.faults",
     "hostile": "proofs.hostile",
+    "load": "proofs.load",
     "crash": "proofs.crash",
 }

@@ -485,3 +485,41 @@ def test_structured_values_are_json_not_python_reprs() -> None:
     line = format_event("state_change", {"receipt": {"id": "42", "url": None}, "notes": ["a b"]})
     assert 'receipt="{\\"id\\":\\"42\\",\\"url\\":null}"' in line
     assert 'notes="[\\"a b\\"]"' in line
+
+
+def _redact_every_pattern(text: str) -> str:
+    """``redact``'s credential shapes without its quick pre-check (the reference)."""
+    for pattern, replacement in logs._PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+_SHAPES = [
+    'Authorization: OAuth oauth_token="a", oauth_signature="b"', "authorization=OAuth x",
+    "Bearer abc", "BEARER   abc.def", "x /bot1:abc/ y", "/BOT12%3Aabc", "12345678:" + "A" * 35,
+    "12345678%3a" + "b" * 31, "('oauth_token', 'v')", "OAUTH_TOKEN%3Dabc%26", "oauth_verifier=v",
+    "client_key=k, resource_owner_secret=s", "Signature: s", "{'Proxy-Authorization': 'x'}",
+    "(b'authorization', b'OAuth a')", "resource_owner_key=abc>", "Client_Secret=zz",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=80), st.sampled_from(_SHAPES), st.text(max_size=40))
+def test_the_quick_pre_check_never_skips_a_credential_shape(before: str, shape: str,
+                                                            after: str) -> None:
+    # The pre-check lets a scan log tens of thousands of lines cheaply; it must never be the
+    # reason a credential survives.
+    for text in (before + shape + after, before + after, shape):
+        assert redact(text) == _redact_every_pattern(text)
+
+
+def test_log_event_redacts_each_value_once_and_still_hides_secrets(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO")
+    add_secrets(X_CONSUMER_SECRET)
+    log_event(logging.getLogger("newsbot.test"), "state_change", post="https://x.example/a",
+              reason=f"boom {X_CONSUMER_SECRET} Bearer abcdef", attempt=2,
+              receipt={"id": 1, "url": TOKEN})
+    err = capsys.readouterr().err
+    assert X_CONSUMER_SECRET not in err and "abcdef" not in err and TOKEN not in err
+    assert "event=state_change post=https://x.example/a" in err and "attempt=2" in err

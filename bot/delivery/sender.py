@@ -30,6 +30,7 @@ busy, missing, not_queued, lease_lost.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -208,6 +209,7 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         wait, current = _wait_briefly(svc, spec, current, sleep=now is None, reserve=True)
         if wait > 0:  # other records took the slots between our check and now
             return _slot_wait(svc, rec, owner, current, wait)
+        reserved = time.monotonic()
         try:
             deadline = state.fence_send(*rec.ref, owner=owner,
                                         send_seconds=_send_bound(publisher),
@@ -236,9 +238,13 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         outcome = _complete(svc, rec, item, receipt, spec, owner, now)
         # The request reached the platform somewhere within `took` after our slot.  When that
         # is more than the rules' jitter allowance (a first send that initialises its client, a
-        # slow network), keep this destination's next send from this process a full window
-        # after the answer, so two requests can never land closer than the platform allows.
+        # slow network, a busy machine), the slot counts from the answer for every worker (the
+        # platform's 20-a-minute window may have started that much later than ours: the 21st
+        # send would meet a 429), and this process's next send waits a full window after it.
         if spec.rules and took > JITTER_SECONDS and now is None:
+            with contextlib.suppress(redis.RedisError):  # the sleep below still spaces ours
+                svc.limiter.settle(spec.bucket, current,
+                                   current + time.monotonic() - reserved)
             time.sleep(min(w for _, w in spec.rules))
         return outcome
     finally:

@@ -90,6 +90,7 @@ redis.call('SADD', KEYS[5], ARGV[2])
 redis.call('ZADD', KEYS[3], ts, ARGV[2])
 redis.call('LPUSH', KEYS[2], cjson.encode({at = ts, from = '', to = ARGV[7], reason = ARGV[8],
                                           by = ARGV[10]}))
+if ARGV[11] == '1' then return {1, {}} end  -- the caller knows what it just created
 return {1, redis.call('HGETALL', KEYS[1])}
 """
 
@@ -356,6 +357,20 @@ return out
 # ``budget`` holds what the platform itself said is left in its windows (X's rate-limit headers):
 # {name}:remaining / {name}:reset.  A spent window waits for its reset; a granted slot takes one
 # from every window still running, so sends in flight are counted before their answers arrive.
+# KEYS: log ; ARGV: the slot's time (as given to RESERVE), the time the answer came back
+# Moves the slot granted at that time later, to when the platform may have timed the request at
+# the latest; never earlier.
+SETTLE = PRELUDE + r"""
+local ts = fmt(clock(ARGV[1]))
+local later = tonumber(ARGV[2])
+local moved = 0
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ts, ts)) do
+  redis.call('ZADD', KEYS[1], 'GT', fmt(later), member)
+  moved = moved + 1
+end
+return moved
+"""
+
 RESERVE = PRELUDE + r"""
 local now = clock(ARGV[1])
 local spacing = tonumber(ARGV[2])

@@ -51,6 +51,7 @@ class RateLimiter:
         self._reserve = client.register_script(lua.RESERVE)
         self._block = client.register_script(lua.BLOCK)
         self._budget = client.register_script(lua.BUDGET)
+        self._settle = client.register_script(lua.SETTLE)
 
     def _bucket_keys(self, bucket: str) -> list[str]:
         if not bucket or any(c in bucket for c in " \r\n"):
@@ -88,6 +89,15 @@ class RateLimiter:
     ) -> float:
         """What ``reserve`` would answer, without taking the slot."""
         return self._run(bucket, rules, spacing, now, dry=True)
+
+    def settle(self, bucket: str, slot: float, answered: float) -> int:
+        """The slot granted at ``slot`` (the ``now`` given to ``reserve``) counts from
+        ``answered`` instead: the platform timed that request somewhere in between, so a slow
+        request (a photo upload on a busy machine) must not let a window start earlier for us
+        than for the platform.  Never moves a slot earlier.  Returns how many slots were found at
+        ``slot`` (0 or 1)."""
+        return int(self._settle(keys=[self._bucket_keys(bucket)[0]],
+                                args=[repr(float(slot)), repr(float(answered))]))
 
     def block_until(self, bucket: str, until_epoch: float, *, now: float | None = None) -> float:
         """Stop every worker's sends on ``bucket`` until ``until_epoch`` (after a 429 / reset).

@@ -143,6 +143,48 @@ class State:
         )
         return Record.from_hash(rid, _pairs(reply[1]))
 
+    def ensure_many(
+        self,
+        specs: Sequence[tuple[str, str, str, str, str, float | None]],
+        *,
+        by: str = "",
+        now: float | None = None,
+    ) -> list[Record]:
+        """``ensure`` for many ``(post_url, platform, destination, state, reason, scheduled_at)``
+        in one pipeline, in order: a first-run scan creates tens of thousands of records and a
+        round trip each (with the server's fsync of every write) cost most of its time.  Each
+        script is still atomic on its own; the pipeline only saves the waiting, and being one
+        transaction (MULTI/EXEC) it costs the server one fsync, not one per read.  A record
+        created here is not read back (the caller gave its fields; its timestamps are left
+        unset in the returned Record); one that existed is returned as it is."""
+        for spec in specs:
+            if spec[3] not in INITIAL_STATES:
+                raise ValueError(f"a record cannot start in state {spec[3]!r}")
+        k = self.keys
+        pipe = self.client.pipeline(transaction=True)
+        rids = []
+        for post_url, platform, destination, state, reason, scheduled_at in specs:
+            rid = record_id(post_url, platform, destination)
+            rids.append(rid)
+            self._ensure(
+                keys=[k.rec(rid), k.hist(rid), k.recent, k.schedule, k.by_post(post_url)],
+                args=[k.state_prefix, rid, _num(now), post_url, platform, destination, state,
+                      reason, _num(scheduled_at), by, "1"],
+                client=pipe,
+            )
+        replies = pipe.execute() if rids else []
+        out = []
+        for rid, spec, reply in zip(rids, specs, replies, strict=True):
+            if int(reply[0]) == 1:
+                post_url, platform, destination, state, reason, scheduled_at = spec
+                out.append(Record.from_hash(rid, {
+                    "post": post_url, "platform": platform, "destination": destination,
+                    "state": state, "reason": reason, "attempts": "0",
+                    "scheduled_at": _num(scheduled_at)}))
+            else:
+                out.append(Record.from_hash(rid, _pairs(reply[1])))
+        return out
+
     def get(self, post_url: str, platform: str, destination: str) -> Record | None:
         return self.get_by_key(record_id(post_url, platform, destination))
 
@@ -536,6 +578,18 @@ class State:
         payload = json.dumps(dict(info), ensure_ascii=False, sort_keys=True, default=str)
         return bool(self.client.hsetnx(self.keys.site_seen(site_key), post_url, payload))
 
+    def mark_seen_many(
+        self, site_key: str, items: Sequence[tuple[str, Mapping[str, Any]]]
+    ) -> list[bool]:
+        """``mark_seen`` for many ``(post_url, info)`` in one pipeline, in order (a URL twice:
+        only its first sighting is True)."""
+        key = self.keys.site_seen(site_key)
+        pipe = self.client.pipeline(transaction=True)
+        for post_url, info in items:
+            pipe.hsetnx(key, post_url, json.dumps(dict(info), ensure_ascii=False,
+                                                  sort_keys=True, default=str))
+        return [bool(v) for v in pipe.execute()] if items else []
+
     def update_seen(self, site_key: str, post_url: str, info: Mapping[str, Any]) -> None:
         """Overwrite a post's seen info (``mark_seen`` is set-once): a renamed file is followed
         by pointing its URL at the new path."""
@@ -549,6 +603,13 @@ class State:
         raw = self.client.hget(self.keys.site_seen(site_key), post_url)
         return json.loads(raw) if raw else None
 
+    def seen_infos(self, site_key: str, post_urls: Sequence[str]) -> list[dict[str, Any] | None]:
+        """``seen_info`` of each of ``post_urls`` in one request."""
+        if not post_urls:
+            return []
+        found = self.client.hmget(self.keys.site_seen(site_key), list(post_urls))
+        return [json.loads(raw) if raw else None for raw in found]
+
     def seen_count(self, site_key: str) -> int:
         return int(self.client.hlen(self.keys.site_seen(site_key)))
 
@@ -556,6 +617,13 @@ class State:
         """The identity URL of the post in ``rel_path`` (None for a file never planned)."""
         value = self.client.hget(self.keys.site_ids(site_key), rel_path)
         return value or None
+
+    def file_identities(self, site_key: str, rel_paths: Sequence[str]) -> list[str | None]:
+        """``file_identity`` of each of ``rel_paths`` in one request."""
+        if not rel_paths:
+            return []
+        found = self.client.hmget(self.keys.site_ids(site_key), list(rel_paths))
+        return [v or None for v in found]
 
     def set_file_identity(self, site_key: str, rel_path: str, url: str) -> None:
         self.client.hset(self.keys.site_ids(site_key), rel_path, url)
@@ -566,6 +634,39 @@ class State:
             return []
         found = self.client.hmget(self.keys.site_names(site_key), list(names))
         return list(dict.fromkeys(v for v in found if v))
+
+    def identities_by_names(self, site_key: str, groups: Sequence[Sequence[str]]
+                            ) -> list[list[str]]:
+        """``identities_by_name`` of each group of names, in one request."""
+        flat = [name for group in groups for name in group]
+        found = self.client.hmget(self.keys.site_names(site_key), flat) if flat else []
+        out: list[list[str]] = []
+        at = 0
+        for group in groups:
+            out.append(list(dict.fromkeys(v for v in found[at:at + len(group)] if v)))
+            at += len(group)
+        return out
+
+    def remember_files(self, site_key: str,
+                       items: Sequence[tuple[str, Sequence[str], str]]) -> None:
+        """``set_file_identity`` and ``set_identity_names`` for many ``(rel_path, names, url)``
+        in one pipeline, in order (a name given twice ends up with the later URL, as one call
+        after the other would leave it)."""
+        if not items:
+            return
+        ids: dict[str, str] = {}
+        names: dict[str, str] = {}
+        for rel_path, group, url in items:
+            ids[rel_path] = url
+            names.update(dict.fromkeys(group, url))
+        pipe = self.client.pipeline(transaction=True)
+        id_items, name_items = list(ids.items()), list(names.items())
+        for start in range(0, len(id_items), 1000):
+            pipe.hset(self.keys.site_ids(site_key), mapping=dict(id_items[start:start + 1000]))
+        for start in range(0, len(name_items), 1000):
+            pipe.hset(self.keys.site_names(site_key),
+                      mapping=dict(name_items[start:start + 1000]))
+        pipe.execute()
 
     def set_identity_names(self, site_key: str, names: Sequence[str], url: str) -> None:
         if names:

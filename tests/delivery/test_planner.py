@@ -298,3 +298,78 @@ def test_a_bad_file_reason_stays_short_in_the_log_and_the_notice(
     assert len(lines) == 2 and all(len(line) < 800 for line in lines)
     assert len(notices) == 2 and all(len(n.reason) <= 600 for n in notices)
     assert all(len(b.reason) <= 500 for b in report.bad)
+
+
+def _snapshot(svc) -> dict:
+    """What a scan leaves in Redis, without the clocks (first_seen, created_at, history)."""
+    import json as _json
+
+    client, k, site_key = svc.state.client, svc.state.keys, svc.site_key
+    seen = {url: {f: v for f, v in _json.loads(raw).items() if f != "first_seen"}
+            for url, raw in client.hgetall(k.site_seen(site_key)).items()}
+    records = {r.key: (r.post, r.platform, r.state, r.reason, r.scheduled_at)
+               for r in svc.state.records()}
+    return {"seen": seen, "ids": client.hgetall(k.site_ids(site_key)),
+            "names": client.hgetall(k.site_names(site_key)), "records": records,
+            "files": sorted(client.hgetall(k.site_files(site_key)))}
+
+
+def _wipe(svc) -> None:
+    client = svc.state.client
+    for key in client.scan_iter(f"{svc.state.namespace}*"):
+        client.delete(key)
+
+
+def _report(report) -> dict:
+    out = report.to_json()
+    out["bad"] = sorted((b["file"], b["reason"]) for b in out["bad"])
+    return out
+
+
+def test_batched_planning_leaves_what_planning_one_post_at_a_time_leaves(
+        site: Path, make_services, monkeypatch: pytest.MonkeyPatch):
+    # The first run plans posts in pipelined batches; a batch must decide exactly as the posts
+    # planned one after the other: same URL twice, shared titles and excerpts, a future post,
+    # `published: false`, a renamed file, batches that end anywhere.
+    for i in range(5):
+        write_post(site, f"digest-{i}", hours_ago(10 + i), title="Weekly digest")
+    write_post(site, "same-a", hours_ago(3), extra="permalink: /same/")
+    write_post(site, "same-b", hours_ago(2), extra="permalink: /same/")
+    write_post(site, "later", now_utc() + timedelta(days=2))
+    write_post(site, "draft", hours_ago(1), extra="published: false")
+    svc = make_services()
+    fresh = now_utc() - timedelta(minutes=1)
+
+    def sequential(svc, batch, now, report, enqueue, *, baseline):
+        for post, rel, sig in batch:
+            planner._plan_post(svc, post, rel, sig, now, report, enqueue, baseline=baseline)
+
+    def both_ways(step) -> list[dict]:
+        seen = []
+        for batch_size, plan in ((2, planner._plan_batch), (3, sequential)):
+            _wipe(svc)
+            monkeypatch.setattr(planner, "BATCH", batch_size)
+            monkeypatch.setattr(planner, "_plan_batch", plan)
+            reports = step()
+            seen.append({"reports": reports, "state": _snapshot(svc)})
+        return seen
+
+    def first_run_then_edits() -> list[dict]:
+        reports = [_report(scan(svc, enqueue=Queue()))]
+        (site / "_posts" / f"{hours_ago(12):%Y-%m-%d}-digest-2.md").rename(
+            site / "_posts" / f"{hours_ago(12):%Y-%m-%d}-digest-two.md")  # a rename
+        write_post(site, "fresh", fresh, title="Weekly digest")
+        reports.append(_report(scan(svc, enqueue=Queue())))
+        (site / "_posts" / f"{hours_ago(12):%Y-%m-%d}-digest-two.md").rename(
+            site / "_posts" / f"{hours_ago(12):%Y-%m-%d}-digest-2.md")
+        (site / "_posts" / f"{fresh:%Y-%m-%d}-fresh.md").unlink()
+        return reports
+
+    batched, one_by_one = both_ways(first_run_then_edits)
+    for part in ("reports", "seen", "ids", "names", "records", "files"):
+        a = batched["reports"] if part == "reports" else batched["state"][part]
+        b = one_by_one["reports"] if part == "reports" else one_by_one["state"][part]
+        assert a == b, part
+    first, second = batched["reports"]
+    assert first["baseline"] and first["new"] == 8 and len(first["bad"]) == 1
+    assert second["new"] == 1 and second["changed"] == 1

@@ -185,3 +185,21 @@ def test_daily_counter(rate_limiter: RateLimiter) -> None:
     assert r.reserve("x:day", day, now=T0 + 30) == pytest.approx(3570.0)
     after = r.daily_counter("x:day", 17, now=T0 + 3601)
     assert after["platform_remaining"] is None and after["remaining"] == 14
+
+
+def test_settle_counts_a_slow_slot_from_its_answer_for_every_rule(
+        rate_limiter: RateLimiter) -> None:
+    r, rules = rate_limiter, [(1, 1.0), (3, 60.0)]
+    assert r.reserve("s", rules, now=1000.0) == 0.0
+    # The request took 2.5 s: the platform may have timed it at 1002.5.
+    assert r.settle("s", 1000.0, 1002.5) == 1
+    assert r.wait_time("s", rules, now=1003.0) == pytest.approx(0.5)  # 1/s from the answer
+    assert r.reserve("s", rules, now=1003.5) == 0.0
+    assert r.reserve("s", rules, now=1004.5) == 0.0
+    # The minute frees its first slot 60 s after the answer, not after the slot.
+    assert r.reserve("s", rules, now=1061.0) == pytest.approx(1.5)
+    assert r.reserve("s", rules, now=1062.5) == 0.0
+    # Never earlier; a slot that is not there moves nothing.
+    assert r.settle("s", 1003.5, 1000.0) == 1
+    assert r.wait_time("s", rules, now=1063.0) == pytest.approx(0.5)
+    assert r.settle("s", 999.0, 1010.0) == 0

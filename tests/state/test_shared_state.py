@@ -160,3 +160,28 @@ def test_any_unicode_identity_round_trips(redis_client: redis.Redis, post: str, 
 
 def test_server_time_is_close_to_wall_clock(state: State) -> None:
     assert abs(state.now() - time.time()) < 5.0
+
+
+def test_the_batched_scan_writes_match_their_one_at_a_time_versions(state: State) -> None:
+    site = "s1"
+    assert state.mark_seen_many(site, [("u1", {"a": 1}), ("u2", {}), ("u1", {"a": 2})]) == [
+        True, True, False]
+    assert state.seen_infos(site, ["u1", "nope"]) == [{"a": 1}, None]
+    assert state.mark_seen_many(site, []) == []
+    state.remember_files(site, [("p1", ["t:x", "e:y"], "u1"), ("p2", ["t:x"], "u2")])
+    assert state.file_identities(site, ["p1", "p2", "p3"]) == ["u1", "u2", None]
+    # A name given twice names the later post, as two set_identity_names calls leave it.
+    assert state.identities_by_names(site, [["t:x", "e:y"], [], ["e:z"]]) == [
+        ["u2", "u1"], [], []]
+    existing = state.ensure("u1", "telegram", "@c", state="queued")
+    made = state.ensure_many([("u1", "telegram", "@c", "skipped", "baseline", None),
+                              ("u2", "x", "x", "waiting", "later", 1234.5)], by="scan")
+    assert made[0] == existing  # an existing record is returned as it is, untouched
+    assert (made[1].post, made[1].platform, made[1].state, made[1].reason,
+            made[1].scheduled_at) == ("u2", "x", "waiting", "later", 1234.5)
+    stored = state.get("u2", "x", "x")
+    assert stored is not None and (stored.state, stored.reason, stored.scheduled_at) == (
+        "waiting", "later", 1234.5)
+    assert state.records(state="waiting") == [stored]
+    with pytest.raises(ValueError):
+        state.ensure_many([("u3", "x", "x", "sent", "", None)])
