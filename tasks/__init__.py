@@ -117,11 +117,17 @@ def configure(settings: Settings, *, redis_url: str, namespace: str = "newsbot")
 
 def _drop_broker_pools() -> None:
     """Connections already opened to a previous broker URL must not be reused (Celery caches a
-    connection pool and a producer pool on first send)."""
-    pool = getattr(app, "_pool", None)
-    if pool is not None:
-        pool.force_close_all()
-        app._pool = None
+    connection pool and a producer pool on first send).
+
+    Celery takes both from kombu's process-wide registries (``kombu.pools``), keyed by the
+    broker's address: closing them without emptying the registries leaves a closed pool there,
+    and a later ``configure`` back to that address (tests do this) failed every send with
+    "Acquire on closed pool".  ``kombu.pools.reset`` closes and forgets them all.
+    """
+    from kombu import pools
+
+    pools.reset()
+    app._pool = None
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
@@ -151,13 +157,31 @@ def get_services() -> Any:
         return _services
 
 
+def _send(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> None:
+    """``task.apply_async`` that survives a broker pool closed under it.
+
+    Why: a pool closed under Celery's producer pool (``configure`` racing a thread's send,
+    such as a lease reaper's round) failed every later send of the process with "Acquire on
+    closed pool" (seen in the test suite, where one process is configured many times).
+    Dropping the pools and sending once more is safe: nothing was sent.
+    """
+    try:
+        task.apply_async(args, kwargs)
+    except RuntimeError as exc:
+        if "closed pool" not in str(exc):
+            raise
+        log.debug("broker pool was closed under us; opening a new one")
+        _drop_broker_pools()
+        task.apply_async(args, kwargs)
+
+
 def enqueue_publish(record_key: str) -> None:
     """Hand one record to the workers (the state decides whether it is really sent)."""
-    publish.apply_async((record_key,))
+    _send(publish, (record_key,))
 
 
 def enqueue_scan(paths: list[str] | None = None, backfill: int = 0) -> None:
-    scan.apply_async((), {"paths": paths, "backfill": backfill})
+    _send(scan, (), {"paths": paths, "backfill": backfill})
 
 
 def _through_outage(what: str, call: Callable[[], _T], *,

@@ -153,3 +153,15 @@ def test_a_task_gives_up_on_a_redis_that_stays_away() -> None:
 
     with pytest.raises(redis.ConnectionError):
         tasks._through_outage("scan", down, wait=0.3)
+
+
+def test_a_broker_pool_closed_under_the_producer_is_replaced(
+    configured: State, redis_client: redis.Redis
+) -> None:
+    """A producer pool left holding a closed connection pool (a reconfiguration racing a
+    thread's send) must not fail every later send of the process."""
+    tasks.enqueue_publish("warm-up")  # Celery caches its connection and producer pools
+    tasks.app.pool.force_close_all()  # closed, but still the one the producer pool uses
+    before = redis_client.llen("celery")
+    tasks.enqueue_publish("after-close")
+    assert redis_client.llen("celery") == before + 1

@@ -30,7 +30,10 @@ def test_lost_answers_short(run_proof: Callable[..., str]) -> None:
         match = re.search(r"(\d+) drops; (\d+) " + outcome + r"\b", line)
         assert match and int(match[1]) >= 1 and int(match[2]) == 3, line
         assert re.search(r"on (telegram|x): 3 posts 1x; duplicates 0$", line), line
-    assert re.search(r"^x POST /2/tweets .*\(3 by X's duplicate answer\)", out, re.M)
+    # Each dropped answer is settled by the retry: X refuses the identical text and that answer
+    # is recorded as sent (how many drops landed depends on the machine's timing).
+    dup = re.search(r"^x POST /2/tweets .*\((\d+) by X's duplicate answer\)", out, re.M)
+    assert dup and int(dup[1]) >= 1, out
     assert re.search(r"^duplicates \(posts on a platform more than once\)\s+0$", out, re.M)
     assert re.search(r"^in_doubt records with the editors' notice queued\s+9 of 9$", out, re.M)
     assert re.search(r"^secrets in logs\s+0$", out, re.M)
