@@ -26,7 +26,6 @@ Redis.
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import sys
 import time
@@ -199,19 +198,7 @@ def _reason_kind(reason: str) -> str:
     return reason[:60]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs.faults", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--short", dest="mode", action="store_const", const="short")
-    length.add_argument("--long", dest="mode", action="store_const", const="long")
-    parser.add_argument("--seed", type=int, default=None, help=f"fault seed (default {SEED})")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
-    from .__main__ import run_one
-
-    return run_one(SUITE, Mode(args.mode or "short", keep=args.keep, seed=args.seed))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .__main__ import main
+
+    sys.exit(main([SUITE, *sys.argv[1:]]))

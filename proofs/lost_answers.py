@@ -32,7 +32,6 @@ nothing is left queued, sending or retrying, no secret is in any log.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import Counter
@@ -278,18 +277,7 @@ def run(mode: Mode) -> Result:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs.lost_answers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--short", dest="mode", action="store_const", const="short")
-    length.add_argument("--long", dest="mode", action="store_const", const="long")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
-    from .__main__ import run_one
-
-    return run_one(SUITE, Mode(args.mode or "short", keep=args.keep))
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .__main__ import main
+
+    sys.exit(main([SUITE, *sys.argv[1:]]))

@@ -30,7 +30,6 @@ Telegram channel's 20 a minute, so that the figures measure the recovery, not th
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -48,7 +47,7 @@ from typing import Any
 
 import redis
 
-from .harness import CHANNEL, EDITOR, Mode, Stack, Started, now_utc, wait_until, workdir
+from .harness import CHANNEL, EDITOR, Stack, Started, now_utc, wait_until, workdir
 from .hostile_procs import TRACEBACK
 from .report import Result
 
@@ -620,28 +619,7 @@ def run(mode: Any) -> Result:
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m proofs.redis_restart", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    length = parser.add_mutually_exclusive_group()
-    length.add_argument("--short", dest="mode", action="store_const", const="short")
-    length.add_argument("--long", dest="mode", action="store_const", const="long")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
-    started = time.monotonic()
-    mode = Mode(args.mode or "short", keep=args.keep)
-    try:
-        result = run(mode)
-    except Exception as exc:  # a suite that cannot finish proves nothing: that is a failure
-        import traceback
-
-        traceback.print_exc()
-        result = Result(SUITE, mode.name)
-        result.promise("the suite ran to the end", False, f"{type(exc).__name__}: {exc}")
-    result.figure("suite wall time, s", round(time.monotonic() - started, 1))
-    result.print()
-    return result.exit_code()
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from .__main__ import main
+
+    sys.exit(main([SUITE, *sys.argv[1:]]))

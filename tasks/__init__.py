@@ -31,12 +31,10 @@ import logging
 import os
 import socket
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import redis
 from celery import Celery, signals
 
 from bot.config import ConfigError, Settings, load_settings
@@ -194,18 +192,9 @@ def _through_outage(what: str, call: Callable[[], _T], *,
     the periodic rescan; a publish left its record queued until the requeue safety net.  Both
     are safe to repeat: the state machine plans and sends each record once.
     """
-    deadline = time.monotonic() + wait
-    delay = 0.25
-    while True:
-        try:
-            return call()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("%s: Redis unavailable (%s); trying again in %.2f s", what,
-                        type(exc).__name__, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 4.0)
+    from bot.state.outage import through_outage
+
+    return through_outage(what, call, seconds=wait)
 
 
 @app.task(name=PUBLISH, bind=True, acks_late=True)

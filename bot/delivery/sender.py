@@ -56,6 +56,7 @@ from bot.notify import Notice
 from bot.platforms.base import DeliveryError, Publisher, Receipt
 from bot.posts import Post
 from bot.state import Record
+from bot.state.outage import through_outage
 
 __all__ = ["APPROVED_FP", "DUPLICATE_NOTE", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
            "UNCERTAIN_MARK", "deliver", "notify_in_doubt"]
@@ -292,18 +293,8 @@ def _image_note(item: PlatformTeaser) -> str | None:
 
 def _with_redis_retry(what: str, call: Callable[[], _T]) -> _T:
     """A receipt must not be lost to a Redis restart: retry the write for a while."""
-    deadline = time.monotonic() + REDIS_RETRY_SECONDS
-    delay = 0.2
-    while True:
-        try:
-            return call()
-        except (redis.ConnectionError, redis.TimeoutError) as exc:
-            if time.monotonic() >= deadline:
-                raise
-            log.warning("%s: Redis unavailable (%s); retrying in %.1f s", what,
-                        type(exc).__name__, delay)
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
+    return through_outage(what, call, seconds=REDIS_RETRY_SECONDS, first_delay=0.2,
+                          max_delay=5.0)
 
 
 def _complete(svc: Services, rec: Record, item: PlatformTeaser, receipt: Receipt,
