@@ -13,7 +13,8 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent
 #: This machine's workspace root, spelled in parts so that this file does not name it itself.
 _HERE = "/" + "work"
-OUTSIDE = re.compile(rf"""Path\(\s*["']{_HERE}\b|["']{_HERE}/shared|\.parent\s*/\s*["']shared["']""")
+OUTSIDE = re.compile(rf"""Path\(\s*["']{_HERE}\b|["']{_HERE}/shared"""
+                     r"""|\.parent\s*/\s*["']shared["']""")
 
 
 def test_no_test_module_reads_outside_the_checkout() -> None:
