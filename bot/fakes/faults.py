@@ -21,13 +21,14 @@ Fault kinds (what the client sees):
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-__all__ = ["FAULT_KINDS", "Early", "Fault", "FaultPlan", "RateBlock", "RateWatch"]
+__all__ = ["FAULT_KINDS", "Early", "Fault", "FaultPlan", "RateBlock", "RateWatch", "peer_closed"]
 
 FAULT_KINDS: tuple[str, ...] = ("429", "500", "502", "reset", "hang", "drop")
 
@@ -165,3 +166,17 @@ class RateWatch:
             current = self._until.get(key)
             if current is None or until >= current.until:
                 self._until[key] = block
+
+
+def peer_closed(conn: socket.socket) -> bool:
+    """True when the client already hung up, so the answer will never be read.
+
+    A non-blocking peek, not ``select``: ``select`` refuses descriptors above 1023, and a
+    long-lived test process passes that (each refusal read as "client gone").
+    """
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: the client is still waiting for its answer
+    except OSError:
+        return True

@@ -56,7 +56,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch
+from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
 from bot.fakes.telegram_methods import BotApiMethods
 from bot.fakes.telegram_models import ApiError, Call, ChatState, StoredFile, StoredMessage
 
@@ -487,7 +487,7 @@ class FakeTelegram(BotApiMethods):
         files: dict[str, bytes] = {}
 
         def record(status: int, response: dict[str, Any] | None) -> None:
-            gone = status != 0 and _peer_closed(handler.connection)
+            gone = status != 0 and peer_closed(handler.connection)
             call = Call(method, params, files, status, response, started, http_method, gone)
             with self._lock:
                 self.journal.append(call)
@@ -531,7 +531,7 @@ class FakeTelegram(BotApiMethods):
             key = self._watch_key(params)
             if err.status == 429 and err.retry_after is not None:
                 self.rate_watch.answered_429(key, time.time() + err.retry_after,
-                                             read=not _peer_closed(handler.connection))
+                                             read=not peer_closed(handler.connection))
             self._send_json(handler, err.status, payload, err.retry_after)
 
     def _watch_key(self, params: dict[str, Any]) -> tuple[str, int | str]:
@@ -675,20 +675,6 @@ def _canned_for(fault: Fault) -> _Canned:
     if fault.kind == "drop":
         return _Canned("drop", after_processing=True)
     return _Canned("reset")
-
-
-def _peer_closed(conn: socket.socket) -> bool:
-    """True when the client already hung up, so the answer will never be read.
-
-    A non-blocking peek, not ``select``: ``select`` refuses descriptors above 1023, and a
-    long-lived test process passes that (each refusal read as "client gone").
-    """
-    try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except (BlockingIOError, InterruptedError):
-        return False  # nothing to read: the client is still waiting for its answer
-    except OSError:
-        return True
 
 
 def _parse_multipart(

@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from twitter_text import parse_tweet
 
-from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch
+from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
 
 TOO_LONG_DETAIL = (
     "Your Tweet text is too long. For more information on how Twitter determines text length "
@@ -837,20 +837,6 @@ def _blocked_until(headers: dict[str, str]) -> float:
     return max(resets, default=time.time())
 
 
-def _peer_closed(conn: socket.socket) -> bool:
-    """True when the client already hung up, so the answer will never be read.
-
-    A non-blocking peek, not ``select``: ``select`` refuses descriptors above 1023, and a
-    long-lived test process passes that (each refusal read as "client gone").
-    """
-    try:
-        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
-    except (BlockingIOError, InterruptedError):
-        return False  # nothing to read: the client is still waiting for its answer
-    except OSError:
-        return True
-
-
 def _route_key(method: str, route: str) -> str | None:
     if route == "/2/tweets" and method == "POST":
         return "tweets"
@@ -1029,7 +1015,7 @@ class _Handler(BaseHTTPRequestHandler):
                 fake.count_429 += 1
         if status == 429 and watch_key is not None:
             fake.rate_watch.answered_429(watch_key, _blocked_until(extra),
-                                         read=not _peer_closed(self.connection))
+                                         read=not peer_closed(self.connection))
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         entry.status, entry.response, entry.response_headers = status, body, extra
         try:
