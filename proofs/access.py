@@ -686,9 +686,8 @@ def _raw_controls(paths: list[Path]) -> Counter[str]:
     return +found
 
 
-def run(mode: Any, keep: bool = False) -> Result:
-    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
-    mode = mode if isinstance(mode, Mode) else Mode(getattr(mode, "name", "short"))
+def run(mode: Mode) -> Result:
+    """The suite, as ``python -m proofs access`` calls it."""
     result = Result(SUITE, mode.name)
     result.note("`newsbot run` (worker, beat, watcher, editors' bot) against the fakes, "
                 "APPROVAL_REQUIRED=true, LOG_LEVEL=DEBUG; time scaled x" + str(SCALE))
@@ -696,7 +695,7 @@ def run(mode: Any, keep: bool = False) -> Result:
                 "expired buttons are issued with the bot's key and 0.3 s")
     result.note(f"audit: each refusal one entry; after {REFUSAL_AUDIT_LIMIT} per requester "
                 "(quiet 600 s resets) one running tally entry counts the rest")
-    with make_workdir(SUITE, keep or mode.keep) as work:
+    with make_workdir(SUITE, mode.keep) as work:
         suite = _Suite(work, mode, result)
         try:
             for phase in (suite.setup, suite.non_editors, suite.forged, suite.expired,

@@ -46,7 +46,7 @@ from .lost_answers import (
 )
 from .report import Result
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 SUITE = "faults"
 SEED = 20261201

@@ -49,7 +49,7 @@ from .hostile_procs import NEWSBOT, Ran, Runner
 from .hostile_server import HostileServer
 from .report import Result
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 SUITE = "hostile"
 RSS_LIMIT_MB = 300

@@ -43,10 +43,10 @@ from typing import Any
 
 from bot.redis_embedded import start_embedded
 
-from .harness import CHANNEL, Stack, now_utc, wait_until, workdir
+from .harness import CHANNEL, Mode, Stack, now_utc, wait_until, workdir
 from .report import Result
 
-__all__ = ["main", "run"]
+__all__ = ["run"]
 
 SUITE = "load"
 REPO = Path(__file__).resolve().parents[1]
@@ -418,14 +418,14 @@ class _Suite:
                   f"{len(errors)} errors")
 
 
-def run(mode: Any, keep: bool = False) -> Result:
-    """The suite, as ``proofs/__main__.py`` calls it (``mode.name``: short or long)."""
-    long = getattr(mode, "name", "short") == "long"
-    result = Result(SUITE, "long" if long else "short")
+def run(mode: Mode) -> Result:
+    """The suite, as ``python -m proofs load`` calls it."""
+    long = mode.long
+    result = Result(SUITE, mode.name)
     result.note(f"time scaled: rate windows x{SCALE} (NEWSBOT_TESTING=1); telegram channel "
                 f"{TG_PER_MINUTE}/min and 1/s enforced by the fake; 2 cores shared with other "
                 "work, so wall times are noisy")
-    with workdir(SUITE, keep or getattr(mode, "keep", False)) as work:
+    with workdir(SUITE, mode.keep) as work:
         suite = _Suite(work, long, result)
         result.note(f"burst of {suite.posts} posts; baseline of {suite.baseline_posts:,} posts")
         with Stack(work, scale=SCALE, x={"rate_limit_15min": suite.x_window}) as stack:

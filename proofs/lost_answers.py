@@ -47,7 +47,7 @@ from bot.state.notices import NoticeQueue
 from .harness import Mode, Stack, Started, now_utc, wait_until, workdir
 from .report import Result
 
-__all__ = ["BUSY", "TERMINAL", "main", "run"]
+__all__ = ["BUSY", "TERMINAL", "run"]
 
 SUITE = "lost_answers"
 #: Records in these states are settled: nothing will happen to them without an editor.

@@ -51,7 +51,7 @@ from .harness import CHANNEL, EDITOR, Stack, Started, now_utc, wait_until, workd
 from .hostile_procs import TRACEBACK
 from .report import Result
 
-__all__ = ["ExternalValkey", "main", "run"]
+__all__ = ["ExternalValkey", "run"]
 
 SUITE = "redis_restart"
 SCALE = 0.1  # the tick runs every 0.1 s (at 0.01 twenty ticks a second starve a loaded worker)
