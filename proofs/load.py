@@ -68,6 +68,8 @@ DRAIN_RATIO = 1.25
 #: interpreter's caches, Redis' own buffers): 25% is far below what holding each post would take
 #: (a burst is 10x the 10% point) and far above that noise.
 RSS_GROWTH = 0.25
+#: ``benchmarks/bench_check.py``'s bare loop, but decoding with "replace": the bad files here
+#: are not UTF-8.
 BARE_LOOP = """
 import os, sys
 n = 0
@@ -251,7 +253,6 @@ class _Suite:
         load_generator()(site, n)
         for rel, data in BAD_FILES.items():
             (site / rel).write_bytes(data)
-        bare_started = time.perf_counter()
         subprocess.run([sys.executable, "-c", BARE_LOOP, str(site)], check=True,
                        capture_output=True)  # warm the page cache, as a real site's would be
         bare_started = time.perf_counter()
