@@ -59,7 +59,8 @@ import redis
 from bot.processes import pid_alive
 
 __all__ = ["Attachment", "EmbeddedRedis", "EmbeddedRedisBusyError",
-           "EmbeddedRedisUnavailableError", "attach_embedded", "resolve_redis_url",
+           "EmbeddedRedisUnavailableError", "attach_embedded", "attach_if_running",
+           "resolve_redis_url",
            "start_embedded"]
 
 log = logging.getLogger(__name__)
@@ -548,6 +549,16 @@ def _attach_running(directory: Path, password: str) -> Attachment | None:
         users.close()
         return None
     return Attachment(_url(HOST, port, password), password, users_lock=users)
+
+
+def attach_if_running(data_dir: Path | str) -> Attachment | None:
+    """The running server of ``data_dir``, or None: never starts one (health checks)."""
+    directory = (Path(data_dir) / _SUBDIR).resolve()
+    try:
+        password = (directory / _PASSWORD_NAME).read_text(encoding="ascii").strip()
+    except OSError:
+        return None
+    return _attach_running(directory, password) if password else None
 
 
 def attach_embedded(data_dir: Path | str, *, timeout: float = 60.0) -> Attachment:

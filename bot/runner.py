@@ -9,10 +9,12 @@ are stopped in that order, so a restart carries on from the same state and queue
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,14 +162,78 @@ def _worker(settings: Settings, *, hostname: str, concurrency: int, pool: str) -
     )
 
 
+class _Stopped(BaseException):
+    """SIGTERM before Celery's worker owns the signals (starting up): unwind and stop cleanly,
+    the embedded server included (it runs in a session of its own and would outlive us)."""
+
+
+def _stop_on_sigterm() -> None:
+    def handler(signum: int, frame: object) -> None:
+        raise _Stopped(signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+class _SignalSeen:
+    """Remembers the signal that started Celery's shutdown: a stop asked for by Ctrl-C or
+    SIGTERM is a clean end (exit 0), whatever exit code Celery gives its warm shutdown."""
+
+    def __init__(self) -> None:
+        self.name: str | None = None
+        from celery import signals
+
+        signals.worker_shutting_down.connect(self._seen, weak=False)
+
+    def _seen(self, sig: str = "", **_: object) -> None:
+        self.name = sig or "signal"
+
+
+def _heartbeats_with_worker(url: str, roles: tuple[str, ...]) -> list[object]:
+    """Health beats (``bot.health``) that start once the worker is ready and stop with it."""
+    from celery import signals
+
+    from bot.health import Heartbeat
+
+    beats = [Heartbeat.for_url(url, role) for role in roles]
+
+    def ready(**_: object) -> None:
+        for beat in beats:
+            beat.start()  # type: ignore[attr-defined]
+
+    signals.worker_ready.connect(ready, weak=False)
+    return beats
+
+
+def _stop_all(beats: list[object]) -> None:
+    for beat in beats:
+        with contextlib.suppress(Exception):
+            beat.stop()  # type: ignore[attr-defined]
+
+
 def run_all(
     settings: Settings,
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     announce: Callable[[str], None] = print,
 ) -> int:
-    """`newsbot run`: embedded Redis (when REDIS_URL is unset), worker, beat, watcher."""
+    """`newsbot run`: embedded Redis (when REDIS_URL is unset), worker, beat, watcher.
+
+    Stopping (Ctrl-C, SIGTERM): the worker finishes the sends under way, then the editors'
+    bot, the schedule and the watcher stop, the embedded server last (it has a session of its
+    own, so Ctrl-C in the terminal never reaches it first), and "newsbot stopped" is the last
+    line.
+    """
     setup_logging(settings)
+    _stop_on_sigterm()
+    try:
+        return _run_all(settings, concurrency=concurrency, announce=announce)
+    except (_Stopped, KeyboardInterrupt):  # stopped while starting up
+        return 0
+    finally:
+        announce("newsbot stopped")
+
+
+def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], None]) -> int:
     from celery.beat import EmbeddedService
 
     import tasks
@@ -178,6 +244,8 @@ def run_all(
                                       wait=STARTUP_WAIT_SECONDS, announce=announce)
     parts = _Parts()
     lost_state = threading.Event()
+    seen = _SignalSeen()
+    beats: list[object] = []
     if embedded is not None:
         add_secrets(embedded.password)
 
@@ -205,6 +273,7 @@ def run_all(
         parts.beat = beat
         parts.watcher = _start_watcher(settings)
         _start_editor_bot(settings, url, parts, announce)
+        beats = _heartbeats_with_worker(url, ("worker", "beat"))
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
         try:
@@ -215,9 +284,12 @@ def run_all(
             # parts of Celery fail their own shutdown once the server is gone: the reason
             # was announced, the exit status says it
         code = int(getattr(worker, "exitcode", 0) or 0)
-        return EXIT_LOST_STATE if lost_state.is_set() else code
+        if lost_state.is_set():
+            return EXIT_LOST_STATE
+        return 0 if seen.name else code
     finally:
         try:
+            _stop_all(beats)
             _stop(parts)
             if embedded is not None:
                 embedded.stop()
@@ -227,36 +299,48 @@ def run_all(
 
 
 def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
-               pool: str = "threads") -> int:
+               pool: str = "threads", announce: Callable[[str], None] | None = None) -> int:
     """`newsbot worker`: publish and scan tasks only; scale by running more of them."""
     setup_logging(settings)
     import tasks
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
-    worker = _worker(settings, hostname=f"newsbot-worker@{socket.gethostname()}",
-                     concurrency=concurrency, pool=pool)
-    worker.start()  # type: ignore[attr-defined]
-    return int(getattr(worker, "exitcode", 0) or 0)
+    seen = _SignalSeen()
+    beats = _heartbeats_with_worker(url, ("worker",))
+    try:
+        worker = _worker(settings, hostname=f"newsbot-worker@{socket.gethostname()}",
+                         concurrency=concurrency, pool=pool)
+        worker.start()  # type: ignore[attr-defined]
+        code = int(getattr(worker, "exitcode", 0) or 0)
+        return 0 if seen.name else code
+    finally:
+        _stop_all(beats)
+        (announce or _stderr)("newsbot stopped")
 
 
-def run_beat(settings: Settings) -> int:
+def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) -> int:
     """`newsbot beat`: the schedule (tick, requeue, rescan), the lease reaper (settles a dead
     worker's sends within a tick even while every worker is busy) and the file watcher; run
     exactly one per deployment (two would only double the ticks, never the sends)."""
     setup_logging(settings)
     import tasks
+    from bot.health import Heartbeat
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
     parts = _Parts(watcher=_start_watcher(settings))
+    health = Heartbeat.for_url(url, "beat")
     try:
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         tasks.enqueue_scan()
+        health.start()
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
                        quiet=True).run()
     finally:
+        _stop_all([health])
         _stop(parts)
+        (announce or _stderr)("newsbot stopped")
     return 0
 
 
@@ -272,20 +356,30 @@ def _require_redis(settings: Settings) -> str:
 def _start_editor_bot(
     settings: Settings, url: str, parts: _Parts, announce: Callable[[str], None]
 ) -> None:
-    """The editors' bot runs beside the worker when a bot token is set (it alone long-polls)."""
+    """The editors' bot runs beside the worker when a bot token is set (it alone long-polls).
+
+    It says it is up only once Telegram answered ``getMe``; a rejected token or an unreachable
+    API is one line, and publishing goes on without the bot."""
     if settings.telegram_bot_token is None:
         return
     from bot.delivery.services import Services
     from bot.editor.app import BotThread, default_enqueue
 
-    services = Services.from_settings(settings, redis_url=url)
-    parts.services = services
-    bot = BotThread(settings, services, enqueue=default_enqueue(settings, url))
-    bot.start()
-    parts.editor = bot
     ids = settings.telegram_editor_ids
     who = ", ".join(str(i) for i in ids) or "nobody yet (set TELEGRAM_EDITOR_IDS)"
-    announce(f"newsbot: editors' bot is up; editors: {who}")
+
+    def report(kind: str, line: str) -> None:
+        if kind == "up":
+            line = f"{line}; editors: {who}"
+        elif kind == "stopped":
+            line = f"{line}; publishing goes on"
+        announce(f"newsbot: {line}")
+
+    services = Services.from_settings(settings, redis_url=url)
+    parts.services = services
+    bot = BotThread(settings, services, enqueue=default_enqueue(settings, url), report=report)
+    bot.start()
+    parts.editor = bot
 
 
 def _stop(parts: _Parts) -> None:
@@ -299,6 +393,10 @@ def _stop(parts: _Parts) -> None:
         parts.watcher.stop()
     if parts.beat is not None:
         parts.beat.stop()  # type: ignore[attr-defined]
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _safe(url: str) -> str:

@@ -14,7 +14,9 @@ import contextlib
 import hashlib
 import logging
 import signal
+import sys
 import threading
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -38,12 +40,21 @@ from .handlers import EditorDesk
 from .i18n import COMMANDS, LANGUAGES, command_descriptions
 from .outbox import NoticeDispatcher
 
-__all__ = ["BotThread", "EditorsFirst", "bot_main", "build_application", "default_enqueue",
-           "run_bot", "serve"]
+__all__ = ["BotRejectedError", "BotThread", "EditorsFirst", "bot_main", "build_application",
+           "default_enqueue", "run_bot", "serve"]
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], None]
+#: (kind, line): kind is "up", "unreachable" or "stopped"; the line never holds the token.
+Report = Callable[[str, str], None]
+#: A stop (Ctrl-C) must end the bot within this, whatever the Telegram API is doing.
+STOP_SECONDS = 3.0
+MAX_RETRY_SECONDS = 30.0
+
+
+class BotRejectedError(Exception):
+    """Telegram refused the bot token: retrying cannot help."""
 
 
 def _token(settings: Settings) -> str:
@@ -192,39 +203,125 @@ def run_bot(
     *,
     enqueue: Enqueue,
     stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM),
+    report: Report | None = None,
 ) -> None:
     """Block serving updates until a stop signal (long polling, or webhook when configured).
 
     For ``newsbot run`` (the bot beside other work in one process) use ``BotThread`` instead:
-    signals belong to the main thread there.
+    signals belong to the main thread there.  Raises BotRejectedError when Telegram refuses
+    the token.
     """
     serve(build_application(settings, services, enqueue=enqueue), settings,
-          stop_signals=stop_signals)
+          stop_signals=stop_signals, report=report, heartbeat=_bot_heartbeat(services))
 
 
 def serve(app: Application, settings: Settings, *,
-          stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM)) -> None:
-    """Run ``app`` until stopped: webhook when BOT_WEBHOOK_URL is set, else long polling.
+          stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM),
+          report: Report | None = None, heartbeat: Any = None) -> None:
+    """Run ``app`` in a new event loop until one of ``stop_signals`` (see ``_serve_until``)."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    try:
+        for sig in stop_signals or ():
+            loop.add_signal_handler(sig, stop.set)
+        loop.run_until_complete(_serve_until(app, settings, stop, report or _log_report,
+                                             heartbeat))
+    finally:
+        for sig in stop_signals or ():
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)
+        loop.close()
 
-    The notice sender (``app.bot_data["notices"]``) runs for as long as the bot does.
+
+async def _serve_until(app: Application, settings: Settings, stop: asyncio.Event,
+                       report: Report, heartbeat: Any = None) -> None:
+    """Connect, serve, and stop within seconds of ``stop`` being set, whatever the API does.
+
+    Why not PTB's ``run_polling``: its bootstrap retries cannot be interrupted (a stop while the
+    API is unreachable waited 15 s), it reports nothing when it gives up, and it owns signals.
+    Here ``getMe`` is tried until it answers (one line when it does not), only then is the bot
+    "up", and every step races the stop event.  The notice sender (``app.bot_data["notices"]``)
+    runs for as long as this does.
     """
     notices: NoticeDispatcher | None = app.bot_data.get("notices")
     if notices is not None:
         notices.start()
     try:
-        _serve(app, settings, stop_signals=stop_signals)
+        if not await _connect(app, settings, stop, report):
+            return
+        if not await _until(_start_updates(app, settings), stop):
+            return
+        await app.start()
+        if heartbeat is not None:
+            heartbeat.start()
+        report("up", f"editors' bot is up as @{app.bot.username}")
+        await stop.wait()
     finally:
+        if heartbeat is not None:
+            heartbeat.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(_shutdown(app), STOP_SECONDS)
         if notices is not None:
             notices.close()
 
 
-def _serve(app: Application, settings: Settings, *,
-           stop_signals: Sequence[int] | None) -> None:
+async def _until(coro: Awaitable[Any], stop: asyncio.Event) -> bool:
+    """Await ``coro`` unless ``stop`` is set first (then it is cancelled): True if it ran."""
+    work = asyncio.ensure_future(coro)
+    waiter = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (work, waiter):
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+    if work in done:
+        work.result()  # raises what it raised
+        return True
+    return False
+
+
+async def _connect(app: Application, settings: Settings, stop: asyncio.Event,
+                   report: Report) -> bool:
+    """``getMe`` (``initialize``) until it answers: False when stopped first; raises
+    BotRejectedError for a token Telegram refuses (retrying cannot help)."""
+    from telegram.error import InvalidToken, RetryAfter, TelegramError
+
+    delay = 1.0
+    told = False
+    while not stop.is_set():
+        try:
+            if not await _until(app.initialize(), stop):
+                return False
+            break
+        except InvalidToken:
+            raise BotRejectedError(
+                "editors' bot stopped: Telegram rejected TELEGRAM_BOT_TOKEN (Unauthorized); "
+                "check the token with @BotFather") from None
+        except TelegramError as exc:
+            wait = exc.retry_after if isinstance(exc, RetryAfter) else delay
+            if not told:
+                report("unreachable", f"editors' bot cannot reach the Telegram API at "
+                       f"{_api_host(settings)} ({_reason(exc, settings)}); retrying")
+                told = True
+            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+            delay = min(MAX_RETRY_SECONDS, delay * 2)
+    else:
+        return False
+    if app.post_init is not None:
+        await _until(app.post_init(app), stop)
+    return not stop.is_set()
+
+
+async def _start_updates(app: Application, settings: Settings) -> None:
+    updater = app.updater
+    assert updater is not None
     if settings.bot_webhook_url:
         host, _, port = settings.bot_webhook_listen.rpartition(":")
-        token = _token(settings)
-        secret = webhook_secret(token)
-        app.run_webhook(
+        secret = webhook_secret(_token(settings))
+        await updater.start_webhook(
             listen=host or "127.0.0.1",
             port=int(port),
             url_path=secret[:16],
@@ -232,35 +329,97 @@ def _serve(app: Application, settings: Settings, *,
             secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
             drop_pending_updates=False,
-            stop_signals=stop_signals,
-            close_loop=False,
             bootstrap_retries=-1,
         )
         return
-    app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=stop_signals,
-                    close_loop=False, bootstrap_retries=-1)
+    await updater.start_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1,
+                                error_callback=_PollErrors(settings))
+
+
+class _PollErrors:
+    """One line per outage of the long poll (PTB's default logs a traceback per failed poll,
+    hundreds while the API is unreachable); at most one a minute."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._last = 0.0
+
+    def __call__(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last >= 60.0:
+            self._last = now
+            log.warning("editor bot: polling Telegram failed (%s); retrying",
+                        _reason(exc, self._settings))
+
+
+async def _shutdown(app: Application) -> None:
+    updater = app.updater
+    if updater is not None and updater.running:
+        await updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
+
+
+def _api_host(settings: Settings) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(settings.telegram_api_url).netloc or settings.telegram_api_url
+
+
+def _reason(exc: BaseException, settings: Settings) -> str:
+    """The error's type and text, never the token (PTB puts request URLs in some texts)."""
+    text = f"{type(exc).__name__}: {exc}".split("\n", 1)[0][:200]
+    if settings.telegram_bot_token is not None:
+        text = text.replace(settings.telegram_bot_token.get_secret_value(), "***")
+    return text
+
+
+def _log_report(kind: str, line: str) -> None:
+    (log.info if kind == "up" else log.warning)("%s", line)
+
+
+def _bot_heartbeat(services: Any) -> Any:
+    """The "bot" health beat (``bot.health``), written only while the bot is up."""
+    from bot.health import Heartbeat
+
+    state = getattr(services, "state", None)
+    if state is None:
+        return None
+    return Heartbeat(state.client, "bot", namespace=state.namespace)
 
 
 class BotThread:
     """The editor bot in a daemon thread with its own event loop (``newsbot run``, tests).
 
-    ``start()`` returns once the thread runs; ``stop()`` asks the application to stop (it then
-    finishes its last long poll or closes the webhook server) and waits for the thread.
+    ``start()`` returns once the thread runs; ``stop()`` sets the bot's stop event (from any
+    thread: it interrupts a connection attempt, a long poll or the webhook server) and waits
+    for the thread.  ``report(kind, line)`` hears "up" (after ``getMe`` succeeded),
+    "unreachable" (once per outage at start) and "stopped" (the bot gave up: rejected token).
     """
 
-    def __init__(self, settings: Settings, services: Any, *, enqueue: Enqueue) -> None:
+    def __init__(self, settings: Settings, services: Any, *, enqueue: Enqueue,
+                 report: Report | None = None) -> None:
         self.settings = settings
         self.app = build_application(settings, services, enqueue=enqueue)
         self._loop = asyncio.new_event_loop()
+        self._stop_event = asyncio.Event()
+        self._report = report or _log_report
+        self._heartbeat = _bot_heartbeat(services)
         self._thread = threading.Thread(target=self._run, name="editor-bot", daemon=True)
         self.error: BaseException | None = None
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            serve(self.app, self.settings, stop_signals=None)
-        except BaseException as exc:  # reported by stop(); a thread must not die silently
-            log.warning("editor bot stopped: %s", type(exc).__name__)
+            self._loop.run_until_complete(
+                _serve_until(self.app, self.settings, self._stop_event, self._report,
+                             self._heartbeat))
+        except BotRejectedError as exc:
+            self._report("stopped", str(exc))
+            self.error = exc
+        except BaseException as exc:  # a thread must not die silently
+            self._report("stopped", f"editors' bot stopped ({type(exc).__name__})")
             self.error = exc
         finally:
             if not self._loop.is_closed():
@@ -270,10 +429,10 @@ class BotThread:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = 15.0) -> None:
+    def stop(self, timeout: float = STOP_SECONDS + 2) -> None:
         if self._thread.is_alive() and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                self._loop.call_soon_threadsafe(self.app.stop_running)
+                self._loop.call_soon_threadsafe(self._stop_event.set)
         self._thread.join(timeout)
 
     @property
@@ -281,15 +440,21 @@ class BotThread:
         return self._thread.is_alive()
 
 
-def bot_main(settings: Settings) -> None:
-    """``newsbot bot``: connect to Redis (as the ops commands do), then serve until signalled."""
+def bot_main(settings: Settings, announce: Callable[[str], None] | None = None) -> None:
+    """``newsbot bot``: connect to Redis (as the ops commands do), then serve until signalled;
+    ``announce`` hears each state line ("newsbot: editors' bot is up as @name")."""
     from bot.cli_ops import connect_redis
     from bot.delivery.services import Services
 
+    say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
     url, embedded = connect_redis(settings)
     services = Services.from_settings(settings, redis_url=url)
     try:
-        run_bot(settings, services, enqueue=default_enqueue(settings, url))
+        run_bot(settings, services, enqueue=default_enqueue(settings, url),
+                report=lambda kind, line: say(f"newsbot: {line}"))
+        say("newsbot stopped")
+    except BotRejectedError as exc:
+        raise ConfigError(str(exc).removeprefix("editors' bot stopped: ")) from None
     finally:
         services.close()
         if embedded is not None:

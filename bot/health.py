@@ -1,0 +1,181 @@
+"""Liveness of the long-running parts, for container health checks: `python -m bot.health worker`.
+
+Why a heartbeat of its own per role (``{ns}:health:{role}``, a hash "host:pid" -> server epoch)
+rather than the worker heartbeat of the ``tick`` task: that one is written only when beat
+schedules a tick, so a stopped beat would make every healthy worker look dead, and beat and the
+editors' bot wrote nothing at all.  Each process beats for the roles it really runs (``newsbot
+run`` for all three), and the editors' bot only while it is connected to Telegram (after
+``getMe`` succeeded), so "healthy" means "doing its job", not merely "a process exists".
+
+The check answers for *this host* (a container's hostname is its own), so three scaled workers
+each judge themselves; ``--any-host`` accepts a beat from anywhere.  Exit status 0 healthy, 1 not
+(with one line saying why); it never starts an embedded server, it only attaches to one that runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+
+import redis
+
+__all__ = ["DEFAULT_MAX_AGE", "HEARTBEAT_SECONDS", "ROLES", "Heartbeat", "ages", "check", "main"]
+
+log = logging.getLogger(__name__)
+
+ROLES = ("worker", "beat", "bot")
+HEARTBEAT_SECONDS = 5.0
+#: Six missed beats: a worker busy with a slow send still beats (a thread of its own).
+DEFAULT_MAX_AGE = 30.0
+NAMESPACE = "newsbot"
+
+
+def _key(namespace: str, role: str) -> str:
+    return f"{namespace}:health:{role}"
+
+
+def process_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _server_time(client: redis.Redis) -> float:
+    seconds, micros = client.time()
+    return float(seconds) + float(micros) / 1_000_000
+
+
+class Heartbeat:
+    """A daemon thread writing this process's beat for ``role`` every few seconds; ``stop()``
+    removes it, so a cleanly stopped process is unhealthy at once rather than 30 s later."""
+
+    def __init__(self, client: redis.Redis, role: str, *, namespace: str = NAMESPACE,
+                 every: float = HEARTBEAT_SECONDS, owns_client: bool = False) -> None:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        self.role = role
+        self.every = every
+        self._key = _key(namespace, role)
+        self._name = process_name()
+        self._client = client
+        self._owns_client = owns_client
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_url(cls, redis_url: str, role: str, **kwargs: float | str) -> Heartbeat:
+        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        return cls(client, role, owns_client=True, **kwargs)  # type: ignore[arg-type]
+
+    def beat(self) -> None:
+        self._client.hset(self._key, self._name, repr(_server_time(self._client)))
+
+    def _run(self) -> None:
+        while True:
+            try:
+                self.beat()
+            except redis.RedisError as exc:  # Redis restarting: the next beat tries again
+                log.debug("%s heartbeat failed: %s", self.role, type(exc).__name__)
+            if self._stop.wait(self.every):
+                return
+
+    def start(self) -> Heartbeat:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"health-{self.role}",
+                                            daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(self.every + 5)
+        with contextlib.suppress(redis.RedisError):
+            self._client.hdel(self._key, self._name)
+        if self._owns_client:
+            self._client.close()
+
+
+def ages(client: redis.Redis, role: str, *, namespace: str = NAMESPACE) -> dict[str, float]:
+    """Process name -> seconds since its last beat for ``role`` (by the server clock)."""
+    data = client.hgetall(_key(namespace, role))
+    now = _server_time(client)
+    out = {}
+    for name, stamp in data.items():
+        key = name.decode() if isinstance(name, bytes) else str(name)
+        with contextlib.suppress(ValueError):
+            out[key] = max(0.0, now - float(stamp))
+    return out
+
+
+def check(client: redis.Redis, role: str, *, max_age: float = DEFAULT_MAX_AGE,
+          any_host: bool = False, host: str | None = None,
+          namespace: str = NAMESPACE) -> tuple[bool, str]:
+    """(healthy, one line): a beat for ``role`` from this host (or any) younger than
+    ``max_age``."""
+    host = host or socket.gethostname()
+    seen = ages(client, role, namespace=namespace)
+    mine = {n: a for n, a in seen.items() if any_host or n.rsplit(":", 1)[0] == host}
+    where = "any host" if any_host else f"host {host}"
+    if not mine:
+        return False, f"{role}: no heartbeat from {where}"
+    name, age = min(mine.items(), key=lambda item: item[1])
+    if age > max_age:
+        return False, f"{role}: last heartbeat {age:.0f} s ago ({name}), older than {max_age:.0f} s"
+    return True, f"{role}: ok, heartbeat {age:.1f} s ago ({name})"
+
+
+def _redis_url() -> tuple[str | None, object | None]:
+    """The configured server, or the embedded one of DATA_DIR if something runs it."""
+    from bot.config import load_settings
+    from bot.redis_embedded import attach_if_running
+
+    settings = load_settings()
+    if settings.redis_url:
+        return settings.redis_url, None
+    attachment = attach_if_running(settings.data_dir)
+    if attachment is None:
+        return None, None
+    return attachment.url, attachment
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.health",
+        description="Exit 0 when ROLE beat recently on this host, 1 otherwise (health checks).")
+    parser.add_argument("role", choices=ROLES)
+    parser.add_argument("--max-age", type=float, default=DEFAULT_MAX_AGE,
+                        help=f"seconds (default {DEFAULT_MAX_AGE:.0f})")
+    parser.add_argument("--any-host", action="store_true",
+                        help="accept a heartbeat from any host, not only this one")
+    args = parser.parse_args(argv)
+    from bot.config import ConfigError
+
+    try:
+        url, attachment = _redis_url()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if url is None:
+        print(f"{args.role}: not running (no REDIS_URL and no embedded Redis up)",
+              file=sys.stderr)
+        return 1
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    try:
+        healthy, line = check(client, args.role, max_age=args.max_age, any_host=args.any_host)
+    except redis.RedisError as exc:
+        healthy, line = False, f"{args.role}: Redis unreachable ({type(exc).__name__})"
+    finally:
+        client.close()
+        if attachment is not None:
+            attachment.close()  # type: ignore[attr-defined]
+    print(line, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

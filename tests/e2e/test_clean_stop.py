@@ -1,0 +1,160 @@
+"""Ctrl-C and SIGTERM stop `newsbot run` within seconds, with no traceback, and the embedded
+Valkey is stopped last by newsbot; the editors' bot says it is up only once Telegram answered,
+and a bot that cannot start costs one line, never the publishing.
+
+Real processes only: the installed `newsbot` console script in a session of its own (so a
+signal to its process group is what Ctrl-C in a terminal sends), its embedded Valkey, and the
+project's fake Telegram and X servers in this test process (or a closed port for an API that
+cannot be reached).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from delivery_helpers import write_post
+
+from bot.fakes.telegram import FakeTelegram
+from bot.fakes.x import FakeX
+
+from .conftest import E2E, Proc
+
+# The shape of a real token (the fake's default is shorter than Telegram's).
+TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+WRONG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
+CHAT = -1001234567890
+STOP_WITHIN = 5.0
+
+
+@pytest.fixture(scope="module")
+def fakes() -> Iterator[tuple[FakeTelegram, FakeX]]:
+    with FakeTelegram(token=TOKEN, enforce_rate_limits=False) as tg, FakeX() as x:
+        tg.add_chat(CHAT, "newsfake")
+        yield tg, x
+
+
+def _closed_port() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{sock.getsockname()[1]}"  # nothing listens once closed
+
+
+def _env(fakes: tuple[FakeTelegram, FakeX], *, token: str | None, reachable: bool,
+         data: Path) -> dict[str, str]:
+    tg, x = fakes
+    key, secret, access, access_secret = x.credentials
+    env = {"REDIS_URL": "", "DATA_DIR": str(data),  # blank REDIS_URL: the embedded Valkey
+           "X_API_KEY": key, "X_API_SECRET": secret, "X_ACCESS_TOKEN": access,
+           "X_ACCESS_TOKEN_SECRET": access_secret,
+           "X_API_URL": x.base_url if reachable else _closed_port()}
+    if token is not None:
+        env |= {"TELEGRAM_BOT_TOKEN": token, "TELEGRAM_CHANNEL": str(CHAT),
+                "TELEGRAM_API_URL": tg.base_url if reachable else _closed_port()}
+    return env
+
+
+def _valkey_pid(data: Path) -> int:
+    return int((data / "redis" / "embedded.pid").read_text().split()[0])
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def _wait_for(proc: Proc, text: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in proc.text():
+        if proc.popen.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} in the output:\n{proc.text()[-3000:]}")
+        time.sleep(0.05)
+
+
+def _stop_and_check(proc: Proc, sig: signal.Signals, valkey: int) -> str:
+    started = time.monotonic()
+    os.killpg(proc.popen.pid, sig)  # what Ctrl-C does: the whole foreground process group
+    try:
+        code = proc.popen.wait(STOP_WITHIN + 5)
+    except Exception:
+        os.killpg(proc.popen.pid, signal.SIGKILL)
+        raise AssertionError(f"{sig.name}: still running after {STOP_WITHIN + 5} s:\n"
+                             f"{proc.text()[-3000:]}") from None
+    took = time.monotonic() - started
+    text = proc.text()
+    assert took < STOP_WITHIN, f"{sig.name}: stopped in {took:.1f} s:\n{text[-3000:]}"
+    assert code == 0, f"{sig.name}: exit status {code}:\n{text[-3000:]}"
+    assert "Traceback" not in text, text
+    assert text.strip().splitlines()[-1] == "newsbot stopped", text[-2000:]
+    deadline = time.monotonic() + 2
+    while not _gone(valkey) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(valkey), f"the embedded Valkey (pid {valkey}) outlived newsbot"
+    return text
+
+
+CASES = {
+    # name: (bot token, APIs reachable, line to wait for before the signal)
+    "no-token-reachable": (None, True, " ready."),
+    "no-token-unreachable": (None, False, " ready."),
+    "token-reachable": (TOKEN, True, "editors' bot is up as @"),
+    "token-unreachable": (TOKEN, False, "editors' bot cannot reach the Telegram API"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_ctrl_c_and_sigterm_stop_everything_cleanly(
+    e2e: E2E, fakes: tuple[FakeTelegram, FakeX], case: str
+) -> None:
+    """Both signals, side by side (two `newsbot run` on their own data folders)."""
+    token, reachable, ready = CASES[case]
+    procs = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        data = e2e.tmp / f"var-{sig.name}"
+        procs[sig] = (e2e.start("run", extra_env=_env(fakes, token=token, reachable=reachable,
+                                                      data=data)), data)
+    for proc, _ in procs.values():
+        _wait_for(proc, ready)
+        _wait_for(proc, " ready.")
+    valkeys = {sig: _valkey_pid(data) for sig, (_, data) in procs.items()}
+    for sig, (proc, _) in procs.items():
+        text = _stop_and_check(proc, sig, valkeys[sig])
+        assert TOKEN not in text
+        if token is not None:
+            up = "editors' bot is up as @newsbot_fake_bot" in text
+            assert up == reachable, text[-2000:]
+
+
+def test_bot_that_cannot_start_says_so_and_publishing_goes_on(
+    e2e: E2E, fakes: tuple[FakeTelegram, FakeX]
+) -> None:
+    """A token Telegram refuses (401 from the fake) stops the editors' bot with one line; the
+    new post still reaches X, and `newsbot run` stops cleanly afterwards."""
+    x = fakes[1]
+    data = e2e.tmp / "var-rejected"
+    write_post(e2e.site, "seed", datetime.now(UTC) - timedelta(days=3), title="Seed")
+    proc = e2e.start("run", extra_env=_env(fakes, token=WRONG_TOKEN, reachable=True, data=data))
+    _wait_for(proc, "event=scan")  # the baseline is recorded: what is written now is new
+    _wait_for(proc, "Telegram rejected TELEGRAM_BOT_TOKEN")
+    text = proc.text()
+    assert "editors' bot is up" not in text
+    rejected = [line for line in text.splitlines() if "rejected TELEGRAM_BOT_TOKEN" in line]
+    assert len(rejected) == 1 and rejected[0].endswith("publishing goes on"), rejected
+    before = len(x.posts)
+    write_post(e2e.site, "after-rejection", datetime.now(UTC) - timedelta(minutes=1),
+               title="Still published")
+    deadline = time.monotonic() + 30
+    while not any("Still published" in p.text for p in x.posts[before:]):
+        assert time.monotonic() < deadline, f"no post reached X:\n{proc.text()[-3000:]}"
+        time.sleep(0.1)
+    _stop_and_check(proc, signal.SIGINT, _valkey_pid(data))
+    assert WRONG_TOKEN not in proc.text() and TOKEN not in proc.text()
