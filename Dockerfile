@@ -4,7 +4,8 @@
 #   docker run --rm --env-file .env -v "$PWD/site:/site:ro" -e SITE_DIR=/site newsbot   # newsbot run
 #
 # docker-compose.yml runs the same image as separate services around one Redis.
-FROM python:3.11-slim
+# Pinned to a patch release and Debian release: a rebuild gets the same interpreter (bump on purpose).
+FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -16,16 +17,18 @@ RUN groupadd --system --gid 10001 newsbot \
  && useradd --system --uid 10001 --gid newsbot --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin newsbot
 
-# Dependencies first, from pyproject.toml alone, so editing the code does not reinstall them.
-# Flower is the web monitor the compose file runs with `celery -A tasks flower`.
-COPY pyproject.toml /src/pyproject.toml
-RUN python -c "import tomllib; deps = tomllib.load(open('/src/pyproject.toml', 'rb'))['project']['dependencies']; print('\n'.join(deps))" > /tmp/requirements.txt \
- && pip install -r /tmp/requirements.txt "flower>=2.0" \
- && rm /tmp/requirements.txt
+# Dependencies first, from the lock alone, so editing the code does not reinstall them:
+# requirements.lock pins every package (Flower, the web monitor the compose file runs, included)
+# with its hashes, so every build installs the same versions (scripts/lock regenerates it;
+# tests/test_lock.py checks it against pyproject.toml).
+COPY requirements.lock /src/requirements.lock
+RUN pip install --require-hashes --no-deps -r /src/requirements.lock \
+ && pip check
 
-# Then the project itself: only what `pip install .` and the default templates need
+# Then the project itself (its dependencies are all there already): only what `pip install .`
+# and the default templates need
 # (.dockerignore keeps everything else, .env above all, out of the build context).
-COPY README.md /src/README.md
+COPY pyproject.toml README.md /src/
 COPY bot/ /src/bot/
 COPY tasks/ /src/tasks/
 COPY templates/ /src/templates/

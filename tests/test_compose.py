@@ -1,9 +1,10 @@
-"""docker-compose.yml, Dockerfile and .dockerignore, checked without a Docker engine.
+"""docker-compose.yml, docker-compose.secrets.yml, Dockerfile and .dockerignore, checked
+without a Docker engine.
 
-The compose file is validated against the Compose Specification JSON schema (a committed copy, so
-the test never depends on ../shared), and every service's command is resolved against the real
-command sets: `newsbot` subcommands from the Typer app, `celery` subcommands from Celery's own
-click group (Flower registers itself there through an entry point).
+The compose files are validated against the Compose Specification JSON schema (a committed copy,
+so the test never depends on ../shared), and every service's command is resolved against the
+real command sets: `newsbot` subcommands from the Typer app, `celery` subcommands from Celery's
+own click group.  The health checks are run as commands in tests/e2e/test_health.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 COMPOSE = REPO / "docker-compose.yml"
+SECRETS_OVERRIDE = REPO / "docker-compose.secrets.yml"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
 ENV_EXAMPLE = REPO / ".env.example"
@@ -92,7 +94,9 @@ def argv(service: dict[str, Any]) -> list[str]:
 # --- schema --------------------------------------------------------------------------------------
 
 
-def test_compose_file_is_valid_against_the_compose_spec(compose: dict[str, Any]) -> None:
+@pytest.mark.parametrize("path", [COMPOSE, SECRETS_OVERRIDE], ids=lambda p: p.name)
+def test_compose_file_is_valid_against_the_compose_spec(path: Path) -> None:
+    compose = yaml.safe_load(path.read_text(encoding="utf-8"))
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
     assert "draft-07" in schema["$schema"]
     jsonschema.Draft7Validator.check_schema(schema)
@@ -108,6 +112,10 @@ def test_schema_validation_is_not_vacuous(compose: dict[str, Any]) -> None:
     broken["services"]["worker"]["depends_on"]["redis"]["condition"] = "when_ready"
     broken["services"]["worker"]["stop_grace_period"] = 60
     assert not jsonschema.Draft7Validator(schema).is_valid(broken)
+    for mistake in ({"intervall": "15s"}, {"test": {"CMD": "python -m bot.health"}}):
+        broken = json.loads(json.dumps(compose))
+        broken["services"]["beat"]["healthcheck"] |= mistake
+        assert not jsonschema.Draft7Validator(schema).is_valid(broken)
 
 
 # --- commands ------------------------------------------------------------------------------------
@@ -141,22 +149,16 @@ def test_every_newsbot_command_exists_in_the_cli(services: dict[str, dict[str, A
 
 def test_every_celery_command_is_real(services: dict[str, dict[str, Any]]) -> None:
     known = celery_commands()
-    seen = 0
     for name, service in services.items():
         if "build" not in service:
             continue
         args = argv(service)
         if args[0] != "celery":
             continue
-        seen += 1
         rest = args[1:]
         assert "-A" in rest and rest[rest.index("-A") + 1] == "tasks", f"{name}: needs -A tasks"
         sub = next(a for i, a in enumerate(rest) if not a.startswith("-") and rest[i - 1] != "-A")
-        assert sub in known, (
-            f"{name}: `celery {sub}` is not a celery command here ({sorted(known)}); "
-            "Flower must be installed for `celery flower`"
-        )
-    assert seen >= 1  # flower
+        assert sub in known, f"{name}: `celery {sub}` is not a celery command here"
 
 
 def test_celery_app_module_is_loadable() -> None:
@@ -171,12 +173,11 @@ def test_celery_app_module_is_loadable() -> None:
     assert isinstance(app, Celery)
 
 
-def test_dockerfile_installs_flower_when_compose_runs_it(
-    services: dict[str, dict[str, Any]],
-) -> None:
-    if any("flower" in argv(s) for s in services.values() if "build" in s):
-        runs = " ".join(args for word, args in dockerfile_instructions() if word == "RUN")
-        assert re.search(r"\bflower\b", runs)
+def test_no_flower_without_task_events(services: dict[str, dict[str, Any]]) -> None:
+    """Flower shows only what workers send as events; newsbot's send none, so it would show
+    an empty page: it is not offered."""
+    assert "flower" not in services
+    assert not any("flower" in " ".join(argv(s)) for s in services.values() if "build" in s)
 
 
 # --- services ------------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ def test_redis_is_durable_and_health_checked(services: dict[str, dict[str, Any]]
     assert "ports" not in redis  # Redis is never published on the host
 
 
-@pytest.mark.parametrize("name", [*NEWSBOT_SERVICES, "flower"])
+@pytest.mark.parametrize("name", NEWSBOT_SERVICES)
 def test_app_services_wait_for_a_healthy_redis(
     services: dict[str, dict[str, Any]], name: str
 ) -> None:
@@ -231,14 +232,75 @@ def test_singletons_run_once(services: dict[str, dict[str, Any]], name: str) -> 
     assert service.get("scale", 1) == 1
 
 
-def test_flower_is_published_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
-    flower = services["flower"]
-    assert argv(flower)[:4] == ["celery", "-A", "tasks", "flower"]
-    assert "--port=5555" in argv(flower)
-    assert flower["ports"] == ["127.0.0.1:5555:5555"]
+def test_ports_are_published_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
     for name, service in services.items():
         for port in service.get("ports", []):
             assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} publicly"
+
+
+def test_webhook_port_is_published_where_the_bot_listens(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    bot = services["bot"]
+    host, _, port = bot["environment"]["BOT_WEBHOOK_LISTEN"].rpartition(":")
+    assert host == "0.0.0.0"  # inside the container; the host side is the loopback only
+    assert f"127.0.0.1:{port}:{port}" in bot["ports"]
+    assert port in ("443", "80", "88", "8443")  # the ports Telegram calls webhooks on
+    assert "BOT_WEBHOOK_URL" in COMPOSE.read_text(encoding="utf-8")
+    # the rest of the fixed container settings are the same as every other service's
+    for key in ("REDIS_URL", "SITE_DIR", "TEMPLATES_DIR", "DATA_DIR"):
+        assert bot["environment"][key] == services["worker"]["environment"][key]
+
+
+@pytest.mark.parametrize("name", NEWSBOT_SERVICES)
+def test_health_checks_use_the_heartbeats(services: dict[str, dict[str, Any]], name: str) -> None:
+    from bot.health import ROLES
+
+    check = services[name]["healthcheck"]
+    assert check["test"][0] == "CMD"
+    assert check["test"][1:] == ["python", "-m", "bot.health", name] and name in ROLES
+    for key in ("interval", "timeout", "start_period"):
+        assert re.fullmatch(r"\d+s", check[key]), key
+    assert int(check["timeout"][:-1]) < int(check["interval"][:-1])
+    assert check["retries"] >= 2
+
+
+def test_bot_waits_for_its_profile(services: dict[str, dict[str, Any]]) -> None:
+    """Without a token `newsbot bot` can only exit: it starts only when asked for."""
+    assert services["bot"]["profiles"] == ["bot"]
+    for name in ("redis", "worker", "beat"):
+        assert "profiles" not in services[name], f"{name} must start with a plain `up`"
+    assert not any("bot" in s.get("depends_on", {}) for s in services.values())
+    assert re.search(r"^# COMPOSE_PROFILES=bot$", ENV_EXAMPLE.read_text(encoding="utf-8"), re.M)
+
+
+def test_images_are_pinned(compose: dict[str, Any]) -> None:
+    pulled = [s["image"] for s in compose["services"].values() if "build" not in s]
+    froms = [a.split()[0] for w, a in dockerfile_instructions() if w == "FROM"]
+    assert pulled and froms
+    for image in pulled + froms:
+        _name, _, tag = image.partition(":")
+        assert tag and tag != "latest", f"{image}: no tag or `latest`"
+        assert re.match(r"\d+\.\d+\.\d+", tag), f"{image}: pin a full version, not {tag}"
+
+
+def test_secrets_override_feeds_the_file_settings() -> None:
+    from bot.config import Settings
+
+    override = yaml.safe_load(SECRETS_OVERRIDE.read_text(encoding="utf-8"))
+    defined = override["secrets"]
+    assert defined
+    for name, spec in defined.items():
+        assert spec["file"] == f"./secrets/{name}"
+        assert name in Settings.model_fields, f"{name} is no newsbot setting"
+    for service_name in NEWSBOT_SERVICES:
+        service = override["services"][service_name]
+        assert set(service["secrets"]) == set(defined)
+        env = service["environment"]
+        for name in defined:
+            assert env[f"{name.upper()}_FILE"] == f"/run/secrets/{name}"
+        assert not set(env) & {n.upper() for n in defined}  # never the value itself
+    assert "secrets/" in (REPO / ".gitignore").read_text(encoding="utf-8").splitlines()
 
 
 def env_example_names() -> set[str]:
@@ -277,7 +339,7 @@ def test_container_paths_override_host_paths(services: dict[str, dict[str, Any]]
 def test_dockerfile_shape() -> None:
     instructions = dockerfile_instructions()
     words = [w for w, _ in instructions]
-    assert instructions[0] == ("FROM", "python:3.11-slim")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+", instructions[0][1])
     assert exec_form("ENTRYPOINT") == ["newsbot"]
     assert exec_form("CMD") == ["run"]
     assert ("WORKDIR", "/app") in instructions

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import yaml
 
 from bot.fakes.telegram import FakeTelegram
 
@@ -22,6 +23,7 @@ from .conftest import E2E, Proc
 
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
 HOST = socket.gethostname()
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _health(env: dict[str, str], *args: str, cwd: Path) -> tuple[int, str, str]:
@@ -111,3 +113,27 @@ def test_split_processes_are_healthy_and_stop_cleanly(e2e: E2E, sig: signal.Sign
             assert TOKEN not in text
             # a cleanly stopped process takes its heartbeat with it
             assert _health(env, role, cwd=e2e.tmp)[0] == 1
+
+
+def test_the_compose_health_checks_as_commands(e2e: E2E) -> None:
+    """Each service's `healthcheck.test` from docker-compose.yml, run as written (with this
+    interpreter for `python`), answers from the heartbeat's age."""
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    client = redis.Redis.from_url(e2e.url)
+    env = {**e2e.env, "PYTHONPATH": os.pathsep.join(sys.path)}
+    for role in ("worker", "beat", "bot"):
+        test = compose["services"][role]["healthcheck"]["test"]
+        assert test[0] == "CMD" and test[1] == "python"
+        command = [sys.executable, *test[2:]]
+
+        def run(command: list[str] = command) -> int:
+            return subprocess.run(command, cwd=e2e.tmp, env=env, capture_output=True,
+                                  timeout=60).returncode
+
+        assert run() == 1  # nothing beats yet
+        now = float(client.time()[0])
+        client.hset(f"newsbot:health:{role}", f"{HOST}:99", repr(now - 2))
+        assert run() == 0
+        client.hset(f"newsbot:health:{role}", f"{HOST}:99", repr(now - 120))
+        assert run() == 1
+    client.close()
