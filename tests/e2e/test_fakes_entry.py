@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -68,6 +69,10 @@ def test_serve_prints_settings_that_the_fakes_accept(
     assert settings["X_API_URL"].startswith("http://127.0.0.1:")
     assert all(settings[k] for k in ("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN",
                                      "X_ACCESS_TOKEN_SECRET"))
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for name, value in settings.items():  # the README shows what `serve` prints
+        if not name.endswith("_API_URL"):
+            assert f"\n{name}={value}\n" in readme, name
     empty = _cli(e2e, control, "sent")
     assert empty.returncode == 0 and "== X: 0" in empty.stdout, empty.stdout + empty.stderr
     nobody = _cli(e2e, "http://127.0.0.1:9", "say", "/help", "--wait", "1")
