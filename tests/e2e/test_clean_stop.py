@@ -158,3 +158,15 @@ def test_bot_that_cannot_start_says_so_and_publishing_goes_on(
         time.sleep(0.1)
     _stop_and_check(proc, signal.SIGINT, _valkey_pid(data))
     assert WRONG_TOKEN not in proc.text() and TOKEN not in proc.text()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_starting_still_stops_the_embedded_server(
+    e2e: E2E, fakes: tuple[FakeTelegram, FakeX], sig: signal.Signals
+) -> None:
+    """Before Celery's worker owns the signals (SIGTERM would end Python at once): the server,
+    in a session of its own, must not outlive `newsbot run`."""
+    data = e2e.tmp / f"var-early-{sig.name}"
+    proc = e2e.start("run", extra_env=_env(fakes, token=None, reachable=True, data=data),
+                     ready="state in embedded Redis")
+    _stop_and_check(proc, sig, _valkey_pid(data))
