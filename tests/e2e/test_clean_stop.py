@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,7 +25,7 @@ from delivery_helpers import write_post
 from bot.fakes.telegram import FakeTelegram
 from bot.fakes.x import FakeX
 
-from .conftest import E2E, Proc
+from .conftest import E2E, NEWSBOT, Proc
 
 # The shape of a real token (the fake's default is shorter than Telegram's).
 TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
@@ -170,3 +171,30 @@ def test_a_signal_while_starting_still_stops_the_embedded_server(
     proc = e2e.start("run", extra_env=_env(fakes, token=None, reachable=True, data=data),
                      ready="state in embedded Redis")
     _stop_and_check(proc, sig, _valkey_pid(data))
+
+
+def test_newsbot_bot_alone_says_why_it_cannot_serve(
+    e2e: E2E, fakes: tuple[FakeTelegram, FakeX]
+) -> None:
+    """`newsbot bot`: an unreachable API is one line and the process still stops at once; a
+    token Telegram refuses ends it with one error line (exit 2)."""
+    tg = fakes[0]
+    settings = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHANNEL": str(CHAT),
+                "TELEGRAM_API_URL": _closed_port()}
+    proc = e2e.start("bot", extra_env=settings, ready="cannot reach the Telegram API")
+    started = time.monotonic()
+    os.killpg(proc.popen.pid, signal.SIGTERM)
+    assert proc.popen.wait(10) == 0 and time.monotonic() - started < STOP_WITHIN
+    lines = proc.text().strip().splitlines()
+    assert lines[-1] == "newsbot stopped" and "Traceback" not in proc.text()
+    assert sum("cannot reach the Telegram API" in line for line in lines) == 1
+
+    rejected = subprocess.run(
+        [NEWSBOT, "bot"], cwd=e2e.tmp, capture_output=True, text=True, timeout=60,
+        env={**e2e.env, **settings, "TELEGRAM_API_URL": tg.base_url,
+             "TELEGRAM_BOT_TOKEN": WRONG_TOKEN})
+    assert rejected.returncode == 2, rejected.stdout + rejected.stderr
+    assert "Traceback" not in rejected.stdout + rejected.stderr
+    assert rejected.stderr.strip().splitlines()[-1].startswith(
+        "error: Telegram rejected TELEGRAM_BOT_TOKEN")
+    assert WRONG_TOKEN not in rejected.stdout + rejected.stderr
