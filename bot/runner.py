@@ -174,40 +174,41 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-class _SignalSeen:
-    """Remembers the signal that started Celery's shutdown: a stop asked for by Ctrl-C or
-    SIGTERM is a clean end (exit 0), whatever exit code Celery gives its warm shutdown."""
+class _WorkerWatch:
+    """What the worker's life tells the rest of the process, through Celery's signals.
 
-    def __init__(self) -> None:
-        self.name: str | None = None
+    * the signal that started its shutdown: a stop asked for by Ctrl-C or SIGTERM is a clean
+      end (exit 0), whatever exit code Celery gives its warm shutdown;
+    * health beats (``bot.health``) for ``roles``, started once the worker is ready.
+
+    ``close()`` stops the beats (a stopped process is unhealthy at once) and disconnects.
+    """
+
+    def __init__(self, url: str, roles: tuple[str, ...]) -> None:
         from celery import signals
 
-        signals.worker_shutting_down.connect(self._seen, weak=False)
+        from bot.health import Heartbeat
 
-    def _seen(self, sig: str = "", **_: object) -> None:
-        self.name = sig or "signal"
+        self.signal: str | None = None
+        self._beats = [Heartbeat.for_url(url, role) for role in roles]
+        signals.worker_shutting_down.connect(self._shutting_down, weak=False)
+        signals.worker_ready.connect(self._ready, weak=False)
 
+    def _shutting_down(self, sig: str = "", **_: object) -> None:
+        self.signal = sig or "signal"
 
-def _heartbeats_with_worker(url: str, roles: tuple[str, ...]) -> list[object]:
-    """Health beats (``bot.health``) that start once the worker is ready and stop with it."""
-    from celery import signals
+    def _ready(self, **_: object) -> None:
+        for beat in self._beats:
+            beat.start()
 
-    from bot.health import Heartbeat
+    def close(self) -> None:
+        from celery import signals
 
-    beats = [Heartbeat.for_url(url, role) for role in roles]
-
-    def ready(**_: object) -> None:
-        for beat in beats:
-            beat.start()  # type: ignore[attr-defined]
-
-    signals.worker_ready.connect(ready, weak=False)
-    return beats
-
-
-def _stop_all(beats: list[object]) -> None:
-    for beat in beats:
-        with contextlib.suppress(Exception):
-            beat.stop()  # type: ignore[attr-defined]
+        signals.worker_shutting_down.disconnect(self._shutting_down)
+        signals.worker_ready.disconnect(self._ready)
+        for beat in self._beats:
+            with contextlib.suppress(Exception):
+                beat.stop()
 
 
 def run_all(
@@ -244,8 +245,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
                                       wait=STARTUP_WAIT_SECONDS, announce=announce)
     parts = _Parts()
     lost_state = threading.Event()
-    seen = _SignalSeen()
-    beats: list[object] = []
+    watch: _WorkerWatch | None = None
     if embedded is not None:
         add_secrets(embedded.password)
 
@@ -273,7 +273,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         parts.beat = beat
         parts.watcher = _start_watcher(settings)
         _start_editor_bot(settings, url, parts, announce)
-        beats = _heartbeats_with_worker(url, ("worker", "beat"))
+        watch = _WorkerWatch(url, ("worker", "beat"))
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
         try:
@@ -286,10 +286,11 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         code = int(getattr(worker, "exitcode", 0) or 0)
         if lost_state.is_set():
             return EXIT_LOST_STATE
-        return 0 if seen.name else code
+        return 0 if watch.signal else code
     finally:
         try:
-            _stop_all(beats)
+            if watch is not None:
+                watch.close()
             _stop(parts)
             if embedded is not None:
                 embedded.stop()
@@ -306,16 +307,15 @@ def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
-    seen = _SignalSeen()
-    beats = _heartbeats_with_worker(url, ("worker",))
+    watch = _WorkerWatch(url, ("worker",))
     try:
         worker = _worker(settings, hostname=f"newsbot-worker@{socket.gethostname()}",
                          concurrency=concurrency, pool=pool)
         worker.start()  # type: ignore[attr-defined]
         code = int(getattr(worker, "exitcode", 0) or 0)
-        return 0 if seen.name else code
+        return 0 if watch.signal else code
     finally:
-        _stop_all(beats)
+        watch.close()
         (announce or _stderr)("newsbot stopped")
 
 
@@ -338,7 +338,7 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
                        quiet=True).run()
     finally:
-        _stop_all([health])
+        health.stop()
         _stop(parts)
         (announce or _stderr)("newsbot stopped")
     return 0
