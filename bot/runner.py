@@ -179,23 +179,30 @@ class _WorkerWatch:
 
     * the signal that started its shutdown: a stop asked for by Ctrl-C or SIGTERM is a clean
       end (exit 0), whatever exit code Celery gives its warm shutdown;
-    * health beats (``bot.health``) for ``roles``, started once the worker is ready.
+    * health beats (``bot.health``) for ``roles``, started once the worker is ready;
+    * ``on_stop``, called as the shutdown starts (the editors' bot stops beside the warm
+      shutdown rather than after it).
 
     ``close()`` stops the beats (a stopped process is unhealthy at once) and disconnects.
     """
 
-    def __init__(self, url: str, roles: tuple[str, ...]) -> None:
+    def __init__(self, url: str, roles: tuple[str, ...],
+                 on_stop: Callable[[], None] | None = None) -> None:
         from celery import signals
 
         from bot.health import Heartbeat
 
         self.signal: str | None = None
+        self._on_stop = on_stop
         self._beats = [Heartbeat.for_url(url, role) for role in roles]
         signals.worker_shutting_down.connect(self._shutting_down, weak=False)
         signals.worker_ready.connect(self._ready, weak=False)
 
     def _shutting_down(self, sig: str = "", **_: object) -> None:
         self.signal = sig or "signal"
+        if self._on_stop is not None:
+            with contextlib.suppress(Exception):
+                self._on_stop()
 
     def _ready(self, **_: object) -> None:
         for beat in self._beats:
@@ -273,7 +280,9 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         parts.beat = beat
         parts.watcher = _start_watcher(settings)
         _start_editor_bot(settings, url, parts, announce)
-        watch = _WorkerWatch(url, ("worker", "beat"))
+        editor = parts.editor
+        watch = _WorkerWatch(url, ("worker", "beat"),
+                             on_stop=editor.request_stop if editor is not None else None)
         worker = _worker(settings, hostname=f"newsbot-run@{socket.gethostname()}",
                          concurrency=concurrency, pool="threads")
         try:

@@ -1,4 +1,4 @@
-"""The Celery app: ``celery -A tasks worker|beat|flower`` and ``newsbot run|worker|beat``.
+"""The Celery app: ``celery -A tasks worker|beat`` and ``newsbot run|worker|beat``.
 
 Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
 

@@ -50,6 +50,7 @@ Enqueue = Callable[[str], None]
 Report = Callable[[str, str], None]
 #: A stop (Ctrl-C) must end the bot within this, whatever the Telegram API is doing.
 STOP_SECONDS = 3.0
+UPDATER_STOP_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
 
 
@@ -114,6 +115,7 @@ def build_application(
     refusal_window_seconds: int = 600,
 ) -> Application:
     """The Application with every handler registered; not started."""
+    _install_one_line_errors()
     token = _token(settings)
     api = settings.telegram_api_url.rstrip("/")
     state = services.state
@@ -355,10 +357,44 @@ class _PollErrors:
 async def _shutdown(app: Application) -> None:
     updater = app.updater
     if updater is not None and updater.running:
-        await updater.stop()
+        # PTB's polling loop sleeps up to 30 s between failed polls, deaf to its stop event,
+        # and then confirms the last updates with one more getUpdates: with the API gone the
+        # stop would wait for both.  Past a short grace, the wait (and the task) is cancelled.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(updater.stop(), UPDATER_STOP_SECONDS)
     if app.running:
         await app.stop()
     await app.shutdown()
+
+
+def _install_one_line_errors() -> None:
+    """python-telegram-bot logs a full traceback for errors it survives (the last getUpdates
+    at shutdown failing, a poll failing without our callback): for a Telegram API error that is
+    one line with its reason, as everywhere else; a bug keeps its traceback.  Applied where
+    records are made, as ``bot.runner`` does for Celery: the redacting handlers render
+    tracebacks before any filter runs."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "_newsbot_telegram", False):
+        return
+    from telegram.error import TelegramError
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is None or not record.name.startswith("telegram") \
+                or not isinstance(exc, TelegramError):
+            return record
+        first = record.getMessage().split("\n", 1)[0]
+        record.msg = f"{first} ({type(exc).__name__}: {str(exc)[:200]})"
+        record.args = ()
+        record.exc_info = None
+        record.exc_text = None
+        if record.levelno > logging.WARNING:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return record
+
+    make._newsbot_telegram = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make)
 
 
 def _api_host(settings: Settings) -> str:
@@ -429,10 +465,14 @@ class BotThread:
         self._thread.start()
         return self
 
-    def stop(self, timeout: float = STOP_SECONDS + 2) -> None:
+    def request_stop(self) -> None:
+        """Ask the bot to stop without waiting (it stops beside the worker's warm shutdown)."""
         if self._thread.is_alive() and not self._loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
                 self._loop.call_soon_threadsafe(self._stop_event.set)
+
+    def stop(self, timeout: float = STOP_SECONDS + 2) -> None:
+        self.request_stop()
         self._thread.join(timeout)
 
     @property

@@ -43,6 +43,8 @@ Scanning, control, audit
 ``{ns}:pause``                   hash         present = paused: {"who", "reason", "at"}
 ``{ns}:audit``                   stream       capped (~10,000): who, action, target, result, at
 ``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
+``{ns}:health:{role}``           hash         "host:pid" -> server epoch: health beats of the
+                                              worker, beat and bot processes (``bot.health``)
 ``{ns}:alive:{wid}``             string       "1" while worker process ``wid`` (host:pid:start)
                                               is alive; short TTL, refreshed by its lease keeper
 ===============================  ===========  =====================================================

@@ -87,3 +87,22 @@ def test_newsbot_bot_alone_says_why_it_cannot_serve(
     assert rejected.stderr.strip().splitlines()[-1].startswith(
         "error: Telegram rejected TELEGRAM_BOT_TOKEN")
     assert WRONG_TOKEN not in rejected.stdout + rejected.stderr
+
+
+def test_telegram_gone_while_running_is_one_line_and_a_clean_stop(e2e: E2E) -> None:
+    """The API disappears under a running bot (before: a traceback per failed poll, and a stop
+    that waited for PTB's retry sleep): one line, and Ctrl-C still ends everything at once."""
+    data = e2e.tmp / "var-gone"
+    tg = FakeTelegram(token=TOKEN, enforce_rate_limits=False).start()
+    try:
+        tg.add_chat(CHAT, "newsfake")
+        env = {"REDIS_URL": "", "DATA_DIR": str(data), "TELEGRAM_BOT_TOKEN": TOKEN,
+               "TELEGRAM_CHANNEL": str(CHAT), "TELEGRAM_API_URL": tg.base_url}
+        proc = e2e.start("run", extra_env=env, ready="editors' bot is up as @")
+        _wait_for(proc, " ready.")
+    finally:
+        tg.stop()
+    _wait_for(proc, "polling Telegram failed")
+    time.sleep(4)  # several polls fail meanwhile
+    text = _stop_and_check(proc, signal.SIGINT, _valkey_pid(data))
+    assert sum("polling Telegram failed" in line for line in text.splitlines()) == 1
