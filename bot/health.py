@@ -1,6 +1,6 @@
 """Liveness of the long-running parts, for container health checks: `python -m bot.health worker`.
 
-Why a heartbeat of its own per role (``{ns}:health:{role}``, a hash "host:pid" -> server epoch)
+Why a heartbeat of its own per role (``Keys.health``: "host:pid" -> server epoch)
 rather than the worker heartbeat of the ``tick`` task: that one is written only when beat
 schedules a tick, so a stopped beat would make every healthy worker look dead, and beat and the
 editors' bot wrote nothing at all.  Each process beats for the roles it really runs (``newsbot
@@ -36,17 +36,8 @@ DEFAULT_MAX_AGE = 30.0
 NAMESPACE = "newsbot"
 
 
-def _key(namespace: str, role: str) -> str:
-    return f"{namespace}:health:{role}"
-
-
 def process_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _server_time(client: redis.Redis) -> float:
-    seconds, micros = client.time()
-    return float(seconds) + float(micros) / 1_000_000
 
 
 class Heartbeat:
@@ -57,22 +48,25 @@ class Heartbeat:
                  every: float = HEARTBEAT_SECONDS, owns_client: bool = False) -> None:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        from bot.state import State
+
         self.role = role
         self.every = every
-        self._key = _key(namespace, role)
         self._name = process_name()
         self._client = client
+        self._state = State(client, namespace=namespace)
         self._owns_client = owns_client
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @classmethod
     def for_url(cls, redis_url: str, role: str, **kwargs: float | str) -> Heartbeat:
-        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5,
+                                     decode_responses=True)
         return cls(client, role, owns_client=True, **kwargs)  # type: ignore[arg-type]
 
     def beat(self) -> None:
-        self._client.hset(self._key, self._name, repr(_server_time(self._client)))
+        self._state.health_beat(self.role, self._name)
 
     def _run(self) -> None:
         while True:
@@ -95,21 +89,16 @@ class Heartbeat:
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(self.every + 5)
         with contextlib.suppress(redis.RedisError):
-            self._client.hdel(self._key, self._name)
+            self._state.forget_health(self.role, self._name)
         if self._owns_client:
             self._client.close()
 
 
 def ages(client: redis.Redis, role: str, *, namespace: str = NAMESPACE) -> dict[str, float]:
     """Process name -> seconds since its last beat for ``role`` (by the server clock)."""
-    data = client.hgetall(_key(namespace, role))
-    now = _server_time(client)
-    out = {}
-    for name, stamp in data.items():
-        key = name.decode() if isinstance(name, bytes) else str(name)
-        with contextlib.suppress(ValueError):
-            out[key] = max(0.0, now - float(stamp))
-    return out
+    from bot.state import State
+
+    return State(client, namespace=namespace).health_ages(role)
 
 
 def check(client: redis.Redis, role: str, *, max_age: float = DEFAULT_MAX_AGE,
@@ -164,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.role}: not running (no REDIS_URL and no embedded Redis up)",
               file=sys.stderr)
         return 1
-    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3)
+    client = redis.Redis.from_url(url, socket_timeout=3, socket_connect_timeout=3,
+                                  decode_responses=True)
     try:
         healthy, line = check(client, args.role, max_age=args.max_age, any_host=args.any_host)
     except redis.RedisError as exc:

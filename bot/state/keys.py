@@ -43,10 +43,10 @@ Scanning, control, audit
 ``{ns}:pause``                   hash         present = paused: {"who", "reason", "at"}
 ``{ns}:audit``                   stream       capped (~10,000): who, action, target, result, at
 ``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
-``{ns}:health:{role}``           hash         "host:pid" -> server epoch: health beats of the
-                                              worker, beat and bot processes (``bot.health``)
 ``{ns}:alive:{wid}``             string       "1" while worker process ``wid`` (host:pid:start)
                                               is alive; short TTL, refreshed by its lease keeper
+``{ns}:health:{role}``           hash         "host:pid" -> server epoch: health beats of the
+                                              worker, beat and bot processes (``bot.health``)
 ===============================  ===========  =====================================================
 
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
@@ -215,6 +215,12 @@ class Keys:
         if not worker_id or any(c in worker_id for c in " \t\r\n{}"):
             raise ValueError(f"bad worker id {worker_id!r}")
         return f"{self.ns}:alive:{worker_id}"
+
+    def health(self, role: str) -> str:
+        """Health beats of one role ("worker", "beat", "bot"; ``bot.health``)."""
+        if role not in ("worker", "beat", "bot"):
+            raise ValueError(f"unknown role {role!r}")
+        return f"{self.ns}:health:{role}"
 
     # once-only claims and blobs
     def once(self, kind: str, ident: str) -> str:

@@ -812,3 +812,24 @@ class State:
         for wid in ids:
             pipe.exists(self.keys.alive(wid))
         return {wid for wid, n in zip(ids, pipe.execute(), strict=True) if n}
+
+    # ------------------------------------------------------------------ health beats
+    def health_beat(self, role: str, name: str) -> None:
+        """Process ``name`` ("host:pid") does ``role``'s job now (``bot.health``)."""
+        self.client.hset(self.keys.health(role), name, repr(self.now()))
+
+    def forget_health(self, role: str, name: str) -> None:
+        self.client.hdel(self.keys.health(role), name)
+
+    def health_ages(self, role: str) -> dict[str, float]:
+        """Process name -> seconds since its last health beat for ``role`` (server clock)."""
+        data = self.client.hgetall(self.keys.health(role))
+        now = self.now()
+        ages = {}
+        for name, stamp in data.items():
+            key = name.decode() if isinstance(name, bytes) else str(name)
+            try:
+                ages[key] = max(0.0, now - float(stamp))
+            except ValueError:  # not written by a health beat: not one
+                continue
+        return ages
