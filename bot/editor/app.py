@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -38,24 +36,24 @@ from .auth import EditorAuth, RefusalGate
 from .callbacks import CallbackSigner
 from .handlers import EditorDesk
 from .i18n import COMMANDS, LANGUAGES, command_descriptions
+from .lifecycle import (
+    STOP_SECONDS,
+    BotRejectedError,
+    Report,
+    install_one_line_errors,
+    log_report,
+    serve,
+    serve_until,
+    webhook_secret,
+)
 from .outbox import NoticeDispatcher
 
 __all__ = ["BotRejectedError", "BotThread", "EditorsFirst", "bot_main", "build_application",
-           "default_enqueue", "run_bot", "serve"]
+           "default_enqueue", "run_bot", "serve", "webhook_secret"]
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[str], None]
-#: (kind, line): kind is "up", "unreachable" or "stopped"; the line never holds the token.
-Report = Callable[[str, str], None]
-#: A stop (Ctrl-C) must end the bot within this, whatever the Telegram API is doing.
-STOP_SECONDS = 3.0
-UPDATER_STOP_SECONDS = 1.0
-MAX_RETRY_SECONDS = 30.0
-
-
-class BotRejectedError(Exception):
-    """Telegram refused the bot token: retrying cannot help."""
 
 
 def _token(settings: Settings) -> str:
@@ -115,7 +113,7 @@ def build_application(
     refusal_window_seconds: int = 600,
 ) -> Application:
     """The Application with every handler registered; not started."""
-    _install_one_line_errors()
+    install_one_line_errors()
     token = _token(settings)
     api = settings.telegram_api_url.rstrip("/")
     state = services.state
@@ -194,11 +192,6 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.warning("editor bot: %s while handling an update", type(error).__name__)
 
 
-def webhook_secret(token: str) -> str:
-    """Telegram's X-Telegram-Bot-Api-Secret-Token, derived so it survives restarts."""
-    return hashlib.sha256(b"newsbot-webhook\0" + token.encode()).hexdigest()[:48]
-
-
 def run_bot(
     settings: Settings,
     services: Any,
@@ -215,204 +208,6 @@ def run_bot(
     """
     serve(build_application(settings, services, enqueue=enqueue), settings,
           stop_signals=stop_signals, report=report, heartbeat=_bot_heartbeat(services))
-
-
-def serve(app: Application, settings: Settings, *,
-          stop_signals: Sequence[int] | None = (signal.SIGINT, signal.SIGTERM),
-          report: Report | None = None, heartbeat: Any = None) -> None:
-    """Run ``app`` in a new event loop until one of ``stop_signals`` (see ``_serve_until``)."""
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    try:
-        for sig in stop_signals or ():
-            loop.add_signal_handler(sig, stop.set)
-        loop.run_until_complete(_serve_until(app, settings, stop, report or _log_report,
-                                             heartbeat))
-    finally:
-        for sig in stop_signals or ():
-            with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
-        loop.close()
-
-
-async def _serve_until(app: Application, settings: Settings, stop: asyncio.Event,
-                       report: Report, heartbeat: Any = None) -> None:
-    """Connect, serve, and stop within seconds of ``stop`` being set, whatever the API does.
-
-    Why not PTB's ``run_polling``: its bootstrap retries cannot be interrupted (a stop while the
-    API is unreachable waited 15 s), it reports nothing when it gives up, and it owns signals.
-    Here ``getMe`` is tried until it answers (one line when it does not), only then is the bot
-    "up", and every step races the stop event.  The notice sender (``app.bot_data["notices"]``)
-    runs for as long as this does.
-    """
-    notices: NoticeDispatcher | None = app.bot_data.get("notices")
-    if notices is not None:
-        notices.start()
-    try:
-        if not await _connect(app, settings, stop, report):
-            return
-        if not await _until(_start_updates(app, settings), stop):
-            return
-        await app.start()
-        if heartbeat is not None:
-            heartbeat.start()
-        report("up", f"editors' bot is up as @{app.bot.username}")
-        await stop.wait()
-    finally:
-        if heartbeat is not None:
-            heartbeat.stop()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(_shutdown(app), STOP_SECONDS)
-        if notices is not None:
-            notices.close()
-
-
-async def _until(coro: Awaitable[Any], stop: asyncio.Event) -> bool:
-    """Await ``coro`` unless ``stop`` is set first (then it is cancelled): True if it ran."""
-    work = asyncio.ensure_future(coro)
-    waiter = asyncio.ensure_future(stop.wait())
-    done, _ = await asyncio.wait({work, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (work, waiter):
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-    if work in done:
-        work.result()  # raises what it raised
-        return True
-    return False
-
-
-async def _connect(app: Application, settings: Settings, stop: asyncio.Event,
-                   report: Report) -> bool:
-    """``getMe`` (``initialize``) until it answers: False when stopped first; raises
-    BotRejectedError for a token Telegram refuses (retrying cannot help)."""
-    from telegram.error import InvalidToken, RetryAfter, TelegramError
-
-    delay = 1.0
-    told = False
-    while not stop.is_set():
-        try:
-            if not await _until(app.initialize(), stop):
-                return False
-            break
-        except InvalidToken:
-            raise BotRejectedError(
-                "editors' bot stopped: Telegram rejected TELEGRAM_BOT_TOKEN (Unauthorized); "
-                "check the token with @BotFather") from None
-        except TelegramError as exc:
-            wait = exc.retry_after if isinstance(exc, RetryAfter) else delay
-            if not told:
-                report("unreachable", f"editors' bot cannot reach the Telegram API at "
-                       f"{_api_host(settings)} ({_reason(exc, settings)}); retrying")
-                told = True
-            seconds = wait.total_seconds() if hasattr(wait, "total_seconds") else float(wait)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), seconds)
-            delay = min(MAX_RETRY_SECONDS, delay * 2)
-    else:
-        return False
-    if app.post_init is not None:
-        await _until(app.post_init(app), stop)
-    return not stop.is_set()
-
-
-async def _start_updates(app: Application, settings: Settings) -> None:
-    updater = app.updater
-    assert updater is not None
-    if settings.bot_webhook_url:
-        host, _, port = settings.bot_webhook_listen.rpartition(":")
-        secret = webhook_secret(_token(settings))
-        await updater.start_webhook(
-            listen=host or "127.0.0.1",
-            port=int(port),
-            url_path=secret[:16],
-            webhook_url=f"{settings.bot_webhook_url.rstrip('/')}/{secret[:16]}",
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-            drop_pending_updates=False,
-            bootstrap_retries=-1,
-        )
-        return
-    await updater.start_polling(allowed_updates=Update.ALL_TYPES, bootstrap_retries=-1,
-                                error_callback=_PollErrors(settings))
-
-
-class _PollErrors:
-    """One line per outage of the long poll (PTB's default logs a traceback per failed poll,
-    hundreds while the API is unreachable); at most one a minute."""
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._last = 0.0
-
-    def __call__(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._last >= 60.0:
-            self._last = now
-            log.warning("editor bot: polling Telegram failed (%s); retrying",
-                        _reason(exc, self._settings))
-
-
-async def _shutdown(app: Application) -> None:
-    updater = app.updater
-    if updater is not None and updater.running:
-        # PTB's polling loop sleeps up to 30 s between failed polls, deaf to its stop event,
-        # and then confirms the last updates with one more getUpdates: with the API gone the
-        # stop would wait for both.  Past a short grace, the wait (and the task) is cancelled.
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(updater.stop(), UPDATER_STOP_SECONDS)
-    if app.running:
-        await app.stop()
-    await app.shutdown()
-
-
-def _install_one_line_errors() -> None:
-    """python-telegram-bot logs a full traceback for errors it survives (the last getUpdates
-    at shutdown failing, a poll failing without our callback): for a Telegram API error that is
-    one line with its reason, as everywhere else; a bug keeps its traceback.  Applied where
-    records are made, as ``bot.runner`` does for Celery: the redacting handlers render
-    tracebacks before any filter runs."""
-    factory = logging.getLogRecordFactory()
-    if getattr(factory, "_newsbot_telegram", False):
-        return
-    from telegram.error import TelegramError
-
-    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = factory(*args, **kwargs)
-        exc = record.exc_info[1] if record.exc_info else None
-        if exc is None or not record.name.startswith("telegram") \
-                or not isinstance(exc, TelegramError):
-            return record
-        first = record.getMessage().split("\n", 1)[0]
-        record.msg = f"{first} ({type(exc).__name__}: {str(exc)[:200]})"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        if record.levelno > logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return record
-
-    make._newsbot_telegram = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(make)
-
-
-def _api_host(settings: Settings) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(settings.telegram_api_url).netloc or settings.telegram_api_url
-
-
-def _reason(exc: BaseException, settings: Settings) -> str:
-    """The error's type and text, never the token (PTB puts request URLs in some texts)."""
-    text = f"{type(exc).__name__}: {exc}".split("\n", 1)[0][:200]
-    if settings.telegram_bot_token is not None:
-        text = text.replace(settings.telegram_bot_token.get_secret_value(), "***")
-    return text
-
-
-def _log_report(kind: str, line: str) -> None:
-    (log.info if kind == "up" else log.warning)("%s", line)
 
 
 def _bot_heartbeat(services: Any) -> Any:
@@ -440,7 +235,7 @@ class BotThread:
         self.app = build_application(settings, services, enqueue=enqueue)
         self._loop = asyncio.new_event_loop()
         self._stop_event = asyncio.Event()
-        self._report = report or _log_report
+        self._report = report or log_report
         self._heartbeat = _bot_heartbeat(services)
         self._thread = threading.Thread(target=self._run, name="editor-bot", daemon=True)
         self.error: BaseException | None = None
@@ -449,7 +244,7 @@ class BotThread:
         asyncio.set_event_loop(self._loop)
         try:
             self._loop.run_until_complete(
-                _serve_until(self.app, self.settings, self._stop_event, self._report,
+                serve_until(self.app, self.settings, self._stop_event, self._report,
                              self._heartbeat))
         except BotRejectedError as exc:
             self._report("stopped", str(exc))
