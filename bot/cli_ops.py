@@ -218,7 +218,10 @@ def _print_status(report: actions.StatusReport) -> None:
     console.print(table)
 
     if report.pending:
-        pending = Table(title="pending", title_justify="left")
+        shown = len(report.pending)
+        pending = Table(title="pending" if shown == report.pending_total else
+                        f"pending: the {shown} soonest of {report.pending_total}",
+                        title_justify="left")
         pending.add_column("due (UTC)", no_wrap=True)
         pending.add_column("state", no_wrap=True)
         pending.add_column("to", no_wrap=True)

@@ -514,6 +514,30 @@ class State:
         found.sort(key=lambda r: (r.updated_at or 0.0, r.key), reverse=True)
         return found
 
+    def pending(self, limit: int | None = 20) -> tuple[list[Record], int]:
+        """(at most ``limit`` waiting and retry_wait records, soonest due first and unscheduled
+        last; how many there are in all).
+
+        Why not ``records(state=...)``: in a burst a thousand records wait for a rate-limit
+        slot, and reading each of them made the status query take a second.  Only the ids and
+        the schedule's scores are read for all; the records only for those shown.
+        """
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.smembers(k.by_state("waiting"))
+        pipe.smembers(k.by_state("retry_wait"))
+        waiting, retrying = pipe.execute()
+        rids = sorted(set(waiting) | set(retrying))
+        total = len(rids)
+        if limit is not None and total > limit:
+            scores = self.client.zmscore(k.schedule, rids)
+            order = sorted(zip(rids, scores, strict=True),
+                           key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0]))
+            rids = [rid for rid, _score in order[:max(limit, 0)]]
+        found = [r for r in self._load(rids) if r.state in ("waiting", "retry_wait")]
+        found.sort(key=lambda r: (r.scheduled_at is None, r.scheduled_at or 0.0, r.key))
+        return found, total
+
     def counts(self) -> dict[str, int]:
         """Records per state (every state present, zeros included)."""
         pipe = self.client.pipeline(transaction=False)
