@@ -142,7 +142,10 @@ class _Pool:
             for _ in range(self.size):
                 self.children.append(subprocess.Popen(
                     [sys.executable, "-m", "bot.sources.parallel"], stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE, env=env, close_fds=True))
+                    stdout=subprocess.PIPE, env=env, close_fds=True,
+                    # Ctrl-C is for the scanning process, which stops its children itself; a
+                    # parent gone for good closes their stdin, and they end.
+                    start_new_session=False))
         except OSError as exc:
             self._give_up(f"could not start a reader process ({exc.strerror or exc})")
             return

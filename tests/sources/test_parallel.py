@@ -217,3 +217,70 @@ def test_auto_is_the_usable_cpus_within_the_cap() -> None:
     assert 1 <= parallel.auto_processes() <= parallel.MAX_AUTO_PROCESSES
     assert parallel.auto_processes() == min(len(os.sched_getaffinity(0)),
                                             parallel.MAX_AUTO_PROCESSES)
+
+
+def gone(pid: int) -> bool:
+    """Exited (a zombie waiting for whoever adopted it counts: it runs no more)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+    return "\nState:\tZ" in status
+
+
+def test_children_end_when_the_scanning_process_is_killed(site_builder: SiteBuilder,
+                                                          tmp_path: Path) -> None:
+    """kill -9 of a scan mid-read leaves no reader behind (their stdin closes; they end), and
+    a Ctrl-C meant for the scan's process group does not reach them."""
+    import subprocess
+    import sys
+    import time
+
+    site = mixed_site(site_builder, 60)
+    script = tmp_path / "scan.py"
+    script.write_text(f"""
+import sys, time
+from pathlib import Path
+from bot.sources import parallel
+from bot.sources.jekyll import iter_post_files
+from bot.sources.site import SiteConfig
+parallel.MIN_FILES, parallel.CHUNK = 1, 2
+started = []
+class Seen(parallel._Pool):
+    def start(self, chunks):
+        super().start(chunks)
+        started.extend(c.pid for c in self.children)
+    def _feed(self, chunks):  # two chunks, and the pipes left open: the readers wait for more
+        import pickle
+        for child in self.children:
+            parallel._write_frame(child.stdin, pickle.dumps(self.site))
+        for index, chunk in enumerate(chunks[:2]):
+            parallel._write_frame(self.children[index].stdin,
+                                  pickle.dumps([str(p) for p in chunk]))
+parallel._Pool = Seen
+site = SiteConfig.load(Path({str(site.root)!r}))
+reader = parallel.read_in_order(site, list(iter_post_files(site)), processes=2)
+next(reader)
+import signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # after the readers started: theirs is the default
+print(" ".join(map(str, started)), flush=True)
+time.sleep(60)
+""")
+    scan = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        assert scan.stdout is not None
+        pids = [int(p) for p in scan.stdout.readline().split()]
+        assert len(pids) == 2 and not any(gone(p) for p in pids)
+        os.killpg(scan.pid, signal.SIGINT)  # what Ctrl-C sends the scan's process group
+        time.sleep(0.5)
+        assert not any(gone(p) for p in pids), "a Ctrl-C for the scan reached its readers"
+        scan.kill()
+        scan.wait(timeout=5)
+        deadline = time.monotonic() + 10
+        while not all(gone(p) for p in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert all(gone(p) for p in pids)
+    finally:
+        if scan.poll() is None:
+            scan.kill()
