@@ -178,10 +178,10 @@ class State:
         for rid, spec, reply in zip(rids, specs, replies, strict=True):
             if int(reply[0]) == 1:
                 post_url, platform, destination, state, reason, scheduled_at = spec
-                out.append(Record.from_hash(rid, {
-                    "post": post_url, "platform": platform, "destination": destination,
-                    "state": state, "reason": reason, "attempts": "0",
-                    "scheduled_at": _num(scheduled_at)}))
+                out.append(Record(key=rid, post=post_url, platform=platform,
+                                  destination=destination, state=state, reason=reason,
+                                  scheduled_at=None if scheduled_at is None
+                                  else float(scheduled_at)))
             else:
                 out.append(Record.from_hash(rid, _pairs(reply[1])))
         return out
