@@ -96,7 +96,9 @@ def print_status(console: Console, report: Any) -> None:
             _line(console, Text.assemble("    ", literal(f"⚠ {note}", "yellow")))
 
     if report.pending:
-        _line(console, Text("pending (due UTC)", style="bold"))
+        shown, total = len(report.pending), getattr(report, "pending_total", len(report.pending))
+        _line(console, Text("pending (due UTC)" if shown == total else
+                            f"pending: the {shown} soonest of {total} (due UTC)", style="bold"))
         for p in report.pending:
             _line(console, Text.assemble(
                 "  ", literal(_short(p["eta"]) or "now"), "  ", literal(p["state"]), "  ",

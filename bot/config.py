@@ -89,6 +89,10 @@ class Settings(BaseSettings):
 
     # --- delivery ----------------------------------------------------------------------------
     scan_seconds: float = Field(60.0, gt=0, description="Safety-net rescan interval.")
+    scan_processes: int = Field(
+        0, ge=0, le=64,
+        description="Processes reading posts when a scan has many to read (0: one per CPU, "
+                    "up to 4; 1: read in the scanning process).")
     max_age_hours: float = Field(48.0, gt=0,
                                  description="Older posts are skipped (first seen or due).")
     max_attempts: int = Field(5, ge=1, le=50, description="Sends tried before a post is failed.")

@@ -169,6 +169,8 @@ class StatusReport:
     paused: bool
     pause: dict[str, Any] | None
     pending: list[dict[str, Any]]
+    """The soonest due of ``pending_total`` waiting and retry_wait records (at most the limit)."""
+    pending_total: int
     rate: dict[str, Any]
     workers: dict[str, float]  # name -> seconds since its heartbeat, fresh ones only
     mode: str  # "dry-run" | "live"
@@ -185,6 +187,7 @@ class StatusReport:
             "paused": self.paused,
             "pause": self.pause,
             "pending": list(self.pending),
+            "pending_total": self.pending_total,
             "rate": dict(self.rate),
             "workers": dict(self.workers),
             "workers_stale": dict(self.workers_stale),
@@ -679,8 +682,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
     for name in STATES:
         counts.setdefault(name, 0)
     records = state.records() if limit is None else state.recent(limit)
-    pending_records = [r for name in ("waiting", "retry_wait") for r in state.records(state=name)]
-    pending_records.sort(key=lambda r: (r.scheduled_at is None, r.scheduled_at or 0.0, r.key))
+    pending_records, pending_total = state.pending(limit)
     pending = [
         {"post": r.post, "platform": r.platform, "destination": r.destination, "state": r.state,
          "eta": iso(r.scheduled_at), "reason": r.reason, "attempts": r.attempts}
@@ -696,6 +698,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
         paused=info is not None,
         pause=pause_json,
         pending=pending,
+        pending_total=pending_total,
         rate=_rate(svc, now),
         workers=workers,
         workers_stale=stale,

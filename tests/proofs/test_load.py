@@ -1,5 +1,5 @@
 """The load proof's short version (``python -m proofs load --short``, 1-2 minutes): a 60-post
-burst against fakes enforcing Telegram's limits, and a 1,000-post first-run baseline."""
+burst against fakes enforcing Telegram's limits, and a 5,000-post first-run baseline."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def test_the_least_time_of_a_channel_drain() -> None:
     assert pct([float(i) for i in range(1, 101)], 0.95) == 95.0
 
 
-BASELINE_PROMISE = "first-run baseline of 1,000 posts within"
+BASELINE_PROMISE = "first-run baseline of 5,000 posts within"
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +68,7 @@ def test_short_load_proof_keeps_its_promises(short_table: str) -> None:
     p50, p95 = (float(v) for v in figure(out, "status query p50 / p95, ms").split(" / "))
     assert p50 <= p95 < 200.0
     assert "/" in figure(out, "`newsbot status --json` wall p50 / p95, ms")
-    assert figure(out, "baseline: records skipped as baseline / bad files reported") == "2000 / 3"
+    assert figure(out, "baseline: records skipped as baseline / bad files reported") == "10000 / 3"
 
 
 @pytest.mark.xfail(strict=True, reason="the first scan is not yet within 10 s per 20,000 posts "
