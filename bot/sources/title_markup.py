@@ -14,7 +14,11 @@ import re
 
 __all__ = ["dropped_markup_note"]
 
-_TAG = re.compile(r"</?([A-Za-z][^\s/>]*)[^>]*>")
+# Bounded and stopping at the next `<`: a hostile title (`<a<a<a...` with no `>`) costs linear
+# time, not a scan to the end from every `<`.
+_TAG = re.compile(r"</?([A-Za-z][^\s/<>]{0,64})[^<>]{0,1000}>")
+MAX_TITLE_CHARS = 4096
+"""Most of a title looked at (a title is a line; what follows is not worth a warning)."""
 _SPACE = re.compile(r"\s+")
 
 # HTML elements (WHATWG, plus a few obsolete ones browsers still know); anything else in angle
@@ -31,8 +35,9 @@ template textarea tfoot th thead time title tr track tt u ul var video wbr math
 _HTML_ELEMENTS = frozenset(_ELEMENT_NAMES.split())
 
 
-def _words(text: str) -> str:
-    return _SPACE.sub(" ", text).strip()
+def _letters(text: str) -> str:
+    """Text without its whitespace: tags may or may not separate words (`H<sub>2</sub>O`)."""
+    return _SPACE.sub("", text)
 
 
 def dropped_markup_note(markup: str, shown: str) -> str | None:
@@ -42,10 +47,12 @@ def dropped_markup_note(markup: str, shown: str) -> str | None:
     """
     if "<" not in markup:
         return None
+    if len(markup) > MAX_TITLE_CHARS:
+        markup, shown = markup[:MAX_TITLE_CHARS], shown[:MAX_TITLE_CHARS]
     unknown = [m.group(0) for m in _TAG.finditer(markup)
                if m.group(1).lower() not in _HTML_ELEMENTS]
     # Known tags whose content no browser shows (`<script>`, `<style>`) drop words too.
-    words_kept = _words(html.unescape(_TAG.sub(" ", markup))) == _words(shown)
+    words_kept = _letters(html.unescape(_TAG.sub("", markup))) == _letters(shown)
     if not unknown and words_kept:
         return None
     if unknown:
