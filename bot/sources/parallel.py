@@ -145,7 +145,7 @@ class _Pool:
                     stdout=subprocess.PIPE, env=env, close_fds=True,
                     # Ctrl-C is for the scanning process, which stops its children itself; a
                     # parent gone for good closes their stdin, and they end.
-                    start_new_session=False))
+                    start_new_session=True))
         except OSError as exc:
             self._give_up(f"could not start a reader process ({exc.strerror or exc})")
             return
