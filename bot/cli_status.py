@@ -26,6 +26,15 @@ _STATE_STYLE = {
 }
 
 
+_WINDOW_NAMES = {"15min": "15 min window", "user24h": "24 h user window",
+                 "app24h": "24 h app window"}
+
+
+def _window_order(name: str) -> tuple[int, str]:
+    order = list(_WINDOW_NAMES)
+    return (order.index(name) if name in order else len(order), name)
+
+
 def ago(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f}s ago"
@@ -115,8 +124,14 @@ def print_status(console: Console, report: Any) -> None:
 def _rate_line(entry: Mapping[str, Any], names: Mapping[str, str]) -> Text:
     parts = [literal(f"{r['remaining']}/{r['limit']} per {span(float(r['window']))}")
              for r in entry["rules"]]
+    windows = entry.get("platform_windows") or {}
+    said = [f"{w['remaining']} left in its {_WINDOW_NAMES.get(name, name)} (resets "
+            f"{_short(w['reset_at'])[5:16]} UTC)"
+            for name, w in sorted(windows.items(), key=lambda kv: _window_order(kv[0]))]
+    if said:
+        parts.append(literal(f"{entry['platform'].upper()} says " + ", ".join(said)))
     daily = entry.get("daily")
-    if daily and daily.get("platform_remaining") is not None:
+    if not windows and daily and daily.get("platform_remaining") is not None:
         parts.append(literal(f"platform says {daily['platform_remaining']} left today"))
     if entry.get("blocked_until"):
         parts.append(literal(f"blocked until {_short(entry['blocked_until'])}", "red"))

@@ -166,7 +166,12 @@ def test_the_x_account_shows_by_its_handle_once_a_post_taught_it(
 
         after = newsbot("status", env=live)
         lines = _lines(after.out)
-        assert "rate x @newsbot_test: platform says 99 left today" in lines
+        [rate] = [line for line in lines if line.startswith("rate x @newsbot_test: ")]
+        # X's own windows, as its answer to the post stated them
+        assert re.fullmatch(
+            r"rate x @newsbot_test: X says 99 left in its 15 min window \(resets [-\d: ]+ UTC\), "
+            r"99 left in its 24 h user window \(resets [-\d: ]+ UTC\), 9999 left in its 24 h "
+            r"app window \(resets [-\d: ]+ UTC\)", rate), rate
         assert any(line.endswith("sent  x @newsbot_test") for line in lines), after.out
         data = json.loads(newsbot("status", "--json", env=live).out)
         assert data["destination_names"] == {"x:x": "@newsbot_test"}

@@ -637,6 +637,11 @@ def _rate(svc: DeliveryServices, now: float) -> dict[str, Any]:
             entry["rules"] = []
             entry["blocked_until"] = iso(svc.limiter.blocked_until(spec.bucket, now=now))
             entry["wait"] = 0.0
+        windows = svc.limiter.platform_windows(spec.bucket, now=now)
+        if windows:  # X's own figures, as its last answer stated them
+            entry["platform_windows"] = {
+                name: {"remaining": w["remaining"], "reset_at": iso(w["reset_at"])}
+                for name, w in windows.items()}
         if platform == "x":
             limit = settings.x_daily_limit
             daily = svc.limiter.daily_counter(spec.bucket, limit or 1_000_000_000, now=now)
