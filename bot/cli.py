@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from bot.cli_text import literal
+from bot.cli_logging import command_log_level, set_verbose
+from bot.cli_text import literal, warn
 from bot.config import ConfigError, Settings, load_settings
 from bot.logs import configure_logging
 from bot.platforms import PLATFORMS
@@ -46,10 +47,19 @@ class UserError(Exception):
     """An expected problem: printed as one line, exit status 2."""
 
 
+@app.callback()
+def _global_options(
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Show INFO log lines (commands log only warnings by default)."
+    )] = False,
+) -> None:
+    set_verbose(verbose)
+
+
 def _settings(site: Path | None) -> Settings:
     """Load settings and set up redacted logging before anything can log a secret."""
     settings = load_settings(site_dir=site)
-    configure_logging(settings.log_level, secrets=settings.secret_values())
+    configure_logging(command_log_level(settings.log_level), secrets=settings.secret_values())
     return settings
 
 
@@ -96,6 +106,8 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
         rows = check_site(site_cfg, now)
 
     bad = [r for r in rows if not r.ok]
+    for r in rows:
+        warn(err_console, *(f"{r.file}: {w}" for w in r.warnings))
     if as_json:
         _print_json([r.to_json() for r in rows])
     else:
@@ -140,10 +152,9 @@ def preview(
     as_json: JsonOption = False,
 ) -> None:
     """Print each teaser exactly as it would be sent, its length against its limit, the image."""
-    from rich.panel import Panel
-
-    from bot.actions.content import ContentTools, image_summary, post_json, prepare, teaser_json
+    from bot.actions.content import ContentTools, post_json, prepare, teaser_json
     from bot.actions.lookup import PostLookupError, find_post
+    from bot.cli_text import image_line, print_teaser
 
     if platform not in (*PLATFORMS, "all"):
         raise UserError(f"unknown platform {platform!r}; choose telegram, x or all")
@@ -155,6 +166,7 @@ def preview(
         raise UserError(str(exc)) from None
     wanted = PLATFORMS if platform == "all" else (platform,)
     items = [prepare(tools, post, p) for p in wanted]
+    warn(err_console, *post.warnings)
 
     if as_json:
         _print_json(
@@ -165,7 +177,8 @@ def preview(
         Text.assemble(
             literal(post.title, "bold"), "\n", literal(post.url), "\n",
             literal(f"{post.rel_path} · {post.date.isoformat()}", "dim"),
-        )
+        ),
+        soft_wrap=True,  # the URL whole, whatever the width
     )
     why_not = post.unpublishable_reason(datetime.now(UTC))
     if why_not:
@@ -175,15 +188,9 @@ def preview(
         over = t.length > t.limit
         measure = f"[{'red' if over else 'green'}]{t.platform} {t.length}/{t.limit}[/]"
         shortened = " · shortened" if t.shortened else ""
-        console.print(
-            Panel(
-                literal(t.text, multiline=True),
-                title=f"{measure}{shortened}",
-                subtitle=literal(image_summary(item.image)),
-                title_align="left",
-                subtitle_align="left",
-            )
-        )
+        print_teaser(console, Text.from_markup(f"{measure}{shortened}"), t.text)
+        # Below the panel, not as its subtitle: a border cuts a long image failure reason.
+        console.print(image_line(item.image))
 
 
 def _register_more() -> None:

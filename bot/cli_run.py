@@ -29,12 +29,16 @@ def register(app: typer.Typer) -> None:
     app.command("bot")(editor_bot)
 
 
-def _load(site: Path | None):  # -> Settings
+def _load(site: Path | None, *, service: bool = True):  # -> Settings
+    """Settings and logging; a one-shot command (``service=False``) logs only warnings."""
+    from bot.cli_logging import quiet_command_logs
     from bot.config import load_settings
     from bot.runner import setup_logging
 
     settings = load_settings(site_dir=site)
     setup_logging(settings)
+    if not service:
+        quiet_command_logs(settings.log_level)
     return settings
 
 
@@ -97,7 +101,7 @@ def scan(
     from bot.delivery.planner import scan as run_scan
     from bot.delivery.services import Services
 
-    settings = _load(site)
+    settings = _load(site, service=False)
     url, embedded = connect_redis(settings)
     no_worker = embedded is not None and embedded.owned  # nothing else runs it: no `run` is up
     try:

@@ -40,6 +40,7 @@ from bot.sources.postpaths import (
 )
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
+from bot.sources.title_markup import dropped_markup_note
 from bot.sources.yaml_front import FrontMatterTooLargeError, load_yaml
 
 __all__ = [
@@ -490,7 +491,13 @@ def _build(
         telegram_text=_clean_block("telegram_text", front.get("telegram_text")),
         x_text=_clean_block("x_text", front.get("x_text")),
         extra={str(k): v for k, v in front.items() if k not in _KNOWN_KEYS},
+        warnings=_title_warnings(front.get("title"), title),
     )
+
+
+def _title_warnings(value: object, title: str) -> tuple[str, ...]:
+    note = dropped_markup_note(_scalar_text("title", value) or "", title)
+    return (note,) if note else ()
 
 
 def _rel(site: SiteConfig, path: Path) -> str:

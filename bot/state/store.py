@@ -60,6 +60,15 @@ def server_time(client: redis.Redis) -> float:
 
 _JSON_CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
 
+# KEYS[1] the pause hash; ARGV who, reason, now.  Returns 1 when the pause is new.
+_PAUSE = """
+local created = redis.call('HSETNX', KEYS[1], 'at', ARGV[3])
+if created == 1 or ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'who', ARGV[1], 'reason', ARGV[2])
+end
+return created
+"""
+
 
 def _clean(value: str) -> str:
     """Outside text as it may be stored: controls escaped, lone surrogates as escapes."""
@@ -723,10 +732,15 @@ class State:
         return value if value is None or isinstance(value, str) else value.decode()
 
     # ------------------------------------------------------------------ pause
-    def pause(self, who: str, reason: str = "", now: float | None = None) -> None:
+    def pause(self, who: str, reason: str = "", now: float | None = None) -> bool:
+        """Set the pause; True when it was not set before.
+
+        A second pause keeps the first one's time; a reason given with it replaces the old
+        reason (and names who gave it), while a second pause without a reason keeps the old
+        one rather than wiping it.  One script, so a resume in between cannot leave a half flag.
+        """
         stamp = now if now is not None else self.now()
-        self.client.hset(self.keys.pause, mapping={"who": who, "reason": reason,
-                                                   "at": repr(stamp)})
+        return bool(self.client.eval(_PAUSE, 1, self.keys.pause, who, reason, repr(stamp)))
 
     def resume(self, who: str) -> bool:
         """Clear the pause flag; False if it was not set.  (``who`` goes to the audit log.)"""
@@ -819,6 +833,16 @@ class State:
 
     def forget_heartbeat(self, name: str) -> None:
         self.client.hdel(self.keys.heartbeat, name)
+
+    # ------------------------------------------------------------------ destination names
+    def name_destination(self, platform: str, destination: str, name: str) -> None:
+        """Remember a readable name the platform told us (the X account's @handle)."""
+        self.client.hset(self.keys.destination_names, f"{platform}:{destination}",
+                         _clean(name)[:100])
+
+    def destination_names(self) -> dict[str, str]:
+        """``"platform:destination"`` -> readable name, for what has one."""
+        return dict(self.client.hgetall(self.keys.destination_names))
 
     # ------------------------------------------------------------------ worker liveness
     def prove_alive(self, worker_id: str, ttl: float) -> None:
