@@ -22,19 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote
 
-import redis
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from bot.actions import delivery as actions
-from bot.cli_text import literal
-from bot.config import Settings
 from bot.platforms import PLATFORMS
-from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
 if TYPE_CHECKING:
+    from bot.actions import delivery as actions
+    from bot.config import Settings
     from bot.delivery.services import Services
+    from bot.redis_embedded import Attachment
+
+# Redis, rich, pydantic and the actions are imported inside the functions that use them:
+# registering these commands must cost nothing, or every `newsbot --help` pays for them.
 
 _RESULT_STYLE = {
     "queued": "green", "already_sent": "cyan", "marked_sent": "cyan", "skipped": "yellow",
@@ -49,7 +48,7 @@ _STATE_STYLE = {
 
 # Same as bot.cli's options; defined here because typer resolves these (string) annotations in
 # this module's globals, and importing them from bot.cli at import time would be circular.
-RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.")]
+RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.", metavar="REF")]
 SiteOption = Annotated[
     Path | None,
     typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
@@ -81,6 +80,7 @@ def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
     """
     from bot.cli import UserError
     from bot.logs import add_secrets
+    from bot.redis_embedded import EmbeddedRedisUnavailableError, attach_embedded
 
     if settings.redis_url:
         return settings.redis_url, None
@@ -112,6 +112,8 @@ def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]
 
 @contextmanager
 def session(site: Path | None) -> Iterator[OpsSession]:
+    import redis
+
     from bot.cli import UserError, _settings
     from bot.delivery.services import Services
 
@@ -135,7 +137,10 @@ def session(site: Path | None) -> Iterator[OpsSession]:
 
 # ------------------------------------------------------------------------------------- output
 def _print_report(report: actions.DeliveryReport, as_json: bool) -> None:
+    from rich.text import Text
+
     from bot.cli import _print_json, console
+    from bot.cli_text import literal
 
     if as_json:
         _print_json(report.to_json())
@@ -185,7 +190,11 @@ def _short(iso_text: str | None) -> str:
 
 
 def _print_status(report: actions.StatusReport) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
     from bot.cli import console
+    from bot.cli_text import literal
 
     head = Text.assemble("mode ", ("dry-run", "yellow") if report.mode == "dry-run"
                          else ("live", "green"))
@@ -268,6 +277,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Publish a post by hand now (a stale, baseline or skipped one; --force re-posts)."""
+        from bot.actions import delivery as actions
+
         wanted = _platforms(platform)
         with session(site) as ops:
             def run(confirm: bool) -> actions.DeliveryReport:
@@ -295,6 +306,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
+        from bot.actions import delivery as actions
+
         with session(site) as ops:
             report = actions.status(ops.services, limit=None if all_ else 20)
         if as_json:
@@ -311,6 +324,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
+        from bot.actions import delivery as actions
+
         wanted = _platforms(platform)
         with session(site) as ops:
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
@@ -320,6 +335,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
+        from bot.actions import delivery as actions
+
         with session(site) as ops:
             report = actions.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
@@ -338,6 +355,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Settle an in-doubt delivery (a send interrupted before its outcome was known)."""
+        from bot.actions import delivery as actions
+
         if resend == mark_sent:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
@@ -354,6 +373,8 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
+        from bot.actions import delivery as actions
+
         with session(site) as ops:
             report = actions.pause(ops.services, ops.who, reason)
         if as_json:
@@ -371,6 +392,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from bot.actions.audit import audit_entries
+        from bot.cli_text import literal
 
         with session(site) as ops:
             rows = audit_entries(ops.services, limit)
@@ -388,6 +410,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
+        from bot.actions import delivery as actions
+
         with session(site) as ops:
             report = actions.resume(ops.services, ops.who, ops.enqueue)
         if as_json:
