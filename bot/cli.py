@@ -101,17 +101,19 @@ def _root(
 
 
 def _settings(site: Path | None, *, reading: bool = False) -> Settings:
-    """Load and check the settings, and set up redacted logging before anything can log a
-    secret.  ``reading``: the command only reads the site (check, preview), so a missing site
-    URL is a warning there, not an error."""
+    """Load and check the settings (`bot.preflight`), and set up redacted logging before
+    anything can log a secret.  ``reading``: the command only reads the site (check, preview),
+    so a missing site URL is a warning there, not an error, and the state is not needed."""
     from bot.config import load_settings
     from bot.logs import configure_logging
-    from bot.preflight import check_settings
+    from bot.preflight import check_data_dir, check_settings
 
     settings = load_settings(site_dir=site)
     configure_logging(settings.log_level, secrets=settings.secret_values())
     for line in check_settings(settings, reading=reading):
         warn(line)
+    if not reading and not settings.redis_url:  # the embedded Redis keeps its data there
+        check_data_dir(settings)
     return settings
 
 
