@@ -157,8 +157,9 @@ def _print_report(report: actions.DeliveryReport, as_json: bool) -> None:
         line = Text.assemble((f"{o.platform:<9}", "bold"), literal(f"{o.destination}  "),
                              (o.result.replace("_", " "), style), literal(f"  {o.message}"))
         console.print(line, highlight=False, soft_wrap=True)
-    if report.error:
-        console.print(literal(report.error, "red"))
+    if report.error:  # the exit status is 1: every line saying why starts with `error:`
+        console.print(Text.assemble(("error:", "bold red"), " ", literal(report.error)),
+                      soft_wrap=True)
 
 
 def _finish(report: actions.DeliveryReport, as_json: bool) -> None:
