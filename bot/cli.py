@@ -283,15 +283,25 @@ def _register_more() -> None:
 _register_more()
 
 
+#: Exceptions that are an operator's problem to fix, by module: looked up only in modules that
+#: are already loaded (one that raised is), so an error never pays for importing the rest.
+_EXPECTED = (
+    ("bot.config", "ConfigError"),
+    ("bot.sources.site", "SiteError"),
+    ("bot.teasers", "TemplateError"),
+    ("bot.redis_embedded", "EmbeddedRedisBusyError"),
+    ("bot.redis_embedded", "EmbeddedRedisUnavailableError"),
+)
+
+
 def _expected(exc: BaseException) -> bool:
     """A problem the user can act on (one line, exit 2), not a bug (a traceback)."""
-    from bot.config import ConfigError
-    from bot.redis_embedded import EmbeddedRedisBusyError, EmbeddedRedisUnavailableError
-    from bot.sources.site import SiteError
-    from bot.teasers import TemplateError
-
-    return isinstance(exc, ConfigError | SiteError | UserError | TemplateError
-                      | EmbeddedRedisBusyError | EmbeddedRedisUnavailableError)
+    kinds: list[type[BaseException]] = [UserError]
+    for module, name in _EXPECTED:
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            kinds.append(getattr(loaded, name))
+    return isinstance(exc, tuple(kinds))
 
 
 def _error_line(message: object) -> None:
