@@ -90,7 +90,6 @@ def check_data_dir(settings: Settings) -> Path:
     if data.exists() and not data.is_dir():
         raise ConfigError(f"DATA_DIR: {data} is a file, not a folder")
     try:
-        fresh = not data.exists()
         data.mkdir(parents=True, exist_ok=True)
         probe = data / f".write-test-{os.getpid()}"
         probe.write_bytes(b"")
@@ -98,9 +97,10 @@ def check_data_dir(settings: Settings) -> Path:
     except OSError as exc:
         raise ConfigError(f"DATA_DIR: {data} is not writable by this user "
                           f"({exc.strerror or exc})") from None
-    if fresh and resolved.is_relative_to(site):
+    ignore = data / ".gitignore"
+    if resolved.is_relative_to(site) and not ignore.exists():
         # Inside a site that is a git checkout: keep the state out of its commits.
-        (data / ".gitignore").write_text("# newsbot's state (DATA_DIR): never commit it\n*\n")
+        ignore.write_text("# newsbot's state (DATA_DIR): never commit it\n*\n")
     return data
 
 
