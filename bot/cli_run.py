@@ -30,8 +30,8 @@ def register(app: typer.Typer) -> None:
 
 
 def _load(site: Path | None, *, serve: bool = False, needs_token: bool = False):  # -> Settings
-    """Settings checked before anything starts (`bot.preflight`): a process that serves
-    (run, worker, beat, bot) also needs a writable DATA_DIR and a Redis that answers now."""
+    """Settings checked before anything starts (`bot.preflight`): a writable DATA_DIR (always
+    for a process that serves: run, worker, beat, bot) and a REDIS_URL that answers now."""
     from bot.cli import warn
     from bot.config import ConfigError, load_settings
     from bot.preflight import check_data_dir, check_redis, check_settings
@@ -45,7 +45,7 @@ def _load(site: Path | None, *, serve: bool = False, needs_token: bool = False):
         warn(line)
     if serve or not settings.redis_url:
         check_data_dir(settings)
-    if serve and settings.redis_url:
+    if settings.redis_url:  # one line now, not Celery's or redis-py's traceback later
         check_redis(settings.redis_url)
     return settings
 

@@ -132,11 +132,14 @@ def test_redis_url_of_the_wrong_kind_is_refused_naming_the_setting(site: Path,
         assert url not in line
 
 
-@pytest.mark.parametrize("command", ["run", "worker", "beat"])
+@pytest.mark.parametrize("command", ["run", "worker", "beat", "bot", "scan"])
 def test_an_unreachable_redis_stops_a_process_at_start_in_one_line(
         command: str, site: Path, tmp_path: Path) -> None:
     url = f"redis://:{PASSWORD}@127.0.0.1:9/0"  # the discard port: nothing listens there
-    run = newsbot(command, "--site", str(site), env={"REDIS_URL": url}, cwd=tmp_path, timeout=30)
+    env = {"REDIS_URL": url, "DATA_DIR": str(tmp_path / "data")}
+    if command == "bot":
+        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHANNEL="@newsbot_test")
+    run = newsbot(command, "--site", str(site), env=env, cwd=tmp_path, timeout=30)
     assert_refused(run, "REDIS_URL", "cannot reach Redis", "127.0.0.1:9")
     assert not run.stdout
 
