@@ -52,7 +52,7 @@ def _load(site: Path | None, *, serve: bool = False, needs_token: bool = False):
 
 def run(
     site: SiteOption = None,
-    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel sends.")] = 4,
 ) -> None:
     """Everything on one machine: embedded Redis (unless REDIS_URL), worker, beat, file watcher."""
     from bot.runner import run_all
@@ -65,11 +65,15 @@ def run(
 
 def worker(
     site: SiteOption = None,
-    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel sends.")] = 4,
     pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
 ) -> None:
     """A publish worker for split deployments (REDIS_URL required; run as many as you like)."""
     from bot.runner import run_worker
+
+    if pool not in ("threads", "prefork", "solo"):
+        raise typer.BadParameter(f"{pool!r} is not one of threads, prefork, solo",
+                                 param_hint="'--pool'")
 
     raise typer.Exit(run_worker(_load(site, serve=True), concurrency=concurrency, pool=pool))
 

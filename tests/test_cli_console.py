@@ -47,6 +47,16 @@ def newsbot(*args: str, env: dict[str, str] | None = None, cwd: Path,
                           timeout=timeout)
 
 
+def newsbots(*calls: tuple[list[str], dict[str, str]], cwd: Path,
+             timeout: float = 60) -> list[subprocess.CompletedProcess[str]]:
+    """Several independent commands at once (each process start costs most of a second)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        return list(pool.map(lambda c: newsbot(*c[0], env=c[1], cwd=cwd, timeout=timeout),
+                             calls))
+
+
 def assert_refused(run: subprocess.CompletedProcess[str], *words: str, usage: bool = False,
                    code: int = 2) -> str:
     """Exit `code`, exactly one `error:` line on stderr naming `words`, no traceback, no secret;
@@ -77,7 +87,7 @@ def site(tmp_path: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------ usage errors
-@pytest.mark.parametrize("argv, words", [
+USAGE_ERRORS = [
     ([], ["missing command", "status"]),
     (["preview"], ["missing argument", "REF"]),
     (["frobnicate"], ["no such command", "frobnicate"]),
@@ -86,32 +96,37 @@ def site(tmp_path: Path) -> Path:
     (["status", "--bogus"], ["no such option", "--bogus"]),
     (["push"], ["missing argument"]),
     (["run", "--concurrency", "many"], ["--concurrency"]),
-], ids=["alone", "preview", "frobnicate", "audit-n-0", "backfill-1", "bogus-option", "push",
-        "concurrency-many"])
-def test_a_usage_error_is_the_usage_line_and_one_error_line(
-        argv: list[str], words: list[str], tmp_path: Path) -> None:
-    assert_refused(newsbot(*argv, cwd=tmp_path), *words, usage=True)
+    (["run", "--concurrency", "0"], ["--concurrency"]),
+    (["worker", "--pool", "fork"], ["--pool", "threads, prefork, solo"]),
+]
+
+
+def test_a_usage_error_is_the_usage_line_and_one_error_line(tmp_path: Path) -> None:
+    runs = newsbots(*((argv, {}) for argv, _ in USAGE_ERRORS), cwd=tmp_path)
+    for (argv, words), run in zip(USAGE_ERRORS, runs, strict=True):
+        line = assert_refused(run, *words, usage=True)
+        assert "--help`" in line, (argv, line)  # says where to look
 
 
 def test_version_and_every_help_answer_at_once_without_a_traceback(tmp_path: Path) -> None:
-    run = newsbot("--version", cwd=tmp_path)
-    assert run.returncode == 0 and run.stdout == f"newsbot {version('newsbot')}\n", run
-    main_help = newsbot("--help", cwd=tmp_path)
+    version_run, main_help = newsbots((["--version"], {}), (["--help"], {}), cwd=tmp_path)
+    assert version_run.returncode == 0, version_run.stderr
+    assert version_run.stdout == f"newsbot {version('newsbot')}\n"
     assert main_help.returncode == 0 and "--version" in main_help.stdout
     commands = [line.split()[0] for line in main_help.stdout.split("Commands:", 1)[1].splitlines()
                 if line.startswith("  ") and line.split()]
     assert {"run", "status", "check", "preview", "push", "audit", "bot"} <= set(commands)
-    for command in commands:
-        run = newsbot(command, "--help", cwd=tmp_path)
+    runs = newsbots(*(([command, "--help"], {}) for command in commands), cwd=tmp_path)
+    for command, run in zip(commands, runs, strict=True):
         assert run.returncode == 0 and "Traceback" not in run.stdout + run.stderr, command
         assert run.stdout.startswith(f"Usage: newsbot {command}"), run.stdout
 
 
 def test_a_wrong_choice_inside_a_command_is_one_error_line(site: Path, tmp_path: Path) -> None:
-    assert_refused(newsbot("preview", "x", "--platform", "fax", "--site", str(site),
-                           cwd=tmp_path), "unknown platform")
-    assert_refused(newsbot("resolve", "x", "--site", str(site), cwd=tmp_path),
-                   "--resend", "--mark-sent")
+    platform, resolve = newsbots((["preview", "x", "--platform", "fax", "--site", str(site)], {}),
+                                 (["resolve", "x", "--site", str(site)], {}), cwd=tmp_path)
+    assert_refused(platform, "unknown platform")
+    assert_refused(resolve, "--resend", "--mark-sent")
 
 
 def test_a_problem_found_exits_1_a_clean_run_0(site: Path, tmp_path: Path) -> None:
@@ -125,23 +140,25 @@ def test_a_problem_found_exits_1_a_clean_run_0(site: Path, tmp_path: Path) -> No
 # ----------------------------------------------------------------------- settings at start
 def test_redis_url_of_the_wrong_kind_is_refused_naming_the_setting(site: Path,
                                                                    tmp_path: Path) -> None:
-    for command, url in (("status", "garbage"), ("run", "http://localhost:6379/0"),
-                         ("worker", f"https://:{PASSWORD}@localhost:6379/0")):
-        line = assert_refused(newsbot(command, "--site", str(site), env={"REDIS_URL": url},
-                                      cwd=tmp_path), "REDIS_URL", "redis://")
-        assert url not in line
+    cases = (("status", "garbage"), ("run", "http://localhost:6379/0"),
+             ("worker", f"https://:{PASSWORD}@localhost:6379/0"))
+    runs = newsbots(*(([command, "--site", str(site)], {"REDIS_URL": url})
+                      for command, url in cases), cwd=tmp_path)
+    for (_, url), run in zip(cases, runs, strict=True):
+        assert url not in assert_refused(run, "REDIS_URL", "redis://")
 
 
-@pytest.mark.parametrize("command", ["run", "worker", "beat", "bot", "scan"])
-def test_an_unreachable_redis_stops_a_process_at_start_in_one_line(
-        command: str, site: Path, tmp_path: Path) -> None:
+def test_an_unreachable_redis_stops_a_process_at_start_in_one_line(site: Path,
+                                                                   tmp_path: Path) -> None:
     url = f"redis://:{PASSWORD}@127.0.0.1:9/0"  # the discard port: nothing listens there
-    env = {"REDIS_URL": url, "DATA_DIR": str(tmp_path / "data")}
-    if command == "bot":
-        env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_CHANNEL="@newsbot_test")
-    run = newsbot(command, "--site", str(site), env=env, cwd=tmp_path, timeout=30)
-    assert_refused(run, "REDIS_URL", "cannot reach Redis", "127.0.0.1:9")
-    assert not run.stdout
+    env = {"REDIS_URL": url, "DATA_DIR": str(tmp_path / "data"),
+           "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHANNEL": "@newsbot_test"}
+    commands = ("run", "worker", "beat", "bot", "scan")
+    runs = newsbots(*(([command, "--site", str(site)], env) for command in commands),
+                    cwd=tmp_path, timeout=30)
+    for command, run in zip(commands, runs, strict=True):
+        assert_refused(run, "REDIS_URL", "cannot reach Redis", "127.0.0.1:9")
+        assert not run.stdout, command
 
 
 def test_site_and_data_folders_that_cannot_be_used(site: Path, tmp_path: Path) -> None:
@@ -149,17 +166,18 @@ def test_site_and_data_folders_that_cannot_be_used(site: Path, tmp_path: Path) -
     a_file.write_text("not a folder")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert_refused(newsbot("run", "--site", str(tmp_path / "nowhere"), cwd=tmp_path),
-                   "SITE_DIR", "not found")
-    assert_refused(newsbot("run", "--site", str(a_file), cwd=tmp_path), "SITE_DIR", "is a file")
-    assert_refused(newsbot("status", env={"SITE_DIR": str(empty)}, cwd=tmp_path),
-                   "SITE_DIR", "_config.yml", "_posts")
-    for data in (a_file, a_file / "under-a-file"):
-        assert_refused(newsbot("status", "--site", str(site), env={"DATA_DIR": str(data)},
-                               cwd=tmp_path), "DATA_DIR")
-    # inside the site, a folder Jekyll would publish (with the Redis password in it)
-    assert_refused(newsbot("scan", "--site", str(site), env={"DATA_DIR": "var"}, cwd=tmp_path),
-                   "DATA_DIR", "Jekyll would publish")
+    cases = [
+        (["run", "--site", str(tmp_path / "nowhere")], {}, ["SITE_DIR", "not found"]),
+        (["run", "--site", str(a_file)], {}, ["SITE_DIR", "is a file"]),
+        (["status"], {"SITE_DIR": str(empty)}, ["SITE_DIR", "_config.yml", "_posts"]),
+        (["status", "--site", str(site)], {"DATA_DIR": str(a_file)}, ["DATA_DIR", "a file"]),
+        (["status", "--site", str(site)], {"DATA_DIR": str(a_file / "under")}, ["DATA_DIR"]),
+        # inside the site, a folder Jekyll would publish (with the Redis password in it)
+        (["scan", "--site", str(site)], {"DATA_DIR": "var"}, ["DATA_DIR", "Jekyll would publish"]),
+    ]
+    runs = newsbots(*((argv, env) for argv, env, _ in cases), cwd=tmp_path)
+    for (_, _, words), run in zip(cases, runs, strict=True):
+        assert_refused(run, *words)
     assert not (site / "var").exists()
 
 
@@ -178,22 +196,20 @@ def test_a_site_without_a_public_address(site: Path, tmp_path: Path) -> None:
                                 if not line.startswith("url:")) + "\n")
     live = {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHANNEL": "@newsbot_test",
             "DATA_DIR": str(tmp_path / "data")}
-    assert_refused(newsbot("run", "--site", str(site), env=live, cwd=tmp_path),
-                   "url", "SITE_URL", "relative")
+    refused, reading, bad_url = newsbots(
+        (["run", "--site", str(site)], live),
+        (["check", "--site", str(site), "--json"], {}),
+        (["check", "--site", str(site)], {"SITE_URL": "example.org"}), cwd=tmp_path)
+    assert_refused(refused, "url", "SITE_URL", "relative")
     # reading only (check), or a dry run: a warning, and the command does its work
-    run = newsbot("check", "--site", str(site), "--json", cwd=tmp_path)
-    assert run.returncode == 0, run.stderr
-    assert run.stderr.startswith("warning: ") and "SITE_URL" in run.stderr
-    assert json.loads(run.stdout)[0]["url"].startswith("/")
-    # an explicit SITE_URL fixes it, and its shape is checked too
-    run = newsbot("check", "--site", str(site), env={"SITE_URL": "https://example.org"},
-                  cwd=tmp_path)
-    assert run.returncode == 0 and not run.stderr, run.stderr
-    assert_refused(newsbot("check", "--site", str(site), env={"SITE_URL": "example.org"},
-                           cwd=tmp_path), "SITE_URL", "absolute")
+    assert reading.returncode == 0, reading.stderr
+    assert reading.stderr.startswith("warning: ") and "SITE_URL" in reading.stderr
+    assert "Traceback" not in reading.stderr and len(reading.stderr.splitlines()) == 1
+    assert json.loads(reading.stdout)[0]["url"].startswith("/")
+    assert_refused(bad_url, "SITE_URL", "absolute")  # an explicit SITE_URL is checked too
 
 
-@pytest.mark.parametrize("env, words", [
+PLATFORM_SETTINGS = [
     ({"TELEGRAM_CHANNEL": "newsdao"}, ["TELEGRAM_CHANNEL", "@name"]),
     ({"TELEGRAM_CHANNEL": "@abc"}, ["TELEGRAM_CHANNEL", "5-32"]),
     ({"TELEGRAM_CHANNEL": "-12345"}, ["TELEGRAM_CHANNEL", "-100"]),
@@ -205,13 +221,16 @@ def test_a_site_without_a_public_address(site: Path, tmp_path: Path) -> None:
       "X_ACCESS_TOKEN_SECRET": "s"}, ["X_API_SECRET", "space"]),
     ({"X_API_KEY": "k", "X_API_SECRET": X_SECRET}, ["X_ACCESS_TOKEN", "missing"]),
     ({"TELEGRAM_BOT_TOKEN": TOKEN}, ["TELEGRAM_CHANNEL", "required"]),
-], ids=["channel-no-at", "channel-short", "channel-group-id", "token-bot-prefix",
-        "token-space", "x-key-space", "x-half", "token-no-channel"])
-def test_platform_settings_are_refused_at_start_without_echoing_them(
-        env: dict[str, str], words: list[str], site: Path, tmp_path: Path) -> None:
-    run = newsbot("status", "--site", str(site),
-                  env={**env, "DATA_DIR": str(tmp_path / "data")}, cwd=tmp_path)
-    assert_refused(run, *words)
+]
+
+
+def test_platform_settings_are_refused_at_start_without_echoing_them(site: Path,
+                                                                     tmp_path: Path) -> None:
+    data = {"DATA_DIR": str(tmp_path / "data")}
+    runs = newsbots(*((["status", "--site", str(site)], {**env, **data})
+                      for env, _ in PLATFORM_SETTINGS), cwd=tmp_path)
+    for (_, words), run in zip(PLATFORM_SETTINGS, runs, strict=True):
+        assert_refused(run, *words)
 
 
 def test_secrets_from_files(site: Path, tmp_path: Path, redis_url: str) -> None:
@@ -231,20 +250,19 @@ def test_secrets_from_files(site: Path, tmp_path: Path, redis_url: str) -> None:
     assert status["mode"] == "live"
     assert TOKEN not in run.stdout + run.stderr and X_SECRET not in run.stdout + run.stderr
 
-    assert_refused(newsbot("status", "--site", str(site),
-                           env={**env, "TELEGRAM_BOT_TOKEN": TOKEN}, cwd=tmp_path),
-                   "TELEGRAM_BOT_TOKEN_FILE", "both")
-    assert_refused(newsbot("status", "--site", str(site),
-                           env={**env, "X_API_KEY_FILE": str(secrets / "missing")},
-                           cwd=tmp_path), "X_API_KEY_FILE", "cannot read")
     (secrets / "empty").write_text("\n")
-    assert_refused(newsbot("status", "--site", str(site),
-                           env={**env, "X_API_SECRET_FILE": str(secrets / "empty")},
-                           cwd=tmp_path), "X_API_SECRET_FILE", "empty")
     (secrets / "url").write_text(f"redis://:{PASSWORD}@127.0.0.1:9/0\n")
-    assert_refused(newsbot("worker", "--site", str(site),
-                           env={**env, "REDIS_URL": "", "REDIS_URL_FILE": str(secrets / "url")},
-                           cwd=tmp_path), "REDIS_URL", "cannot reach")
+    status = ["status", "--site", str(site)]
+    both, missing, empty, unreachable = newsbots(
+        (status, {**env, "TELEGRAM_BOT_TOKEN": TOKEN}),
+        (status, {**env, "X_API_KEY_FILE": str(secrets / "missing")}),
+        (status, {**env, "X_API_SECRET_FILE": str(secrets / "empty")}),
+        (["worker", "--site", str(site)],
+         {**env, "REDIS_URL": "", "REDIS_URL_FILE": str(secrets / "url")}), cwd=tmp_path)
+    assert_refused(both, "TELEGRAM_BOT_TOKEN_FILE", "both")
+    assert_refused(missing, "X_API_KEY_FILE", "cannot read")
+    assert_refused(empty, "X_API_SECRET_FILE", "empty")
+    assert_refused(unreachable, "REDIS_URL", "cannot reach")
 
 
 # ------------------------------------------------------------ the state, from any folder
