@@ -115,9 +115,10 @@ def session(site: Path | None) -> Iterator[OpsSession]:
     import redis
 
     from bot.cli import UserError, _settings
+
+    settings = _settings(site)  # a wrong setting answers before the delivery code loads
     from bot.delivery.services import Services
 
-    settings = _settings(site)
     url, embedded = connect_redis(settings)
     services = None
     try:
@@ -278,10 +279,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Publish a post by hand now (a stale, baseline or skipped one; --force re-posts)."""
-        from bot.actions import delivery as actions
-
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             def run(confirm: bool) -> actions.DeliveryReport:
                 return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                     platforms=wanted, force=force, confirm_paused=confirm)
@@ -307,9 +308,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
-        from bot.actions import delivery as actions
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
 
-        with session(site) as ops:
             report = actions.status(ops.services, limit=None if all_ else 20)
         if as_json:
             _print_json(report.to_json())
@@ -325,10 +326,10 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
-        from bot.actions import delivery as actions
-
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                    platforms=wanted)
         _finish(report, as_json)
@@ -336,9 +337,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
-        from bot.actions import delivery as actions
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
 
-        with session(site) as ops:
             report = actions.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
@@ -356,12 +357,12 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Settle an in-doubt delivery (a send interrupted before its outcome was known)."""
-        from bot.actions import delivery as actions
-
         if resend == mark_sent:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.resolve(ops.services, ref, action="resend" if resend else
                                      "mark_sent", who=ops.who, enqueue=ops.enqueue,
                                      platforms=wanted)
@@ -374,9 +375,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
-        from bot.actions import delivery as actions
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
 
-        with session(site) as ops:
             report = actions.pause(ops.services, ops.who, reason)
         if as_json:
             _print_json(report.to_json())
@@ -411,9 +412,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
-        from bot.actions import delivery as actions
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
 
-        with session(site) as ops:
             report = actions.resume(ops.services, ops.who, ops.enqueue)
         if as_json:
             _print_json(report.to_json())
