@@ -74,7 +74,6 @@ def worker(
     if pool not in ("threads", "prefork", "solo"):
         raise typer.BadParameter(f"{pool!r} is not one of threads, prefork, solo",
                                  param_hint="'--pool'")
-
     raise typer.Exit(run_worker(_load(site, serve=True), concurrency=concurrency, pool=pool))
 
 
