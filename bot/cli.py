@@ -106,13 +106,17 @@ def _settings(site: Path | None, *, reading: bool = False) -> Settings:
     so a missing site URL is a warning there, not an error, and the state is not needed."""
     from bot.config import load_settings
     from bot.logs import configure_logging
-    from bot.preflight import check_data_dir, check_settings
+    from bot.preflight import check_data_dir, check_redis, check_settings
 
     settings = load_settings(site_dir=site)
     configure_logging(settings.log_level, secrets=settings.secret_values())
     for line in check_settings(settings, reading=reading):
         warn(line)
-    if not reading and not settings.redis_url:  # the embedded Redis keeps its data there
+    if reading:
+        return settings
+    if settings.redis_url:  # within seconds, not the system's minutes for a silent host
+        check_redis(settings.redis_url)
+    else:  # the embedded Redis keeps its data there
         check_data_dir(settings)
     return settings
 

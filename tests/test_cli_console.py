@@ -153,7 +153,7 @@ def test_an_unreachable_redis_stops_a_process_at_start_in_one_line(site: Path,
     url = f"redis://:{PASSWORD}@127.0.0.1:9/0"  # the discard port: nothing listens there
     env = {"REDIS_URL": url, "DATA_DIR": str(tmp_path / "data"),
            "TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_CHANNEL": "@newsbot_test"}
-    commands = ("run", "worker", "beat", "bot", "scan")
+    commands = ("run", "worker", "beat", "bot", "scan", "status")
     runs = newsbots(*(([command, "--site", str(site)], env) for command in commands),
                     cwd=tmp_path, timeout=30)
     for command, run in zip(commands, runs, strict=True):
