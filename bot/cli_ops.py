@@ -22,18 +22,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote
 
-import redis
 import typer
-from rich.text import Text
 
-from bot.actions import delivery as actions
-from bot.cli_text import literal
-from bot.config import Settings
 from bot.platforms import PLATFORMS
-from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
 if TYPE_CHECKING:
+    from bot.actions import delivery as actions
+    from bot.config import Settings
     from bot.delivery.services import Services
+    from bot.redis_embedded import Attachment
+
+# Redis, rich, pydantic and the actions are imported inside the functions that use them:
+# registering these commands must cost nothing, or every `newsbot --help` pays for them.
 
 _RESULT_STYLE = {
     "queued": "green", "already_sent": "cyan", "marked_sent": "cyan", "skipped": "yellow",
@@ -44,7 +44,7 @@ _RESULT_STYLE = {
 
 # Same as bot.cli's options; defined here because typer resolves these (string) annotations in
 # this module's globals, and importing them from bot.cli at import time would be circular.
-RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.")]
+RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.", metavar="REF")]
 SiteOption = Annotated[
     Path | None,
     typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
@@ -76,6 +76,7 @@ def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
     """
     from bot.cli import UserError
     from bot.logs import add_secrets
+    from bot.redis_embedded import EmbeddedRedisUnavailableError, attach_embedded
 
     if settings.redis_url:
         return settings.redis_url, None
@@ -107,10 +108,13 @@ def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]
 
 @contextmanager
 def session(site: Path | None) -> Iterator[OpsSession]:
+    import redis
+
     from bot.cli import UserError, _settings
+
+    settings = _settings(site)  # a wrong setting answers before the delivery code loads
     from bot.delivery.services import Services
 
-    settings = _settings(site)
     url, embedded = connect_redis(settings)
     services = None
     try:
@@ -131,8 +135,11 @@ def session(site: Path | None) -> Iterator[OpsSession]:
 # ------------------------------------------------------------------------------------- output
 def _print_report(report: actions.DeliveryReport, as_json: bool,
                   names: Mapping[str, str] | None = None) -> None:
+    from rich.text import Text
+
     from bot.cli import _print_json, console
     from bot.cli_status import destination_label
+    from bot.cli_text import literal
 
     if as_json:
         _print_json(report.to_json())
@@ -151,8 +158,9 @@ def _print_report(report: actions.DeliveryReport, as_json: bool,
         line = Text.assemble((f"{o.platform:<9}", "bold"), literal(f"{where}  "),
                              (o.result.replace("_", " "), style), literal(f"  {o.message}"))
         console.print(line, highlight=False, soft_wrap=True)
-    if report.error:
-        console.print(literal(report.error, "red"), soft_wrap=True)
+    if report.error:  # the exit status is 1: every line saying why starts with `error:`
+        console.print(Text.assemble(("error:", "bold red"), " ", literal(report.error)),
+                      soft_wrap=True)
 
 
 def _finish(report: actions.DeliveryReport, as_json: bool,
@@ -181,6 +189,7 @@ def _print_status(report: actions.StatusReport) -> None:
 
 def _warn_without_workers(ops: OpsSession, what: str) -> None:
     """Queued work goes nowhere without a worker: say so (on stderr, so --json stays JSON)."""
+    from bot.actions import delivery as actions
     from bot.cli import err_console
     from bot.cli_text import warning_line
 
@@ -212,7 +221,9 @@ def register(app: typer.Typer) -> None:
         """Publish a post by hand now (a stale, baseline or skipped one; --force re-posts)."""
         wanted = _platforms(platform)
         interactive = not as_json and sys.stdin.isatty() and console.is_terminal
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             def run(confirm: bool) -> actions.DeliveryReport:
                 return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                     platforms=wanted, force=force, confirm_paused=confirm)
@@ -246,7 +257,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.status(ops.services, limit=None if all_ else 20)
         if as_json:
             _print_json(report.to_json())
@@ -263,7 +276,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                    platforms=wanted)
         _finish(report, as_json)
@@ -271,7 +286,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
@@ -292,7 +309,9 @@ def register(app: typer.Typer) -> None:
         if resend == mark_sent:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.resolve(ops.services, ref, action="resend" if resend else
                                      "mark_sent", who=ops.who, enqueue=ops.enqueue,
                                      platforms=wanted)
@@ -305,11 +324,17 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.pause(ops.services, ops.who, reason)
         if as_json:
             _print_json(report.to_json())
             return
+        from rich.text import Text
+
+        from bot.cli_text import literal
+
         line = Text("paused", style="yellow") if report.changed else Text("already paused")
         if report.reason:
             line.append_text(literal(f"; reason: {report.reason}"))
@@ -325,6 +350,7 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from bot.actions.audit import audit_entries
+        from bot.cli_text import literal
 
         with session(site) as ops:
             rows = audit_entries(ops.services, limit)
@@ -342,7 +368,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.resume(ops.services, ops.who, ops.enqueue)
             _warn_without_workers(ops, "sending resumes")
         if as_json:
