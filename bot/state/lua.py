@@ -110,15 +110,31 @@ return made
 # KEYS: recent, schedule
 # ARGV: state_prefix, now, by, rec_prefix, hist_prefix, JSON list of
 #       [rid, post_idx, post, platform, destination, state, reason, scheduled_at]
-# Returns, per record in order: {1} created, or {0, HGETALL} of the one that was there.
+# Returns {flags, HGETALL, HGETALL, ...}: flags has one character per record in order, '1'
+# created or '0' there already, and each '0' has the HGETALL of the record that was there, in
+# order.  (A reply of one small array per record cost the caller more to parse than the run.)
 ENSURE_MANY = CREATE + r"""
 local now = clock(ARGV[2])
-local out = {}
+local flags = {}
+local out = {''}
 for i, s in ipairs(cjson.decode(ARGV[6])) do
-  out[i] = create(ARGV[4] .. s[1], ARGV[5] .. s[1], KEYS[1], KEYS[2], s[2], ARGV[1], s[1], now,
-                  s[3], s[4], s[5], s[6], s[7], s[8], ARGV[3])
+  local made = create(ARGV[4] .. s[1], ARGV[5] .. s[1], KEYS[1], KEYS[2], s[2], ARGV[1], s[1],
+                      now, s[3], s[4], s[5], s[6], s[7], s[8], ARGV[3])
+  flags[i] = tostring(made[1])
+  if made[1] == 0 then out[#out + 1] = made[2] end
 end
+out[1] = table.concat(flags)
 return out
+"""
+
+# HSETNX of many fields of one hash; the flags string says which were set ('1') in order.
+# KEYS: hash   ARGV: JSON list of [field, value]
+HSETNX_MANY = r"""
+local flags = {}
+for i, pair in ipairs(cjson.decode(ARGV[1])) do
+  flags[i] = tostring(redis.call('HSETNX', KEYS[1], pair[1], pair[2]))
+end
+return table.concat(flags)
 """
 
 # KEYS: rec, hist, recent, schedule

@@ -93,6 +93,7 @@ class State:
         self.namespace = namespace
         self._ensure = client.register_script(lua.ENSURE)
         self._ensure_many = client.register_script(lua.ENSURE_MANY)
+        self._hsetnx_many = client.register_script(lua.HSETNX_MANY)
         self._transition = client.register_script(lua.TRANSITION)
         self._acquire = client.register_script(lua.ACQUIRE)
         self._complete = client.register_script(lua.COMPLETE)
@@ -183,16 +184,17 @@ class State:
             args=[k.state_prefix, _num(now), by, k.rec_prefix, k.hist_prefix,
                   json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
         )
+        flags, existing = replies[0], iter(replies[1:])
         out = []
-        for rid, spec, reply in zip(rids, specs, replies, strict=True):
-            if int(reply[0]) == 1:
+        for rid, spec, flag in zip(rids, specs, flags, strict=True):
+            if flag == "1":
                 post_url, platform, destination, state, reason, scheduled_at = spec
                 out.append(Record(key=rid, post=post_url, platform=platform,
                                   destination=destination, state=state, reason=reason,
                                   scheduled_at=None if scheduled_at is None
                                   else float(scheduled_at)))
             else:
-                out.append(Record.from_hash(rid, _pairs(reply[1])))
+                out.append(Record.from_hash(rid, _pairs(next(existing))))
         return out
 
     def get(self, post_url: str, platform: str, destination: str) -> Record | None:
@@ -615,14 +617,15 @@ class State:
     def mark_seen_many(
         self, site_key: str, items: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[bool]:
-        """``mark_seen`` for many ``(post_url, info)`` in one pipeline, in order (a URL twice:
+        """``mark_seen`` for many ``(post_url, info)`` in one script run, in order (a URL twice:
         only its first sighting is True)."""
-        key = self.keys.site_seen(site_key)
-        pipe = self.client.pipeline(transaction=True)
-        for post_url, info in items:
-            pipe.hsetnx(key, post_url, json.dumps(dict(info), ensure_ascii=False,
-                                                  sort_keys=True, default=str))
-        return [bool(v) for v in pipe.execute()] if items else []
+        if not items:
+            return []
+        rows = [[post_url, json.dumps(dict(info), ensure_ascii=False, sort_keys=True,
+                                      default=str)] for post_url, info in items]
+        flags = self._hsetnx_many(keys=[self.keys.site_seen(site_key)],
+                                  args=[json.dumps(rows, ensure_ascii=False)])
+        return [flag == "1" for flag in flags]
 
     def update_seen(self, site_key: str, post_url: str, info: Mapping[str, Any]) -> None:
         """Overwrite a post's seen info (``mark_seen`` is set-once): a renamed file is followed
