@@ -141,6 +141,9 @@ def _signature(path: Path) -> str | None:
 
 
 def _rel(root: Path, path: Path) -> str | None:
+    base, whole = str(root), str(path)
+    if whole.startswith(base + os.sep):  # a walk's path: on strings, 20,000 times a first run
+        return text_path(whole[len(base) + 1:].replace(os.sep, "/"))
     try:
         return text_path(path.relative_to(root).as_posix())
     except ValueError:
