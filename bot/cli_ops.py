@@ -15,41 +15,36 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from urllib.parse import unquote
 
-import redis
 import typer
-from rich.table import Table
-from rich.text import Text
 
-from bot.actions import delivery as actions
-from bot.cli_text import literal
-from bot.config import Settings
 from bot.platforms import PLATFORMS
-from bot.redis_embedded import Attachment, EmbeddedRedisUnavailableError, attach_embedded
 
 if TYPE_CHECKING:
+    from bot.actions import delivery as actions
+    from bot.config import Settings
     from bot.delivery.services import Services
+    from bot.redis_embedded import Attachment
+
+# Redis, rich, pydantic and the actions are imported inside the functions that use them:
+# registering these commands must cost nothing, or every `newsbot --help` pays for them.
 
 _RESULT_STYLE = {
     "queued": "green", "already_sent": "cyan", "marked_sent": "cyan", "skipped": "yellow",
     "paused": "yellow", "waiting": "yellow", "in_progress": "blue", "in_doubt": "magenta",
     "nothing_to_do": "dim", "refused": "red",
 }
-_STATE_STYLE = {
-    "sent": "green", "queued": "blue", "sending": "blue", "waiting": "yellow",
-    "retry_wait": "yellow", "failed": "red", "in_doubt": "magenta", "skipped": "dim", "new": "",
-}
 
 
 # Same as bot.cli's options; defined here because typer resolves these (string) annotations in
 # this module's globals, and importing them from bot.cli at import time would be circular.
-RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.")]
+RefArg = Annotated[str, typer.Argument(help="Post file, slug or URL.", metavar="REF")]
 SiteOption = Annotated[
     Path | None,
     typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
@@ -81,6 +76,7 @@ def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
     """
     from bot.cli import UserError
     from bot.logs import add_secrets
+    from bot.redis_embedded import EmbeddedRedisUnavailableError, attach_embedded
 
     if settings.redis_url:
         return settings.redis_url, None
@@ -112,10 +108,13 @@ def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]
 
 @contextmanager
 def session(site: Path | None) -> Iterator[OpsSession]:
+    import redis
+
     from bot.cli import UserError, _settings
+
+    settings = _settings(site)  # a wrong setting answers before the delivery code loads
     from bot.delivery.services import Services
 
-    settings = _settings(site)
     url, embedded = connect_redis(settings)
     services = None
     try:
@@ -134,30 +133,39 @@ def session(site: Path | None) -> Iterator[OpsSession]:
 
 
 # ------------------------------------------------------------------------------------- output
-def _print_report(report: actions.DeliveryReport, as_json: bool) -> None:
+def _print_report(report: actions.DeliveryReport, as_json: bool,
+                  names: Mapping[str, str] | None = None) -> None:
+    from rich.text import Text
+
     from bot.cli import _print_json, console
+    from bot.cli_status import destination_label
+    from bot.cli_text import literal
 
     if as_json:
         _print_json(report.to_json())
         return
     if report.post:
         console.print(Text.assemble(literal(report.title or "", "bold"), "\n",
-                                    literal(unquote(report.post), "dim")), highlight=False)
+                                    literal(unquote(report.post), "dim")), highlight=False,
+                      soft_wrap=True)  # the URL whole, whatever the width
     if report.warning:
-        console.print(literal(f"note: {report.warning}", "yellow"))
+        console.print(literal(f"note: {report.warning}", "yellow"), soft_wrap=True)
     if report.paused:
         console.print("[yellow]publishing is paused[/]")
     for o in report.outcomes:
         style = _RESULT_STYLE.get(o.result, "")
-        line = Text.assemble((f"{o.platform:<9}", "bold"), literal(f"{o.destination}  "),
+        where = destination_label(o.platform, o.destination, names or {}).split(" ", 1)[-1]
+        line = Text.assemble((f"{o.platform:<9}", "bold"), literal(f"{where}  "),
                              (o.result.replace("_", " "), style), literal(f"  {o.message}"))
         console.print(line, highlight=False, soft_wrap=True)
-    if report.error:
-        console.print(literal(report.error, "red"))
+    if report.error:  # the exit status is 1: every line saying why starts with `error:`
+        console.print(Text.assemble(("error:", "bold red"), " ", literal(report.error)),
+                      soft_wrap=True)
 
 
-def _finish(report: actions.DeliveryReport, as_json: bool) -> None:
-    _print_report(report, as_json)
+def _finish(report: actions.DeliveryReport, as_json: bool,
+            names: Mapping[str, str] | None = None) -> None:
+    _print_report(report, as_json, names)
     if not report.ok:
         raise typer.Exit(1)
 
@@ -172,82 +180,23 @@ def _platforms(value: str) -> tuple[str, ...]:
     return (value,)
 
 
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f}s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f}m ago"
-    return f"{seconds / 3600:.1f}h ago"
-
-
-def _short(iso_text: str | None) -> str:
-    return (iso_text or "")[:19].replace("T", " ")
-
-
 def _print_status(report: actions.StatusReport) -> None:
     from bot.cli import console
+    from bot.cli_status import print_status
 
-    head = Text.assemble("mode ", ("dry-run", "yellow") if report.mode == "dry-run"
-                         else ("live", "green"))
-    if report.paused:
-        who = (report.pause or {}).get("who", "")
-        why = (report.pause or {}).get("reason", "")
-        head.append_text(Text.assemble("  ", ("PAUSED", "bold yellow"), " by ", literal(who),
-                                       literal(f": {why}" if why else "")))
-    console.print(head)
-    console.print("  ".join(f"[{_STATE_STYLE.get(s, '')}]{s}[/] {n}" if n else f"[dim]{s} 0[/]"
-                            for s, n in report.counts.items()), highlight=False)
+    print_status(console, report)
 
-    shown = len(report.deliveries)
-    table = Table(title=f"deliveries ({shown} of {report.total}, newest first; updated UTC)",
-                  title_justify="left")
-    table.add_column("updated", no_wrap=True)
-    table.add_column("state", no_wrap=True)
-    table.add_column("to", no_wrap=True)
-    table.add_column("post", overflow="fold", ratio=3)
-    table.add_column("receipt / reason", overflow="fold", ratio=2)
-    for d in report.deliveries:
-        receipt = d["receipt"]
-        detail = (receipt.get("url") or receipt.get("id") or "") if receipt else d["reason"]
-        for note in d.get("notes") or ():  # what the send decided alone (an image failed ...)
-            detail = f"{detail}\n⚠ {note}" if detail else f"⚠ {note}"
-        state = literal(d["state"], _STATE_STYLE.get(d["state"], ""))
-        table.add_row(literal(_short(d["updated_at"])[5:16]), state,
-                      literal(f"{d['platform']} {d['destination']}"),
-                      literal(unquote(d["post"])), literal(detail or ""))
-    console.print(table)
 
-    if report.pending:
-        pending = Table(title="pending", title_justify="left")
-        pending.add_column("due (UTC)", no_wrap=True)
-        pending.add_column("state", no_wrap=True)
-        pending.add_column("to", no_wrap=True)
-        pending.add_column("post", overflow="fold", ratio=3)
-        pending.add_column("reason", overflow="fold", ratio=2)
-        for p in report.pending:
-            pending.add_row(literal(_short(p["eta"]) or "now"), literal(p["state"]),
-                            literal(f"{p['platform']} {p['destination']}"),
-                            literal(unquote(p["post"])), literal(p["reason"] or ""))
-        console.print(pending)
+def _warn_without_workers(ops: OpsSession, what: str) -> None:
+    """Queued work goes nowhere without a worker: say so (on stderr, so --json stays JSON)."""
+    from bot.actions import delivery as actions
+    from bot.cli import err_console
+    from bot.cli_text import warning_line
 
-    for bucket, entry in report.rate.items():
-        parts = [literal(f"{r['remaining']}/{r['limit']} per {r['window']:g}s")
-                 for r in entry["rules"]]
-        daily = entry.get("daily")
-        if daily and daily.get("platform_remaining") is not None:
-            parts.append(literal(f"platform says {daily['platform_remaining']} left today"))
-        if entry.get("blocked_until"):
-            parts.append(literal(f"blocked until {_short(entry['blocked_until'])}", "red"))
-        line = Text.assemble("rate ", literal(bucket), ": ")
-        line.append_text(Text(", ").join(parts) if parts else Text("no local limit"))
-        if not entry.get("enforced", True):
-            line.append(" (not enforced in a dry run)", "dim")
-        console.print(line)
-    if report.workers:
-        console.print(literal("workers: " + ", ".join(f"{name} ({_ago(age)})"
-                                                      for name, age in report.workers.items())))
-    else:
-        console.print("[yellow]workers: none has reported a heartbeat[/]")
+    if not actions.fresh_workers(ops.services):
+        err_console.print(warning_line(
+            f"no worker has reported in the last {actions.HEARTBEAT_FRESH_SECONDS:g} s: "
+            f"{what} when `newsbot run` or `newsbot worker` runs"), soft_wrap=True)
 
 
 # ------------------------------------------------------------------------------------- commands
@@ -262,30 +211,43 @@ def register(app: typer.Typer) -> None:
                                               help="telegram, x or all.")] = "all",
         force: Annotated[bool, typer.Option("--force",
                                             help="Send again even where already sent.")] = False,
-        yes: Annotated[bool, typer.Option("--yes", "-y",
-                                          help="Queue even while publishing is paused.")] = False,
+        yes: Annotated[bool, typer.Option(
+            "--yes", "-y", help="Do not ask: send even while publishing is paused, or a post "
+                                "the site does not show yet (published: false, future date).",
+        )] = False,
         site: SiteOption = None,
         as_json: JsonOption = False,
     ) -> None:
         """Publish a post by hand now (a stale, baseline or skipped one; --force re-posts)."""
         wanted = _platforms(platform)
-        with session(site) as ops:
+        interactive = not as_json and sys.stdin.isatty() and console.is_terminal
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             def run(confirm: bool) -> actions.DeliveryReport:
                 return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                     platforms=wanted, force=force, confirm_paused=confirm)
 
+            why = None if yes else actions.unpublished_reason(ops.services, ref)
+            if why and not interactive:
+                raise UserError(f"{ref}: the site does not show this post yet ({why}), so its "
+                                "link may not exist; add --yes to push it anyway")
+            if why and not typer.confirm(f"The site does not show this post yet ({why}): its "
+                                         "link may not exist. Push it anyway?", default=False):
+                raise typer.Exit(1)
             report = run(yes)
-            if (report.needs_confirmation and not as_json and sys.stdin.isatty()
-                    and console.is_terminal):
+            if report.needs_confirmation and interactive:
                 _print_report(report, as_json=False)
-                if typer.confirm("Publishing is paused. Queue it anyway (it goes out on "
-                                 "resume)?", default=False):
+                if typer.confirm("Publishing is paused. Send it anyway (it goes out now)?",
+                                 default=False):
                     report = run(True)
                 else:
                     raise typer.Exit(1)
             elif report.needs_confirmation and not as_json:
-                report = _with_hint(report, "publishing is paused: add --yes to queue anyway")
-            _finish(report, as_json)
+                report = _with_hint(report, "publishing is paused: add --yes to send anyway")
+            if report.queued:
+                _warn_without_workers(ops, "what was queued goes out")
+            _finish(report, as_json, ops.services.state.destination_names())
 
     @app.command()
     def status(
@@ -295,7 +257,9 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.status(ops.services, limit=None if all_ else 20)
         if as_json:
             _print_json(report.to_json())
@@ -312,7 +276,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                    platforms=wanted)
         _finish(report, as_json)
@@ -320,7 +286,9 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
@@ -341,7 +309,9 @@ def register(app: typer.Typer) -> None:
         if resend == mark_sent:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.resolve(ops.services, ref, action="resend" if resend else
                                      "mark_sent", who=ops.who, enqueue=ops.enqueue,
                                      platforms=wanted)
@@ -354,12 +324,21 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOption = False,
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.pause(ops.services, ops.who, reason)
         if as_json:
             _print_json(report.to_json())
-        else:
-            console.print("[yellow]paused[/]" if report.changed else "already paused")
+            return
+        from rich.text import Text
+
+        from bot.cli_text import literal
+
+        line = Text("paused", style="yellow") if report.changed else Text("already paused")
+        if report.reason:
+            line.append_text(literal(f"; reason: {report.reason}"))
+        console.print(line, soft_wrap=True)
 
     @app.command()
     def audit(
@@ -371,11 +350,12 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from bot.actions.audit import audit_entries
+        from bot.cli_text import literal
 
         with session(site) as ops:
             rows = audit_entries(ops.services, limit)
         if as_json:
-            _print_json(rows)
+            _print_json([{**row, "result": result_object(row.get("result"))} for row in rows])
             return
         table = Table(title="audit trail (newest first)")
         for column in ("time", "who", "action", "target", "result"):
@@ -388,14 +368,32 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
-        with session(site) as ops:
+        with session(site) as ops:  # settings checked before the actions load
+            from bot.actions import delivery as actions
+
             report = actions.resume(ops.services, ops.who, ops.enqueue)
+            _warn_without_workers(ops, "sending resumes")
         if as_json:
             _print_json(report.to_json())
         else:
             state = "[green]resumed[/]" if report.changed else "was not paused"
             console.print(f"{state}; {len(report.requeued)} queued deliveries handed to the "
                           "workers")
+
+
+def result_object(stored: object) -> dict[str, object]:
+    """An audit entry's result as JSON scripts can use: the object it was written as (the
+    stream stores it as text), or ``{"text": ...}`` for a result written as plain text."""
+    import json
+
+    if isinstance(stored, str):
+        try:
+            value = json.loads(stored)
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            return value
+    return {"text": "" if stored is None else str(stored)}
 
 
 def _with_hint(report: actions.DeliveryReport, hint: str) -> actions.DeliveryReport:

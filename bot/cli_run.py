@@ -29,23 +29,39 @@ def register(app: typer.Typer) -> None:
     app.command("bot")(editor_bot)
 
 
-def _load(site: Path | None):  # -> Settings
-    from bot.config import load_settings
+def _load(site: Path | None, *, serve: bool = False, needs_token: bool = False):  # -> Settings
+    """Settings checked before anything starts (`bot.preflight`): a writable DATA_DIR (always
+    for a process that serves: run, worker, beat, bot) and a REDIS_URL that answers now.  A
+    one-shot command (not ``serve``) logs only warnings: it prints its own report."""
+    from bot.cli import warn
+    from bot.cli_logging import quiet_command_logs
+    from bot.config import ConfigError, load_settings
+    from bot.preflight import check_data_dir, check_redis, check_settings
     from bot.runner import setup_logging
 
     settings = load_settings(site_dir=site)
     setup_logging(settings)
+    if not serve:
+        quiet_command_logs(settings.log_level)
+    if needs_token and settings.telegram_bot_token is None:
+        raise ConfigError("TELEGRAM_BOT_TOKEN is required for `newsbot bot`")
+    for line in check_settings(settings):
+        warn(line)
+    if serve or not settings.redis_url:
+        check_data_dir(settings)
+    if settings.redis_url:  # one line now, not Celery's or redis-py's traceback later
+        check_redis(settings.redis_url)
     return settings
 
 
 def run(
     site: SiteOption = None,
-    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel sends.")] = 4,
 ) -> None:
     """Everything on one machine: embedded Redis (unless REDIS_URL), worker, beat, file watcher."""
     from bot.runner import run_all
 
-    settings = _load(site)
+    settings = _load(site, serve=True)
     code = run_all(settings, concurrency=concurrency,
                    announce=lambda line: print(line, file=sys.stderr, flush=True))
     raise typer.Exit(code)
@@ -53,30 +69,30 @@ def run(
 
 def worker(
     site: SiteOption = None,
-    concurrency: Annotated[int, typer.Option(help="Parallel sends.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel sends.")] = 4,
     pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
 ) -> None:
     """A publish worker for split deployments (REDIS_URL required; run as many as you like)."""
     from bot.runner import run_worker
 
-    raise typer.Exit(run_worker(_load(site), concurrency=concurrency, pool=pool))
+    if pool not in ("threads", "prefork", "solo"):
+        raise typer.BadParameter(f"{pool!r} is not one of threads, prefork, solo",
+                                 param_hint="'--pool'")
+    raise typer.Exit(run_worker(_load(site, serve=True), concurrency=concurrency, pool=pool))
 
 
 def beat(site: SiteOption = None) -> None:
     """The scheduler and file watcher for split deployments (REDIS_URL required; exactly one)."""
     from bot.runner import run_beat
 
-    raise typer.Exit(run_beat(_load(site)))
+    raise typer.Exit(run_beat(_load(site, serve=True)))
 
 
 def editor_bot(site: SiteOption = None) -> None:
     """The editors' Telegram bot alone (long polling, or webhook with BOT_WEBHOOK_URL)."""
-    from bot.config import ConfigError
     from bot.editor.app import bot_main
 
-    settings = _load(site)
-    if settings.telegram_bot_token is None:
-        raise ConfigError("TELEGRAM_BOT_TOKEN is required for `newsbot bot`")
+    settings = _load(site, serve=True, needs_token=True)
     bot_main(settings)
 
 

@@ -8,10 +8,11 @@ log or a traceback shows `**********` instead of a token.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings.exceptions import SettingsError
@@ -22,6 +23,21 @@ TESTING_SWITCH = "NEWSBOT_TESTING"
 
 class ConfigError(Exception):
     """A missing or invalid setting, as one line an operator can act on."""
+
+
+#: Secrets (and REDIS_URL, which may hold a password) can come from a file named by
+#: ``<NAME>_FILE`` instead, as Docker Compose and Kubernetes secrets are mounted.
+FILE_VARIABLES = ("telegram_bot_token", "x_api_key", "x_api_secret", "x_access_token",
+                  "x_access_token_secret", "redis_url")
+_SECRET_FILE_MAX = 64 * 1024
+
+#: The default DATA_DIR, inside the site folder: Jekyll never publishes a folder whose name
+#: starts with a dot, and the state follows the site, whatever folder a command runs in.
+DEFAULT_DATA_DIR = Path(".newsbot")
+
+_CHANNEL = re.compile(r"@[A-Za-z][A-Za-z0-9_]{4,31}|-100[0-9]{1,16}")
+_BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{10,200}")
+_PRINTABLE_KEY = re.compile(r"[\x21-\x7e]{1,500}")
 
 
 class Settings(BaseSettings):
@@ -53,7 +69,8 @@ class Settings(BaseSettings):
 
     # --- runtime ----------------------------------------------------------------------------
     data_dir: Path = Field(
-        Path("var"), description="Embedded Redis data, image cache, dry-run outbox."
+        DEFAULT_DATA_DIR,
+        description="Embedded Redis data, image cache, dry-run outbox; relative to the site.",
     )
     redis_url: str | None = Field(None, description="Use this Redis instead of the embedded one.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
@@ -89,6 +106,10 @@ class Settings(BaseSettings):
 
     # --- delivery ----------------------------------------------------------------------------
     scan_seconds: float = Field(60.0, gt=0, description="Safety-net rescan interval.")
+    scan_processes: int = Field(
+        0, ge=0, le=64,
+        description="Processes reading posts when a scan has many to read (0: one per CPU, "
+                    "up to 4; 1: read in the scanning process).")
     max_age_hours: float = Field(48.0, gt=0,
                                  description="Older posts are skipped (first seen or due).")
     max_attempts: int = Field(5, ge=1, le=50, description="Sends tried before a post is failed.")
@@ -97,12 +118,38 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         120.0, gt=0, description="How long a lease outlives its last renewal."
     )
+    # `<NAME>_FILE`: read the secret from this file (Compose secrets); never both.
+    telegram_bot_token_file: Path | None = Field(None, exclude=True, repr=False)
+    x_api_key_file: Path | None = Field(None, exclude=True, repr=False)
+    x_api_secret_file: Path | None = Field(None, exclude=True, repr=False)
+    x_access_token_file: Path | None = Field(None, exclude=True, repr=False)
+    x_access_token_secret_file: Path | None = Field(None, exclude=True, repr=False)
+    redis_url_file: Path | None = Field(None, exclude=True, repr=False)
+
     rate_time_scale: float = Field(
         1.0,
         gt=0,
         le=1,
         description="Tests and benchmarks only: shrinks rate-limit windows to match scaled fakes.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret_files(cls, data: Any) -> Any:
+        """`TELEGRAM_BOT_TOKEN_FILE=/run/secrets/bot_token` stands for the token itself, so a
+        secret need not sit in an environment variable (visible in `docker inspect`)."""
+        if not isinstance(data, dict):
+            return data
+        for name in FILE_VARIABLES:
+            path = data.get(f"{name}_file")
+            if path is None or (isinstance(path, str) and not path.strip()):
+                continue
+            env = f"{name.upper()}_FILE"
+            given = data.get(name)
+            if given is not None and not (isinstance(given, str) and not given.strip()):
+                raise ConfigError(f"{name.upper()} and {env} are both set: keep one")
+            data[name] = _read_secret_file(env, Path(str(path)).expanduser())
+        return data
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -147,6 +194,107 @@ class Settings(BaseSettings):
         """Whitespace-only (`TOKEN= `) is as unset as empty, which env_ignore_empty covers."""
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        """Celery's broker and redis-py must both understand the URL: redis:// or rediss://.
+        Only the scheme is named in the error, never the URL (it may hold a password)."""
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        scheme = value.split("://", 1)[0].lower() if "://" in value else ""
+        if scheme not in ("redis", "rediss"):
+            got = f"{scheme}://" if scheme and scheme.isascii() and scheme.isalnum() else (
+                "a URL of another kind" if scheme else "no scheme")
+            raise PydanticCustomError(
+                "redis_scheme",
+                "must be redis://[:password@]host[:port][/db] or rediss://... (TLS); got {got}",
+                {"got": got},
+            )
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises on a port that is not a number)
+        except ValueError:
+            raise PydanticCustomError("redis_port", "the port is not a number") from None
+        db = parts.path.strip("/")
+        if db and not db.isdigit():
+            raise PydanticCustomError("redis_db", "the database after the last / must be a number")
+        return value
+
+    @field_validator("telegram_channel")
+    @classmethod
+    def _channel_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not _CHANNEL.fullmatch(value):
+            raise PydanticCustomError(
+                "channel",
+                "must be the channel's public @name (5-32 letters, digits or _) or its numeric "
+                "id starting with -100",
+            )
+        return value
+
+    @field_validator("telegram_bot_token")
+    @classmethod
+    def _token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        """Caught here, a pasted quote, a space or a placeholder is a one-line error at start
+        instead of a 404 from Telegram at the first send.  The token itself is never echoed."""
+        if value is None:
+            return None
+        token = value.get_secret_value().strip()
+        if not _BOT_TOKEN.fullmatch(token):
+            raise PydanticCustomError(
+                "bot_token",
+                "not a bot token as @BotFather gives it (digits, a colon, then letters, digits, "
+                "- and _); the value is not shown",
+            )
+        return SecretStr(token)
+
+    @field_validator("x_api_key", "x_api_secret", "x_access_token", "x_access_token_secret")
+    @classmethod
+    def _x_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        key = value.get_secret_value().strip()
+        if not _PRINTABLE_KEY.fullmatch(key):
+            raise PydanticCustomError(
+                "x_key",
+                "holds a space, a line break or another invisible character; copy "
+                "the key again (the value is not shown)",
+            )
+        return SecretStr(key)
+
+    @field_validator("site_url")
+    @classmethod
+    def _absolute_site_url(cls, value: str | None) -> str | None:
+        """Every post link is built on it: a relative one would be published as is."""
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        value = value.strip()
+        try:
+            parts = urlsplit(value)
+        except ValueError:
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise PydanticCustomError(
+                "site_url", "must be an absolute http(s) URL such as https://example.com"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _data_dir_beside_site(self) -> Settings:
+        """A relative DATA_DIR is the site's, not the current folder's: `newsbot status --site X`
+        run from anywhere finds the state `newsbot run --site X` keeps."""
+        site = self.site_dir.expanduser()
+        data = self.data_dir.expanduser()
+        self.site_dir = site
+        self.data_dir = data if data.is_absolute() else (site / data).absolute()
+        return self
+
     @field_validator("rate_time_scale")
     @classmethod
     def _scaled_time_only_in_tests(cls, value: float) -> float:
@@ -188,6 +336,23 @@ class Settings(BaseSettings):
     @property
     def image_cache_dir(self) -> Path:
         return self.data_dir / "images"
+
+
+def _read_secret_file(env: str, path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(_SECRET_FILE_MAX + 1)
+    except OSError as exc:
+        raise ConfigError(f"{env}: cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > _SECRET_FILE_MAX:
+        raise ConfigError(f"{env}: {path} is larger than 64 KB; it should hold one secret")
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise ConfigError(f"{env}: {path} is not UTF-8 text") from None
+    if not text:
+        raise ConfigError(f"{env}: {path} is empty")
+    return text
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -471,16 +471,17 @@ def _format_clean(event: str, clean: dict[str, object]) -> str:
     return " ".join(parts)
 
 
-def log_event(logger: logging.Logger, event: str, /, **fields: object) -> None:
+def log_event(logger: logging.Logger, event: str, /, *, level: int = logging.INFO,
+              **fields: object) -> None:
     """One structured line per state change, greppable (`event=state_change post=...`) or, with
     `json_lines`, one JSON object whose keys are `event` and the fields.  Each value is
     redacted once, here (the line is built from the redacted values; the handler redacts the
     whole line again)."""
-    if not logger.isEnabledFor(logging.INFO):
+    if not logger.isEnabledFor(level):
         return
     values = {k: _redact_value(v) for k, v in fields.items()}
     event = redact(event)
     clean = {"event": event, **values}
     line = _format_clean(event, values)
     # The message stays the logfmt line for text handlers; JSON handlers use the dict.
-    logger.info("%s", line, extra={_EVENT_ATTR: clean}, stacklevel=2)
+    logger.log(level, "%s", line, extra={_EVENT_ATTR: clean}, stacklevel=2)

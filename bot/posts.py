@@ -39,6 +39,9 @@ class Post:
     """Front-matter override for the X teaser body."""
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
     """Remaining front matter (read-only by convention), for user templates as `post.extra`."""
+    warnings: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    """What reading the file changed that its author may not expect (a title's `<T>` dropped as
+    HTML): `check` and `preview` show these; delivery is not affected."""
 
     @property
     def id(self) -> str:

@@ -54,7 +54,8 @@ def test_preview_json_of_the_sample_post_gives_teasers_the_platforms_accept(tmp_
     data = json.loads(run.stdout)
     assert set(data) == {"post", "teasers"}
     post = data["post"]
-    assert set(post) == {"id", "url", "title", "date", "categories", "tags", "excerpt", "image"}
+    assert set(post) == {"id", "url", "title", "date", "categories", "tags", "excerpt", "image",
+                         "warnings"}
     url = "https://newsdao.kr/%EA%B8%B0%EC%88%A0/2024/08/07/exaone-3-open-source.html"
     assert post["id"] == post["url"] == url
     assert post["title"] == "AI LG ‘엑사원 3.0’ 오픈소스 공개 데이터 600만건!"
@@ -116,7 +117,8 @@ def test_check_json_lists_every_file_and_exits_1_on_a_bad_file(tmp_path: Path) -
     assert run.returncode == 1, run.stderr
     rows = {row["file"]: row for row in json.loads(run.stdout)}
     for row in rows.values():
-        assert set(row) == {"file", "ok", "publishable", "reason", "url", "date", "title"}
+        assert set(row) == {"file", "ok", "publishable", "reason", "url", "date", "title",
+                            "warnings"}
     broken = rows["_posts/2024-08-09-broken.md"]
     assert broken["ok"] is False and broken["publishable"] is False
     assert "line 2" in broken["reason"]

@@ -232,4 +232,4 @@ def test_push_status_audit_print_markup_in_values_literally(
     assert any(PERMALINK in d["post"] for d in data["deliveries"])
     rows = json.loads(run("audit", "--json"))
     assert rows[0]["action"] == "pause"
-    assert json.loads(rows[0]["result"])["reason"] == f"{HOSTILE} \x1b[2J"
+    assert rows[0]["result"]["reason"] == f"{HOSTILE} \x1b[2J"  # an object, not JSON text

@@ -106,3 +106,84 @@ def test_bad_editor_ids_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TELEGRAM_EDITOR_IDS", "alice")
     with pytest.raises(ConfigError, match="TELEGRAM_EDITOR_IDS"):
         load_settings()
+
+
+def test_a_relative_data_dir_is_the_sites_not_the_current_folders(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    for name in ("DATA_DIR", "SITE_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(site_dir=site).data_dir == site / ".newsbot"
+    monkeypatch.setenv("DATA_DIR", ".state/newsbot")
+    assert load_settings(site_dir=site).data_dir == site / ".state" / "newsbot"
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    assert load_settings(site_dir=site).data_dir == tmp_path / "data"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("DATA_DIR", "~/state")
+    assert load_settings(site_dir=Path("site")).data_dir == tmp_path / "state"
+    monkeypatch.delenv("DATA_DIR")
+    # a relative --site is the current folder's, and its state follows it
+    relative = load_settings(site_dir=Path("../site"))
+    assert relative.data_dir == elsewhere / ".." / "site" / ".newsbot"
+
+
+def test_secrets_from_files_also_named_in_dotenv(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("TELEGRAM_BOT_TOKEN", "X_API_KEY", "TELEGRAM_BOT_TOKEN_FILE", "X_API_KEY_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    token = "123456:" + "S3cret-token-from-a-file"
+    (tmp_path / "token").write_text(f"  {token}\n")
+    (tmp_path / ".env").write_text(f"TELEGRAM_BOT_TOKEN_FILE={tmp_path / 'token'}\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.telegram_bot_token is not None
+    assert settings.telegram_bot_token.get_secret_value() == token
+    assert token not in repr(settings) and "telegram_bot_token_file" not in settings.model_dump()
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", token)
+    with pytest.raises(ConfigError, match="TELEGRAM_BOT_TOKEN and TELEGRAM_BOT_TOKEN_FILE"):
+        load_settings()
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN")
+    (tmp_path / "token").write_bytes(b"\xff\xfe")
+    with pytest.raises(ConfigError, match=r"TELEGRAM_BOT_TOKEN_FILE: .* not UTF-8"):
+        load_settings()
+    (tmp_path / "token").write_text("x" * 70_000)
+    with pytest.raises(ConfigError, match="larger than 64 KB"):
+        load_settings()
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("REDIS_URL", "localhost:6379"), ("REDIS_URL", "http://localhost:6379/0"),
+    ("REDIS_URL", "redis://localhost:port/0"), ("REDIS_URL", "redis://localhost:6379/db"),
+    ("TELEGRAM_CHANNEL", "mychannel"), ("TELEGRAM_CHANNEL", "@four"),
+    ("TELEGRAM_CHANNEL", "@" + "a" * 33), ("TELEGRAM_CHANNEL", "-12345"),
+    ("TELEGRAM_BOT_TOKEN", "YOUR_TOKEN_HERE"), ("TELEGRAM_BOT_TOKEN", '"123:abcdefghijklmno"'),
+    ("X_API_KEY", "key with space"), ("SITE_URL", "newsdao.kr"), ("SITE_URL", "ftp://x.kr"),
+])
+def test_values_of_the_wrong_shape_are_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert name in str(err.value) and "\n" not in str(err.value)
+    if name in ("TELEGRAM_BOT_TOKEN", "X_API_KEY"):
+        assert value not in str(err.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("REDIS_URL", "redis://:p@localhost:6379/0"), ("REDIS_URL", "rediss://h.example:6380"),
+    ("TELEGRAM_CHANNEL", "@newsdao"), ("TELEGRAM_CHANNEL", "-1001234567890"),
+    ("TELEGRAM_BOT_TOKEN", "123456789:AAH-abcdefghijklmnopqrstuvwxyz_0123"),
+    ("SITE_URL", "https://newsdao.kr"),
+])
+def test_values_of_the_right_shape_are_kept(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    got = getattr(load_settings(), name.lower())
+    assert (got.get_secret_value() if hasattr(got, "get_secret_value") else got) == value

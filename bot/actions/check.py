@@ -21,6 +21,7 @@ class CheckRow:
     url: str | None
     date: str | None
     title: str | None
+    warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -31,6 +32,7 @@ class CheckRow:
             "url": self.url,
             "date": self.date,
             "title": self.title,
+            "warnings": list(self.warnings),
         }
 
 
@@ -52,7 +54,7 @@ def check_site(
             why_not = item.unpublishable_reason(now)
             rows.append(
                 CheckRow(item.rel_path, True, why_not is None, why_not, item.url,
-                         item.date.isoformat(), item.title)
+                         item.date.isoformat(), item.title, item.warnings)
             )
         else:
             reason = f"line {item.line}: {item.reason}" if item.line else item.reason

@@ -127,6 +127,7 @@ def post_json(post: Post) -> dict[str, Any]:
         "tags": list(post.tags),
         "excerpt": post.excerpt,
         "image": post.image,
+        "warnings": list(post.warnings),
     }
 
 

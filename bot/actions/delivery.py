@@ -33,6 +33,7 @@ __all__ = [
     "Outcome",
     "PauseReport",
     "StatusReport",
+    "fresh_workers",
     "pause",
     "push",
     "rate_bucket",
@@ -40,7 +41,9 @@ __all__ = [
     "resume",
     "retry",
     "skip",
+    "split_heartbeats",
     "status",
+    "unpublished_reason",
 ]
 
 Enqueue = Callable[[str], None]
@@ -48,6 +51,10 @@ Planner = Callable[..., list[Record]]
 
 RESOLVE_ACTIONS = ("resend", "mark_sent")
 DEFAULT_STATUS_LIMIT = 20
+#: A heartbeat older than this (30 ticks) is no longer shown as a live worker ...
+HEARTBEAT_FRESH_SECONDS = 30.0
+#: ... and one older than this is not shown at all (a worker killed long ago).
+HEARTBEAT_FORGET_SECONDS = 86_400.0
 
 
 class DeliveryServices(Protocol):
@@ -162,11 +169,15 @@ class StatusReport:
     paused: bool
     pause: dict[str, Any] | None
     pending: list[dict[str, Any]]
+    """The soonest due of ``pending_total`` waiting and retry_wait records (at most the limit)."""
+    pending_total: int
     rate: dict[str, Any]
-    workers: dict[str, float]
+    workers: dict[str, float]  # name -> seconds since its heartbeat, fresh ones only
     mode: str  # "dry-run" | "live"
     total: int  # records in all (deliveries may be the last N of them)
     generated_at: str
+    workers_stale: dict[str, float] = field(default_factory=dict)  # silent, maybe gone
+    destination_names: dict[str, str] = field(default_factory=dict)  # "x:x" -> "@handle"
 
     def to_json(self) -> dict[str, Any]:
         """The stable `newsbot status --json` shape."""
@@ -176,8 +187,11 @@ class StatusReport:
             "paused": self.paused,
             "pause": self.pause,
             "pending": list(self.pending),
+            "pending_total": self.pending_total,
             "rate": dict(self.rate),
             "workers": dict(self.workers),
+            "workers_stale": dict(self.workers_stale),
+            "destination_names": dict(self.destination_names),
             "mode": self.mode,
             "total": self.total,
             "generated_at": self.generated_at,
@@ -280,6 +294,25 @@ def _fail(action: str, ref: str, error: str, **kw: Any) -> DeliveryReport:
 
 
 # --------------------------------------------------------------------------------- push
+def unpublished_reason(svc: DeliveryServices, ref: str,
+                       now: datetime | None = None) -> str | None:
+    """Why the post's link may not exist yet (``published: false``, a future date), else None.
+
+    Jekyll builds neither, so a push now would announce a page readers cannot open: the
+    commands ask before pushing such a post.  An unknown ``ref`` answers None (``push``
+    reports it).
+    """
+    post, _url, _error = _find(svc, ref, records_may_do=False)
+    if post is None:
+        return None
+    if not post.published:
+        return "published: false"
+    when = now or datetime.now(UTC)
+    if post.date > when:
+        return f"dated {post.date.isoformat()}, in the future"
+    return None
+
+
 def push(
     svc: DeliveryServices,
     ref: str,
@@ -534,12 +567,17 @@ def skip(svc: DeliveryServices, ref: str, *, who: str) -> DeliveryReport:
 
 # --------------------------------------------------------------------------------- pause
 def pause(svc: DeliveryServices, who: str, reason: str = "") -> PauseReport:
-    """Stop every worker from starting a send (records wait in ``queued``)."""
+    """Stop every worker from starting a send (records wait in ``queued``).
+
+    Pausing again with a reason replaces the reason (an editor explains the pause better);
+    without one it keeps it.  The report's ``reason`` is the one now in force.
+    """
     _check_who(who)
-    was = svc.state.is_paused()
-    svc.state.pause(who, reason)
+    was = not svc.state.pause(who, reason)
     svc.state.audit(who, "pause", "*", {"reason": reason, "was_paused": was})
-    return PauseReport(action="pause", paused=True, changed=not was, who=who, reason=reason)
+    info = svc.state.pause_info() or {}
+    return PauseReport(action="pause", paused=True, changed=not was, who=who,
+                       reason=str(info.get("reason", reason)))
 
 
 def resume(svc: DeliveryServices, who: str, enqueue: Enqueue) -> PauseReport:
@@ -589,13 +627,21 @@ def _rate(svc: DeliveryServices, now: float) -> dict[str, Any]:
                                  "enforced": enforced}
         if spec.rules:
             budget = svc.limiter.budget(spec.bucket, spec.rules, spacing=spec.spacing, now=now)
-            entry["rules"] = budget["rules"]
+            # The platform's own figures (1 per 1 s), not our margin (1 per 1.07 s): the
+            # margin only absorbs timing jitter, it is no limit an operator could look up.
+            entry["rules"] = [{**rule, "window": float(window)} for rule, (_n, window)
+                              in zip(budget["rules"], spec.stated, strict=True)]
             entry["blocked_until"] = iso(budget["blocked_until"])
             entry["wait"] = round(float(budget["wait"]), 3)
         else:
             entry["rules"] = []
             entry["blocked_until"] = iso(svc.limiter.blocked_until(spec.bucket, now=now))
             entry["wait"] = 0.0
+        windows = svc.limiter.platform_windows(spec.bucket, now=now)
+        if windows:  # X's own figures, as its last answer stated them
+            entry["platform_windows"] = {
+                name: {"remaining": w["remaining"], "reset_at": iso(w["reset_at"])}
+                for name, w in windows.items()}
         if platform == "x":
             limit = settings.x_daily_limit
             daily = svc.limiter.daily_counter(spec.bucket, limit or 1_000_000_000, now=now)
@@ -610,6 +656,29 @@ def _rate(svc: DeliveryServices, now: float) -> dict[str, Any]:
     return out
 
 
+def split_heartbeats(ages: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
+    """(fresh, stale) worker heartbeats, name -> seconds since the last one.
+
+    A worker beats with every tick (each second, ``tasks.TICK_SECONDS``); a busy one may miss
+    some, so only one silent for ``HEARTBEAT_FRESH_SECONDS`` is no longer shown as alive.  A
+    worker killed without its shutdown (OOM, SIGKILL) never removes its entry: after
+    ``HEARTBEAT_FORGET_SECONDS`` it is not shown at all.
+    """
+    fresh: dict[str, float] = {}
+    stale: dict[str, float] = {}
+    for name, age in sorted(ages.items()):
+        if age <= HEARTBEAT_FRESH_SECONDS:
+            fresh[name] = round(age, 3)
+        elif age <= HEARTBEAT_FORGET_SECONDS:
+            stale[name] = round(age, 3)
+    return fresh, stale
+
+
+def fresh_workers(svc: DeliveryServices) -> dict[str, float]:
+    """Workers that reported lately (nothing queued goes out without one)."""
+    return split_heartbeats(svc.state.heartbeats())[0]
+
+
 def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -> StatusReport:
     """Where every delivery stands: what an operator checks first (read-only, no audit)."""
     state = svc.state
@@ -618,8 +687,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
     for name in STATES:
         counts.setdefault(name, 0)
     records = state.records() if limit is None else state.recent(limit)
-    pending_records = [r for name in ("waiting", "retry_wait") for r in state.records(state=name)]
-    pending_records.sort(key=lambda r: (r.scheduled_at is None, r.scheduled_at or 0.0, r.key))
+    pending_records, pending_total = state.pending(limit)
     pending = [
         {"post": r.post, "platform": r.platform, "destination": r.destination, "state": r.state,
          "eta": iso(r.scheduled_at), "reason": r.reason, "attempts": r.attempts}
@@ -628,15 +696,18 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
     info = state.pause_info()
     pause_json = None if info is None else {
         "who": info["who"], "reason": info["reason"], "at": iso(info["at"])}
-    workers = {name: round(age, 3) for name, age in sorted(state.heartbeats(now=now).items())}
+    workers, stale = split_heartbeats(state.heartbeats(now=now))
     return StatusReport(
         counts={name: int(counts[name]) for name in STATES},
         deliveries=[_delivery(r) for r in records],
         paused=info is not None,
         pause=pause_json,
         pending=pending,
+        pending_total=pending_total,
         rate=_rate(svc, now),
         workers=workers,
+        workers_stale=stale,
+        destination_names=state.destination_names(),
         mode="dry-run" if svc.dry_run else "live",
         total=sum(counts.values()),
         generated_at=iso(now) or "",

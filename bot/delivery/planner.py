@@ -35,13 +35,12 @@ from bot.logs import log_event
 from bot.notify import Notice
 from bot.posts import BadFile, Post
 from bot.sources.jekyll import (
-    PostFileError,
     iter_post_files,
     post_path_problem,
-    read_post,
     same_url_reason,
     text_path,
 )
+from bot.sources.parallel import read_in_order
 from bot.state import Record, TransitionRefusedError
 
 __all__ = ["Enqueue", "ScanReport", "decide", "plan_manual", "scan"]
@@ -142,16 +141,25 @@ def _signature(path: Path) -> str | None:
 
 
 def _rel(root: Path, path: Path) -> str | None:
-    for candidate in (path, path.resolve()):
-        try:
-            return text_path(candidate.relative_to(root).as_posix())
-        except ValueError:
-            continue
-    return None
+    base, whole = str(root), str(path)
+    if whole.startswith(base + os.sep):  # a walk's path: on strings, 20,000 times a first run
+        return text_path(whole[len(base) + 1:].replace(os.sep, "/"))
+    try:
+        return text_path(path.relative_to(root).as_posix())
+    except ValueError:
+        pass
+    try:  # only a path named from elsewhere (a file event) is resolved: a walk's never is
+        return text_path(path.resolve().relative_to(root).as_posix())
+    except (ValueError, OSError):
+        return None
 
 
 def _log_change(rec: Record, old: str, by: str = "scan") -> None:
-    log_event(log, "state_change", post=rec.post, platform=rec.platform,
+    # A first run records every post of the site as baseline: 40,000 lines for a 20,000-post
+    # site would bury the log (and cost the scan seconds).  They are DEBUG; the scan's own
+    # line counts them, and each record's history keeps its entry.
+    level = logging.DEBUG if rec.reason == "baseline" else logging.INFO
+    log_event(log, "state_change", level=level, post=rec.post, platform=rec.platform,
               destination=rec.destination, old=old, new=rec.state, attempt=rec.attempts,
               reason=rec.reason, receipt=rec.receipt, by=by)
 
@@ -222,17 +230,15 @@ def scan(
     report.removed = len(removed)
 
     batch: list[tuple[Post, str, str]] = []
-    for path, rel in to_parse:
+    rels = dict(to_parse)
+    for path, read in read_in_order(site, list(rels), processes=svc.settings.scan_processes):
+        rel = rels[path]
         sig = changed_sigs[rel]
-        try:
-            post = read_post(site, path)
-        except Exception as exc:  # read_post turns everything into PostFileError; be sure
-            reason = (exc.reason if isinstance(exc, PostFileError)
-                      else f"could not read this post ({type(exc).__name__})")
-            bad = BadFile(path, rel, reason, getattr(exc, "line", None))
+        if not isinstance(read, Post):
+            bad = BadFile(path, rel, read.reason, read.line)
             _report_bad(svc, report, bad, sig)
             continue
-        batch.append((post, rel, sig))
+        batch.append((read, rel, sig))
         if len(batch) >= BATCH:
             _plan_batch(svc, batch, current, report, enqueue, baseline=baseline)
             batch = []
@@ -245,7 +251,8 @@ def scan(
         report.backfilled = _backfill(svc, backfill, current, enqueue, report)
     if report.new or report.changed or report.removed or report.bad or report.backfilled:
         # A rescan that found nothing is routine: logged only at DEBUG to keep the log readable.
-        log_event(log, "scan", full=report.full, files=report.files, new=report.new,
+        log_event(log, "scan", full=report.full, baseline=report.baseline,
+                  files=report.files, new=report.new,
                   changed=report.changed, unchanged=report.unchanged, bad=len(report.bad),
                   queued=report.queued, waiting=report.waiting, skipped=report.skipped,
                   backfilled=report.backfilled)
@@ -536,11 +543,10 @@ def _backfill(svc: Services, count: int, now: float, enqueue: Enqueue,
     `social: false`) or are dated in the future are left to their own rules.
     """
     posts: list[Post] = []
-    for path in iter_post_files(svc.site):
-        try:
-            post = read_post(svc.site, path)
-        except Exception:  # bad files were reported by the scan; a backfill skips them
-            continue
+    files = list(iter_post_files(svc.site))
+    for _path, post in read_in_order(svc.site, files, processes=svc.settings.scan_processes):
+        if not isinstance(post, Post):
+            continue  # bad files were reported by the scan; a backfill skips them
         if content_decision(post, now).state == "queued":
             posts.append(post)
     posts.sort(key=lambda p: p.date, reverse=True)

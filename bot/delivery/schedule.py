@@ -39,7 +39,10 @@ BACKOFF_CAP = 300.0
 class RateSpec:
     bucket: str
     rules: tuple[Rule, ...]
+    """What the sender enforces: the platform's rules with our safety margin."""
     spacing: float
+    stated: tuple[Rule, ...] = ()
+    """The same rules as the platform states them (what an operator is shown)."""
 
 
 def bucket_name(platform: str, destination: str) -> str:
@@ -56,12 +59,14 @@ def rate_spec(settings: Settings, platform: str, destination: str, *, dry_run: b
     if dry_run:
         return RateSpec(bucket, (), 0.0)
     scale = settings.rate_time_scale
+    stated: tuple[Rule, ...] = ()
     rules: tuple[Rule, ...] = ()
     if platform == "telegram":
-        rules = tuple((n, w * scale * WINDOW_MARGIN + JITTER_SECONDS) for n, w in TELEGRAM_RULES)
+        stated = tuple((n, w * scale) for n, w in TELEGRAM_RULES)
+        rules = tuple((n, w * WINDOW_MARGIN + JITTER_SECONDS) for n, w in stated)
     elif platform == "x" and settings.x_daily_limit:
-        rules = ((settings.x_daily_limit, DAY * scale),)
-    return RateSpec(bucket, rules, settings.min_spacing_seconds * scale)
+        stated = rules = ((settings.x_daily_limit, DAY * scale),)
+    return RateSpec(bucket, rules, settings.min_spacing_seconds * scale, stated)
 
 
 def backoff_delay(

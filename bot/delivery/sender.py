@@ -330,6 +330,9 @@ def _record_platform_limits(svc: Services, rec: Record, receipt: Receipt, spec: 
     meta = receipt.meta or {}
     if rec.platform != "x":
         return
+    account = meta.get("account")
+    if isinstance(account, str) and account:
+        svc.state.name_destination(rec.platform, rec.destination, account)
     budgets: dict[str, tuple[int, float]] = {}
     for name, remaining_key, reset_key in (
         ("15min", "remaining_15min", "reset_15min"),

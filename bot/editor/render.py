@@ -189,11 +189,14 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
             lines.append(f"<b>{t(language, key)}</b> ({len(items)})")
             lines.extend(_record_line(i, reason=True) for i in items)
     if data["pending"]:
-        lines.append(f"<b>{t(language, 'status_pending')}</b> ({len(data['pending'])})")
+        total = int(data.get("pending_total", len(data["pending"])))
+        lines.append(f"<b>{t(language, 'status_pending')}</b> ({total})")
         lines.extend(
             f"• {esc(p['state'])} {esc(p['platform'])} {post_link(p['post'])} → {when(p['eta'])}"
             for p in data["pending"]
         )
+        if total > len(data["pending"]):
+            lines.append(f"… +{total - len(data['pending'])}")
     lines.append(f"<b>{t(language, 'status_recent')}</b>")
     if data["deliveries"]:
         lines.extend(_record_line(d) for d in data["deliveries"])

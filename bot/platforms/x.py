@@ -21,6 +21,8 @@ from bot.posts import Post
 
 log = logging.getLogger(__name__)
 
+HANDLE_RETRY_SECONDS = 3600.0
+
 
 class XPublisher:
     """Posts teasers to the account of `creds`; thread-safe as far as requests' Session is."""
@@ -43,6 +45,8 @@ class XPublisher:
         self.max_send_seconds = timeout * 12 + 10
         self._clock = clock
         self._lock = threading.Lock()
+        self._handle: str | None = None
+        self._handle_asked_at: float | None = None
 
     def __repr__(self) -> str:
         return f"XPublisher(api_url={self._api.api_url!r})"
@@ -64,16 +68,35 @@ class XPublisher:
                     raise self._error("media upload", exc) from None
                 log.warning("x: image refused (%s), posting text only", exc.detail)
                 notes = (f"image refused by X ({_one_line(exc.detail)}): posted without it",)
+        # Asked before the post, not after: the time between X creating the post and us
+        # recording its receipt (where a crash leaves it in doubt) stays as short as it was.
+        handle = self._learn_handle()
         try:
             post_id, limits = self._api.create_post(item.teaser.text, media_ids or None)
         except XApiError as exc:
             raise self._error("create post", exc) from None
+        meta: dict[str, object] = dict(asdict(limits))
+        if handle:
+            meta["account"] = f"@{handle}"
         return Receipt(
             id=post_id,
             url=f"https://x.com/i/web/status/{post_id}",
             notes=notes,
-            meta=asdict(limits),
+            meta=meta,
         )
+
+    def _learn_handle(self) -> str | None:
+        """The account's @handle, asked once per process (status names the destination by
+        it); a failure only costs the name, and is asked again an hour later."""
+        now = self._clock()
+        if self._handle is None and (self._handle_asked_at is None
+                                     or now - self._handle_asked_at >= HANDLE_RETRY_SECONDS):
+            self._handle_asked_at = now
+            try:
+                self._handle = self._api.account_handle()
+            except Exception as exc:  # never a reason to hold the post back
+                log.info("x: account name not learnt (%s)", exc)
+        return self._handle
 
     def close(self) -> None:
         self._api.client.session.close()

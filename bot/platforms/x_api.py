@@ -276,6 +276,14 @@ class XApi:
                    json={"id": media_id,
                          "metadata": {"alt_text": {"text": alt[:ALT_TEXT_MAX]}}})
 
+    def account_handle(self) -> str:
+        """The @handle (without the @) of the account these keys post as (GET /2/users/me)."""
+        data = _json(self._call("GET", "/2/users/me")).get("data")
+        username = data.get("username") if isinstance(data, dict) else None
+        if not isinstance(username, str) or not username.strip():
+            raise XApiError("transient", "users/me answer without data.username")
+        return username.strip()
+
     # ------------------------------------------------------------------ internals
     def _call(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         """Our own v2 request through tweepy's session and OAuth 1.0a signer."""

@@ -18,6 +18,7 @@ file raises becomes that file's reason.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Iterator, Mapping
@@ -39,6 +40,7 @@ from bot.sources.postpaths import (
 )
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
+from bot.sources.title_markup import dropped_markup_note
 from bot.sources.yaml_front import FrontMatterTooLargeError, load_yaml
 
 __all__ = [
@@ -108,10 +110,10 @@ def folder_categories(site: SiteConfig, path: Path) -> list[str]:
     Folders below `_posts/` (e.g. `_posts/2024/`) are only for tidiness and are not categories.
     A file outside the site folder has none (its folders say nothing about this site).
     """
-    try:
-        parts = Path(path).relative_to(site.root).parts
-    except ValueError:
+    rel = _below(site.root, path)
+    if rel is None:
         return []
+    parts = tuple(rel.split("/"))
     collections_dir = str(site.raw.get("collections_dir") or "").strip("/")
     if collections_dir:
         prefix = tuple(collections_dir.split("/"))
@@ -388,7 +390,7 @@ def read_post(site: SiteConfig, path: Path) -> Post:
     from 5,000 nested TOML arrays, a MemoryError, a bug of ours) becomes that file's reason, so
     a scan, a `check` or a first-run baseline goes on with the other files.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     try:
         return _read_post(site, path)
     except PostFileError:
@@ -459,7 +461,7 @@ def _build(
             title=file_title,
             slug=front_slug,
             categories=categories,
-            ext=Path(name).suffix,
+            ext=_suffix(name),
             source_path=rel_path,
         )
     except ValueError as exc:
@@ -489,14 +491,36 @@ def _build(
         telegram_text=_clean_block("telegram_text", front.get("telegram_text")),
         x_text=_clean_block("x_text", front.get("x_text")),
         extra={str(k): v for k, v in front.items() if k not in _KNOWN_KEYS},
+        warnings=_title_warnings(front.get("title"), title),
     )
 
 
+def _title_warnings(value: object, title: str) -> tuple[str, ...]:
+    note = dropped_markup_note(_scalar_text("title", value) or "", title)
+    return (note,) if note else ()
+
+
 def _rel(site: SiteConfig, path: Path) -> str:
-    try:
-        return text_path(path.relative_to(site.root).as_posix())
-    except ValueError:
-        return text_path(path.as_posix())
+    rel = _below(site.root, path)
+    return text_path(rel if rel is not None else path.as_posix())
+
+
+def _below(root: Path, path: Path) -> str | None:
+    """``path.relative_to(root).as_posix()``, or None when not below: on strings, since a scan
+    asks it of every file twice and pathlib's parsing was a tenth of reading a post."""
+    whole, base = str(path), str(root)
+    if whole == base:
+        return "."
+    base = base if base.endswith(os.sep) else base + os.sep
+    if not whole.startswith(base):
+        return None
+    return whole[len(base):].replace(os.sep, "/")
+
+
+def _suffix(name: str) -> str:
+    """``Path(name).suffix`` without building a Path."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 # --------------------------------------------------------------------------- the whole site

@@ -91,6 +91,22 @@ class _Rules:
         return None
 
 
+_RULES: dict[tuple[str, str, str], _Rules] = {}
+
+
+def _rules(site: SiteConfig) -> _Rules:
+    """``_Rules.of(site)``, remembered by the settings it is made of (every file read asks)."""
+    raw = site.raw
+    key = (repr(raw.get("markdown_ext")), repr(raw.get("exclude")),
+           repr(raw.get("collections_dir")))
+    rules = _RULES.get(key)
+    if rules is None:
+        if len(_RULES) >= 32:
+            _RULES.clear()
+        rules = _RULES[key] = _Rules.of(site)
+    return rules
+
+
 def _jekyll_ignores(name: str) -> bool:
     """Jekyll's EntryFilter: `_x`, `.x`, `#x` and `x~` are never content (editor and OS junk)."""
     return name.startswith(("_", ".", "#")) or name.endswith("~")
@@ -196,7 +212,7 @@ def _name_problem(site: SiteConfig, parts: tuple[str, ...] | None) -> str | None
     """Why a path named `parts` below the site is no post, by its names alone (or None)."""
     if not parts or "" in parts or ".." in parts:
         return "not a file of the site"
-    rules = _Rules.of(site)
+    rules = _rules(site)
     in_posts = False
     for depth, name in enumerate(parts[:-1], start=1):
         problem = rules.folder_problem(name, "/".join(parts[:depth]))
@@ -244,7 +260,7 @@ def read_post_bytes(site: SiteConfig, path: Path | str) -> tuple[Path, bytes]:
     that is not UTF-8 is refused before the file is opened: Jekyll builds the URL from it, and
     the path itself could not be stored or shown.
     """
-    parts = _site_parts(site.root, Path(path))
+    parts = _site_parts(site.root, path if isinstance(path, Path) else Path(path))
     problem = _name_problem(site, parts)
     if problem is not None or not parts:
         raise PostFileError(problem or "not a file of the site")
@@ -281,7 +297,9 @@ def read_post_bytes(site: SiteConfig, path: Path | str) -> tuple[Path, bytes]:
         os.close(fd)
     if len(data) > MAX_POST_BYTES:
         raise PostFileError(f"file is over the {MAX_POST_BYTES // 1_048_576} MB limit for a post")
-    return site.root.joinpath(*parts), data
+    named = os.path.join(site.root, *parts)
+    # The caller's own Path when it names the file so already (a walk's always does).
+    return (path if isinstance(path, Path) and str(path) == named else Path(named)), data
 
 
 def _open_checked(real_root: str, real_parts: tuple[str, ...]) -> int:

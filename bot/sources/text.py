@@ -526,7 +526,18 @@ def first_paragraph(body: str) -> str:
     return ""
 
 
+# Markup of tags alone (an image paragraph, `<p><img ...></p>`, the blog's usual first block):
+# no text, so no prose, whatever the tags are; the parser is not needed to say so.
+_TAGS_ONLY = re.compile(r"(?:\s*</?[A-Za-z][^<>]*>)+\s*")
+_TAGS_ONLY_MAX = 2_000
+
+
 def _prose(markup: str, budget: _Budget) -> str:
+    if len(markup) <= _TAGS_ONLY_MAX and _TAGS_ONLY.fullmatch(markup):
+        # What the parser would have spent at most: two events per tag (a start and an end
+        # for `<x/>`), one per whitespace run between them.
+        budget.events -= 3 * markup.count("<") + 1
+        return ""
     for found in _html_blocks(markup, stop_at_prose=True, budget=budget):
         if found.prose and _is_prose(found.text):
             return _defuse(found.text)

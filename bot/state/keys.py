@@ -43,6 +43,8 @@ Scanning, control, audit
 ``{ns}:pause``                   hash         present = paused: {"who", "reason", "at"}
 ``{ns}:audit``                   stream       capped (~10,000): who, action, target, result, at
 ``{ns}:heartbeat``               hash         worker name -> server epoch of its last beat
+``{ns}:destination_names``       hash         "platform:destination" -> readable name learnt
+                                              from the platform (the X account's @handle)
 ``{ns}:alive:{wid}``             string       "1" while worker process ``wid`` (host:pid:start)
                                               is alive; short TTL, refreshed by its lease keeper
 ``{ns}:health:{role}``           hash         "host:pid" -> server epoch: health beats of the
@@ -210,6 +212,10 @@ class Keys:
     @property
     def heartbeat(self) -> str:
         return f"{self.ns}:heartbeat"
+
+    @property
+    def destination_names(self) -> str:
+        return f"{self.ns}:destination_names"
 
     def alive(self, worker_id: str) -> str:
         if not worker_id or any(c in worker_id for c in " \t\r\n{}"):

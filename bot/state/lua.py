@@ -72,26 +72,69 @@ local function settle_lost(rec, hist, recent, schedule, leases, state_prefix, ri
 end
 """
 
+# One record created if absent (ENSURE and ENSURE_MANY): the caller knows what it just created,
+# so only an existing record is read back.
+CREATE = PRELUDE + r"""
+local function create(rec, hist, recent, schedule, post_idx, state_prefix, rid, now, post,
+                      platform, destination, state, reason, scheduled_at, by)
+  if redis.call('EXISTS', rec) == 1 then return {0, redis.call('HGETALL', rec)} end
+  local ts = fmt(now)
+  redis.call('HSET', rec, 'post', post, 'platform', platform, 'destination', destination,
+             'state', state, 'attempts', '0', 'reason', reason, 'created_at', ts,
+             'updated_at', ts)
+  if scheduled_at ~= '' then
+    redis.call('HSET', rec, 'scheduled_at', scheduled_at)
+    redis.call('ZADD', schedule, scheduled_at, rid)
+  end
+  redis.call('SADD', state_prefix .. state, rid)
+  redis.call('SADD', post_idx, rid)
+  redis.call('ZADD', recent, ts, rid)
+  redis.call('LPUSH', hist, cjson.encode({at = ts, from = '', to = state, reason = reason,
+                                          by = by}))
+  return {1}
+end
+"""
+
 # KEYS: rec, hist, recent, schedule, post_idx
 # ARGV: state_prefix, rid, now, post, platform, destination, state, reason, scheduled_at, by
-ENSURE = PRELUDE + r"""
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('HGETALL', KEYS[1])} end
-local now = clock(ARGV[3])
-local ts = fmt(now)
-redis.call('HSET', KEYS[1], 'post', ARGV[4], 'platform', ARGV[5], 'destination', ARGV[6],
-           'state', ARGV[7], 'attempts', '0', 'reason', ARGV[8], 'created_at', ts,
-           'updated_at', ts)
-if ARGV[9] ~= '' then
-  redis.call('HSET', KEYS[1], 'scheduled_at', ARGV[9])
-  redis.call('ZADD', KEYS[4], ARGV[9], ARGV[2])
+ENSURE = CREATE + r"""
+local made = create(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], ARGV[1], ARGV[2],
+                    clock(ARGV[3]), ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9],
+                    ARGV[10])
+if made[1] == 1 then return {1, redis.call('HGETALL', KEYS[1])} end
+return made
+"""
+
+# Many records in one run: a first run creates tens of thousands, and one script call per
+# record cost the scan more in packing its arguments than the server spent running it.
+# KEYS: recent, schedule
+# ARGV: state_prefix, now, by, rec_prefix, hist_prefix, JSON list of
+#       [rid, post_idx, post, platform, destination, state, reason, scheduled_at]
+# Returns {flags, HGETALL, HGETALL, ...}: flags has one character per record in order, '1'
+# created or '0' there already, and each '0' has the HGETALL of the record that was there, in
+# order.  (A reply of one small array per record cost the caller more to parse than the run.)
+ENSURE_MANY = CREATE + r"""
+local now = clock(ARGV[2])
+local flags = {}
+local out = {''}
+for i, s in ipairs(cjson.decode(ARGV[6])) do
+  local made = create(ARGV[4] .. s[1], ARGV[5] .. s[1], KEYS[1], KEYS[2], s[2], ARGV[1], s[1],
+                      now, s[3], s[4], s[5], s[6], s[7], s[8], ARGV[3])
+  flags[i] = tostring(made[1])
+  if made[1] == 0 then out[#out + 1] = made[2] end
 end
-redis.call('SADD', ARGV[1] .. ARGV[7], ARGV[2])
-redis.call('SADD', KEYS[5], ARGV[2])
-redis.call('ZADD', KEYS[3], ts, ARGV[2])
-redis.call('LPUSH', KEYS[2], cjson.encode({at = ts, from = '', to = ARGV[7], reason = ARGV[8],
-                                          by = ARGV[10]}))
-if ARGV[11] == '1' then return {1, {}} end  -- the caller knows what it just created
-return {1, redis.call('HGETALL', KEYS[1])}
+out[1] = table.concat(flags)
+return out
+"""
+
+# HSETNX of many fields of one hash; the flags string says which were set ('1') in order.
+# KEYS: hash   ARGV: JSON list of [field, value]
+HSETNX_MANY = r"""
+local flags = {}
+for i, pair in ipairs(cjson.decode(ARGV[1])) do
+  flags[i] = tostring(redis.call('HSETNX', KEYS[1], pair[1], pair[2]))
+end
+return table.concat(flags)
 """
 
 # KEYS: rec, hist, recent, schedule

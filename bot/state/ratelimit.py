@@ -129,6 +129,22 @@ class RateLimiter:
         ttl_ms = int(max(60.0, latest - server_time(self.client) + 60.0) * 1000)
         self._budget(keys=[self._bucket_keys(bucket)[3]], args=[str(ttl_ms), *args])
 
+    def platform_windows(self, bucket: str, *, now: float | None = None
+                         ) -> dict[str, dict[str, float | int]]:
+        """What the platform last said is left in each of its windows not yet reset:
+        {window name: {"remaining", "reset_at"}} (from ``record_budget``; for status)."""
+        current = now if now is not None else server_time(self.client)
+        raw = self.client.hgetall(self._bucket_keys(bucket)[3])
+        out: dict[str, dict[str, float | int]] = {}
+        for field_name, value in raw.items():
+            name, _, kind = field_name.rpartition(":")
+            if kind != "reset" or not name:
+                continue
+            reset, left = float(value), raw.get(f"{name}:remaining")
+            if reset > current and left not in (None, ""):
+                out[name] = {"remaining": int(float(left)), "reset_at": reset}
+        return dict(sorted(out.items()))
+
     def blocked_until(self, bucket: str, *, now: float | None = None) -> float | None:
         raw = self.client.get(self._bucket_keys(bucket)[2])
         if raw is None:

@@ -60,6 +60,15 @@ def server_time(client: redis.Redis) -> float:
 
 _JSON_CONTROLS = re.compile(f"[{CONTROL_CHARS}]")
 
+# KEYS[1] the pause hash; ARGV who, reason, now.  Returns 1 when the pause is new.
+_PAUSE = """
+local created = redis.call('HSETNX', KEYS[1], 'at', ARGV[3])
+if created == 1 or ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], 'who', ARGV[1], 'reason', ARGV[2])
+end
+return created
+"""
+
 
 def _clean(value: str) -> str:
     """Outside text as it may be stored: controls escaped, lone surrogates as escapes."""
@@ -83,6 +92,8 @@ class State:
         self.keys = Keys(namespace)
         self.namespace = namespace
         self._ensure = client.register_script(lua.ENSURE)
+        self._ensure_many = client.register_script(lua.ENSURE_MANY)
+        self._hsetnx_many = client.register_script(lua.HSETNX_MANY)
         self._transition = client.register_script(lua.TRANSITION)
         self._acquire = client.register_script(lua.ACQUIRE)
         self._complete = client.register_script(lua.COMPLETE)
@@ -151,38 +162,39 @@ class State:
         now: float | None = None,
     ) -> list[Record]:
         """``ensure`` for many ``(post_url, platform, destination, state, reason, scheduled_at)``
-        in one pipeline, in order: a first-run scan creates tens of thousands of records and a
-        round trip each (with the server's fsync of every write) cost most of its time.  Each
-        script is still atomic on its own; the pipeline only saves the waiting, and being one
-        transaction (MULTI/EXEC) it costs the server one fsync, not one per read.  A record
-        created here is not read back (the caller gave its fields; its timestamps are left
-        unset in the returned Record); one that existed is returned as it is."""
+        in one script run, in order: a first-run scan creates tens of thousands of records, and
+        a round trip each (with the server's fsync of every write) and then a script call each
+        (packing its 16 arguments cost more than running it) took most of its time.  The run is
+        atomic as a whole, like the MULTI/EXEC it replaced.  A record created here is not read
+        back (the caller gave its fields; its timestamps are left unset in the returned Record);
+        one that existed is returned as it is."""
         for spec in specs:
             if spec[3] not in INITIAL_STATES:
                 raise ValueError(f"a record cannot start in state {spec[3]!r}")
+        if not specs:
+            return []
         k = self.keys
-        pipe = self.client.pipeline(transaction=True)
-        rids = []
-        for post_url, platform, destination, state, reason, scheduled_at in specs:
-            rid = record_id(post_url, platform, destination)
-            rids.append(rid)
-            self._ensure(
-                keys=[k.rec(rid), k.hist(rid), k.recent, k.schedule, k.by_post(post_url)],
-                args=[k.state_prefix, rid, _num(now), post_url, platform, destination, state,
-                      reason, _num(scheduled_at), by, "1"],
-                client=pipe,
-            )
-        replies = pipe.execute() if rids else []
+        rids = [record_id(spec[0], spec[1], spec[2]) for spec in specs]
+        rows = [[rid, k.by_post(post_url), post_url, platform, destination, state, reason,
+                 _num(scheduled_at)]
+                for rid, (post_url, platform, destination, state, reason, scheduled_at)
+                in zip(rids, specs, strict=True)]
+        replies = self._ensure_many(
+            keys=[k.recent, k.schedule],
+            args=[k.state_prefix, _num(now), by, k.rec_prefix, k.hist_prefix,
+                  json.dumps(rows, ensure_ascii=False, separators=(",", ":"))],
+        )
+        flags, existing = replies[0], iter(replies[1:])
         out = []
-        for rid, spec, reply in zip(rids, specs, replies, strict=True):
-            if int(reply[0]) == 1:
+        for rid, spec, flag in zip(rids, specs, flags, strict=True):
+            if flag == "1":
                 post_url, platform, destination, state, reason, scheduled_at = spec
-                out.append(Record.from_hash(rid, {
-                    "post": post_url, "platform": platform, "destination": destination,
-                    "state": state, "reason": reason, "attempts": "0",
-                    "scheduled_at": _num(scheduled_at)}))
+                out.append(Record(key=rid, post=post_url, platform=platform,
+                                  destination=destination, state=state, reason=reason,
+                                  scheduled_at=None if scheduled_at is None
+                                  else float(scheduled_at)))
             else:
-                out.append(Record.from_hash(rid, _pairs(reply[1])))
+                out.append(Record.from_hash(rid, _pairs(next(existing))))
         return out
 
     def get(self, post_url: str, platform: str, destination: str) -> Record | None:
@@ -513,6 +525,30 @@ class State:
         found.sort(key=lambda r: (r.updated_at or 0.0, r.key), reverse=True)
         return found
 
+    def pending(self, limit: int | None = 20) -> tuple[list[Record], int]:
+        """(at most ``limit`` waiting and retry_wait records, soonest due first and unscheduled
+        last; how many there are in all).
+
+        Why not ``records(state=...)``: in a burst a thousand records wait for a rate-limit
+        slot, and reading each of them made the status query take a second.  Only the ids and
+        the schedule's scores are read for all; the records only for those shown.
+        """
+        k = self.keys
+        pipe = self.client.pipeline(transaction=False)
+        pipe.smembers(k.by_state("waiting"))
+        pipe.smembers(k.by_state("retry_wait"))
+        waiting, retrying = pipe.execute()
+        rids = sorted(set(waiting) | set(retrying))
+        total = len(rids)
+        if limit is not None and total > limit:
+            scores = self.client.zmscore(k.schedule, rids)
+            order = sorted(zip(rids, scores, strict=True),
+                           key=lambda pair: (pair[1] is None, pair[1] or 0.0, pair[0]))
+            rids = [rid for rid, _score in order[:max(limit, 0)]]
+        found = [r for r in self._load(rids) if r.state in ("waiting", "retry_wait")]
+        found.sort(key=lambda r: (r.scheduled_at is None, r.scheduled_at or 0.0, r.key))
+        return found, total
+
     def counts(self) -> dict[str, int]:
         """Records per state (every state present, zeros included)."""
         pipe = self.client.pipeline(transaction=False)
@@ -581,14 +617,15 @@ class State:
     def mark_seen_many(
         self, site_key: str, items: Sequence[tuple[str, Mapping[str, Any]]]
     ) -> list[bool]:
-        """``mark_seen`` for many ``(post_url, info)`` in one pipeline, in order (a URL twice:
+        """``mark_seen`` for many ``(post_url, info)`` in one script run, in order (a URL twice:
         only its first sighting is True)."""
-        key = self.keys.site_seen(site_key)
-        pipe = self.client.pipeline(transaction=True)
-        for post_url, info in items:
-            pipe.hsetnx(key, post_url, json.dumps(dict(info), ensure_ascii=False,
-                                                  sort_keys=True, default=str))
-        return [bool(v) for v in pipe.execute()] if items else []
+        if not items:
+            return []
+        rows = [[post_url, json.dumps(dict(info), ensure_ascii=False, sort_keys=True,
+                                      default=str)] for post_url, info in items]
+        flags = self._hsetnx_many(keys=[self.keys.site_seen(site_key)],
+                                  args=[json.dumps(rows, ensure_ascii=False)])
+        return [flag == "1" for flag in flags]
 
     def update_seen(self, site_key: str, post_url: str, info: Mapping[str, Any]) -> None:
         """Overwrite a post's seen info (``mark_seen`` is set-once): a renamed file is followed
@@ -698,10 +735,15 @@ class State:
         return value if value is None or isinstance(value, str) else value.decode()
 
     # ------------------------------------------------------------------ pause
-    def pause(self, who: str, reason: str = "", now: float | None = None) -> None:
+    def pause(self, who: str, reason: str = "", now: float | None = None) -> bool:
+        """Set the pause; True when it was not set before.
+
+        A second pause keeps the first one's time; a reason given with it replaces the old
+        reason (and names who gave it), while a second pause without a reason keeps the old
+        one rather than wiping it.  One script, so a resume in between cannot leave a half flag.
+        """
         stamp = now if now is not None else self.now()
-        self.client.hset(self.keys.pause, mapping={"who": who, "reason": reason,
-                                                   "at": repr(stamp)})
+        return bool(self.client.eval(_PAUSE, 1, self.keys.pause, who, reason, repr(stamp)))
 
     def resume(self, who: str) -> bool:
         """Clear the pause flag; False if it was not set.  (``who`` goes to the audit log.)"""
@@ -794,6 +836,16 @@ class State:
 
     def forget_heartbeat(self, name: str) -> None:
         self.client.hdel(self.keys.heartbeat, name)
+
+    # ------------------------------------------------------------------ destination names
+    def name_destination(self, platform: str, destination: str, name: str) -> None:
+        """Remember a readable name the platform told us (the X account's @handle)."""
+        self.client.hset(self.keys.destination_names, f"{platform}:{destination}",
+                         _clean(name)[:100])
+
+    def destination_names(self) -> dict[str, str]:
+        """``"platform:destination"`` -> readable name, for what has one."""
+        return dict(self.client.hgetall(self.keys.destination_names))
 
     # ------------------------------------------------------------------ worker liveness
     def prove_alive(self, worker_id: str, ttl: float) -> None:

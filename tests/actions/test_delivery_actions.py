@@ -335,11 +335,12 @@ def test_status_json_shape_and_counts_match_records(drive, svc) -> None:
     shown = [(r["limit"], r["window"]) for r in tg_rate["rules"]]
     from bot.delivery.schedule import rate_spec
 
-    enforced = rate_spec(svc.settings, "telegram", "@newsdao", dry_run=False).rules
-    assert shown == [(n, w) for n, w in enforced]  # status reports the rules the sender uses
-    # ... and they are never looser than Telegram's own 1/s and 20/min per channel
-    assert shown[0][0] == 1 and shown[0][1] >= 1.0
-    assert shown[1][0] == 20 and shown[1][1] >= 60.0
+    spec = rate_spec(svc.settings, "telegram", "@newsdao", dry_run=False)
+    # status reports the platform's own figures (1/s, 20/min per channel) ...
+    assert shown == [(1, 1.0), (20, 60.0)] == list(spec.stated)
+    # ... while the sender enforces the same rules, never looser (the margin stays internal)
+    assert [n for n, _ in spec.rules] == [1, 20]
+    assert all(w >= s for (_, w), (_, s) in zip(spec.rules, spec.stated, strict=True))
     assert "daily" in data["rate"]["x:newsdao"]
 
 
@@ -349,6 +350,41 @@ def test_status_limit_and_all(drive, svc) -> None:
     assert len(act.status(svc).deliveries) == 20
     everything = act.status(svc, limit=None)
     assert len(everything.deliveries) == 25 and everything.total == 25
+
+
+def test_status_shows_the_soonest_pending_of_many_and_reads_only_those(svc) -> None:
+    """A burst leaves a thousand records waiting for a rate-limit slot: the status lists the
+    soonest (unscheduled ones last) with the total, and loads no record it does not show."""
+    now = svc.state.now()
+    due = {}
+    for i in range(300):
+        ref = (f"https://newsdao.kr/burst-{i}.html", "telegram", "@newsdao")
+        at = None if i % 50 == 0 else now + 1000 - i  # later posts are due sooner
+        svc.state.ensure(*ref, state="waiting", reason="rate limit", scheduled_at=at)
+        due[ref[0]] = at
+    retry = ("https://newsdao.kr/retry.html", "x", "newsdao")
+    svc.state.ensure(*retry, state="waiting", scheduled_at=now + 5000)
+    loaded: list[str] = []
+    real_load = svc.state._load
+
+    def counting(rids):  # type: ignore[no-untyped-def]
+        rids = list(rids)
+        loaded.extend(rids)
+        return real_load(rids)
+
+    svc.state._load = counting
+    try:
+        data = act.status(svc).to_json()
+    finally:
+        del svc.state._load
+    assert data["pending_total"] == 301 and len(data["pending"]) == act.DEFAULT_STATUS_LIMIT
+    scheduled = sorted((at, url) for url, at in due.items() if at is not None)
+    assert [p["post"] for p in data["pending"]] == [url for _, url in scheduled[:20]]
+    assert len(loaded) <= 2 * act.DEFAULT_STATUS_LIMIT  # the shown pending and the recent list
+    everything = act.status(svc, limit=None).to_json()
+    assert everything["pending_total"] == len(everything["pending"]) == 301
+    tail = [p["post"] for p in everything["pending"][-7:]]
+    assert tail[0] == retry[0] and all(due[u] is None for u in tail[1:])  # unscheduled last
 
 
 def test_status_rate_budget_counts_reserved_slots(svc) -> None:

@@ -44,7 +44,7 @@ def dead_owner(task: str = "t") -> str:
 
 
 def fenced(state: State, url: str, platform: str, owner: str) -> str:
-    rec = state.ensure(url, platform, "@c", state="queued")
+    rec = state.ensure(url, platform, "@cchan", state="queued")
     assert state.acquire_send(*rec.ref, owner=owner, lease_seconds=120,
                               repeat_safe=platform == "x")
     assert state.fence_send(*rec.ref, owner=owner, send_seconds=200)
@@ -57,7 +57,7 @@ def configured(tmp_path: Path, redis_client: redis.Redis, redis_url: str) -> Ite
     (site / "_posts").mkdir(parents=True)
     settings = Settings(_env_file=None, site_dir=site, data_dir=tmp_path / "var",  # type: ignore[call-arg]
                         telegram_bot_token="123:fake-token-for-notices",
-                        telegram_channel="@c", telegram_api_url="http://127.0.0.1:9",
+                        telegram_channel="@cchan", telegram_api_url="http://127.0.0.1:9",
                         telegram_editor_chat="-100555")
     tasks.configure(settings, redis_url=redis_url)
     try:
@@ -74,7 +74,7 @@ def test_the_reaper_settles_a_dead_workers_sends_while_the_queue_is_backed_up(
     redis_client.rpush("celery", *[json.dumps({"backlog": n}) for n in range(300)])
     doubt = fenced(state, "https://e.x/tg.html", "telegram", dead_owner())
     retry = fenced(state, "https://e.x/x.html", "x", dead_owner())
-    before = state.ensure("https://e.x/early.html", "telegram", "@c", state="queued")
+    before = state.ensure("https://e.x/early.html", "telegram", "@cchan", state="queued")
     assert state.acquire_send(*before.ref, owner=dead_owner(), lease_seconds=120)
     reaper = tasks.LeaseReaper(0.05).start()
     try:
@@ -95,7 +95,7 @@ def test_the_reaper_settles_a_dead_workers_sends_while_the_queue_is_backed_up(
 
 def test_the_reaper_leaves_live_holders_alone(configured: State) -> None:
     state = configured
-    rec = state.ensure("https://e.x/live.html", "telegram", "@c", state="queued")
+    rec = state.ensure("https://e.x/live.html", "telegram", "@cchan", state="queued")
     mine = f"{worker_id()}/t:0123abcd"  # this process: alive, and its own leases are skipped
     assert state.acquire_send(*rec.ref, owner=mine, lease_seconds=120)
     assert tasks.settle_lost_leases() == {"in_doubt": 0, "lost": 0}
@@ -122,8 +122,9 @@ def test_newsbot_beat_alone_settles_a_killed_workers_send(
     key = fenced(state, "https://e.x/beat.html", "telegram", dead_owner())
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "SITE_DIR": str(site), "DATA_DIR": str(tmp_path / "var"), "REDIS_URL": redis_url,
-           "SCAN_SECONDS": "3600", "TELEGRAM_BOT_TOKEN": "123:fake-token-for-notices",
-           "TELEGRAM_CHANNEL": "@c", "TELEGRAM_API_URL": "http://127.0.0.1:9",
+           "SITE_URL": "https://e.x", "SCAN_SECONDS": "3600",
+           "TELEGRAM_BOT_TOKEN": "123:fake-token-for-notices",
+           "TELEGRAM_CHANNEL": "@cchan", "TELEGRAM_API_URL": "http://127.0.0.1:9",
            "TELEGRAM_EDITOR_CHAT": "-100555", "NO_PROXY": "127.0.0.1"}
     log = tmp_path / "beat.log"
     with open(log, "wb") as out:

@@ -43,6 +43,62 @@ def test_first_run_records_every_post_as_baseline_and_sends_nothing(site: Path, 
     assert {r.state for r in svc.state.records(state="queued")} == {"queued"}
 
 
+def test_a_first_scan_read_by_child_processes_plans_what_one_process_would(
+        site: Path, make_services, monkeypatch: pytest.MonkeyPatch):
+    """Every post of the baseline recorded, the scheduled one waiting, each bad file reported
+    with the reason a serial read gives, and no file read in the scanning process."""
+    from bot.sources import parallel
+    from bot.sources.jekyll import PostFileError, iter_post_files, read_post
+
+    for i in range(14):
+        write_post(site, f"old-{i}", hours_ago(30 + i))
+    future = write_post(site, "embargoed", now_utc() + timedelta(days=2))
+    (site / "_posts" / "2024-01-02-broken.md").write_text("---\ntitle: [x\n---\n", "utf-8")
+    (site / "_posts" / "2024-01-03-bare.md").write_text("no front matter\n", "utf-8")
+    svc = make_services(scan_processes=2)
+    expected_bad = {}
+    for path in iter_post_files(svc.site):
+        try:
+            read_post(svc.site, path)
+        except PostFileError as exc:
+            expected_bad[path.name] = (exc.reason, exc.line)
+    assert len(expected_bad) == 2
+    monkeypatch.setattr(parallel, "MIN_FILES", 1)
+    monkeypatch.setattr(parallel, "CHUNK", 3)
+    monkeypatch.setattr(parallel, "_serially", lambda *a: pytest.fail("read here, not by a child"))
+    queue = Queue()
+    report = scan(svc, enqueue=queue)
+    assert report.baseline and report.files == 17 and report.new == 15 and queue.keys == []
+    assert {b.path.name: (b.reason, b.line) for b in report.bad} == expected_bad
+    records = svc.state.records()
+    assert len(records) == 30
+    waiting = [r for r in records if r.state == "waiting"]
+    assert len(waiting) == 2 and all(r.reason.startswith("scheduled for ") for r in waiting)
+    assert all(r.reason == "baseline" for r in records if r not in waiting)
+    assert svc.find_post_by_url(waiting[0].post).path == future
+
+
+def test_a_baseline_logs_one_line_not_one_per_record(site: Path, make_services,
+                                                      caplog: pytest.LogCaptureFixture):
+    for i in range(5):
+        write_post(site, f"old-{i}", hours_ago(30 + i))
+    write_post(site, "embargoed", now_utc() + timedelta(days=2))
+    svc = make_services()
+    with caplog.at_level(logging.DEBUG, logger=planner.__name__):
+        scan(svc, enqueue=Queue())
+    by_level = {level: [r.getMessage() for r in caplog.records if r.levelno == level
+                        and "state_change" in r.getMessage()]
+                for level in (logging.DEBUG, logging.INFO)}
+    # The waiting post is news for an editor; the 10 baseline records are kept for DEBUG.
+    assert len(by_level[logging.INFO]) == 2
+    assert all("scheduled for" in m for m in by_level[logging.INFO])
+    assert len(by_level[logging.DEBUG]) == 10
+    assert all("reason=baseline" in m for m in by_level[logging.DEBUG])
+    (summary,) = [r.getMessage() for r in caplog.records
+                  if r.levelno == logging.INFO and r.getMessage().startswith("event=scan")]
+    assert "baseline=true" in summary.lower() and "new=6" in summary and "skipped=10" in summary
+
+
 def test_old_post_is_skipped_as_stale(site: Path, make_services):
     svc = make_services(max_age_hours=48)
     baseline(svc)
@@ -170,13 +226,13 @@ def test_unchanged_rescan_parses_nothing(site: Path, make_services,
         write_post(site, f"bulk{i}", hours_ago(200 + i), image=False)
     svc = make_services()
     parsed: list[Path] = []
-    real = planner.read_post
+    real = planner.read_in_order
 
-    def counting(site_cfg, path):
-        parsed.append(Path(path))
-        return real(site_cfg, path)
+    def counting(site_cfg, paths, **kwargs):
+        parsed.extend(Path(p) for p in paths)
+        return real(site_cfg, paths, **kwargs)
 
-    monkeypatch.setattr(planner, "read_post", counting)
+    monkeypatch.setattr(planner, "read_in_order", counting)
     scan(svc, enqueue=Queue())
     assert len(parsed) == 60
     parsed.clear()

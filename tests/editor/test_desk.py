@@ -354,13 +354,15 @@ def test_long_status_is_paged_with_buttons(desk: Any) -> None:
     state = desk.services.state
     soon = state.now() + 3600
     for i in range(120):
-        url = f"https://newsdao.kr/{'긴-주소-' * 8}{i}.html"
+        url = f"https://newsdao.kr/{'긴-주소-' * 40}{i}.html"
         state.ensure(url, "telegram", str(desk.channel), state="waiting", reason="scheduled",
                      scheduled_at=soon + i)
     (first,) = desk.send("/status")
     first_text = first.text  # the fake edits this very object in place
     pages = desk.app.bot_data["desk"].view_pages("status")
     assert len(pages) >= 3
+    # The 20 soonest are listed, with how many there are in all.
+    assert "(120)" in first_text and "… +100" in "".join(pages)
     assert all(len(p) <= 4096 for p in pages)
     assert first.reply_markup is not None
     assert "page 1/" in str(first.reply_markup)

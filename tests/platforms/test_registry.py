@@ -124,7 +124,7 @@ def test_channel_without_token_is_an_error(tmp_path: Path) -> None:
 def test_partial_x_keys_name_the_missing_ones_only(tmp_path: Path, present: set[str]) -> None:
     values = {k: v for k, v in X_KEYS.items() if k in present}
     with pytest.raises(ConfigError) as info:
-        build_publishers(settings(tmp_path, telegram_bot_token=TOKEN, telegram_channel="@c",
+        build_publishers(settings(tmp_path, telegram_bot_token=TOKEN, telegram_channel="@cchan",
                                   **values))  # fmt: skip
     message = str(info.value)
     assert message.startswith("X needs all four keys: ")

@@ -83,8 +83,23 @@ def test_post_with_photo_and_alt_text(
     assert [c.path for c in fake.calls("/2/")] == [
         "/2/media/upload",
         "/2/media/metadata",
+        "/2/users/me",  # the account's handle, asked once per process (status shows it)
         "/2/tweets",
     ]
+    assert receipt.meta["account"] == "@newsbot_test"
+
+
+def test_the_account_handle_is_asked_once_and_its_failure_costs_nothing(
+    tools: ContentTools, fake: FakeX, publisher: XPublisher
+) -> None:
+    post = make_post(image=None)
+    fake.fail_next("/2/users/me", status=503)
+    first = publisher.send(post, prepare(tools, post, "x"))
+    assert "account" not in first.meta and len(fake.posts) == 1  # posted all the same
+    other = make_post(slug="another", image=None)
+    second = publisher.send(other, prepare(tools, other, "x"))
+    assert "account" not in second.meta  # not asked again within the hour
+    assert len(fake.calls("/2/users/me")) == 1
 
 
 def test_long_alt_text_is_cut_to_1000(

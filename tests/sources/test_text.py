@@ -308,3 +308,44 @@ def test_on_ordinary_posts_the_excerpt_is_what_it_always_was(body: str) -> None:
 @given(_paragraph)
 def test_on_ordinary_titles_the_text_is_what_it_always_was(title: str) -> None:
     assert html_to_text(title) == reference.html_to_text(title)
+
+
+_tag_name = st.sampled_from(["p", "img", "br", "div", "span", "a", "h2", "figure", "script",
+                             "style", "table", "td", "x-custom", "P", "IMG"])
+_attr_text = st.text(st.characters(blacklist_characters="<>", blacklist_categories=("Cs",)),
+                     max_size=20)
+_space = st.text(st.sampled_from(" \t\n\r\f\v\xa0\u3000\u2028"), max_size=3)
+
+
+@st.composite
+def _tags_only(draw: st.DrawFn) -> str:
+    parts = []
+    for _ in range(draw(st.integers(1, 12))):
+        name = draw(_tag_name)
+        kind = draw(st.sampled_from(["open", "close", "self"]))
+        attrs = draw(_attr_text)
+        tag = {"open": f"<{name} {attrs}>", "close": f"</{name}>",
+               "self": f"<{name} {attrs}/>"}[kind]
+        parts.append(draw(_space) + tag)
+    return "".join(parts) + draw(_space)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_tags_only(), st.text(max_size=40))
+def test_a_block_of_tags_alone_is_no_lead_as_the_parser_finds(tags: str, lead: str) -> None:
+    """The shortcut for markup of tags alone gives what parsing it gives: no prose, so the
+    first paragraph comes from the next block, exactly as the parser would have it."""
+    from bot.sources import text
+
+    assert text._TAGS_ONLY.fullmatch(tags)
+    parsed = [b for b in text._html_blocks(tags, stop_at_prose=True) if b.prose
+              and text._is_prose(b.text)]
+    assert parsed == []
+    body = f"{tags}\n\n{lead}\n"
+    shortcut = first_paragraph(body)
+    real = text._TAGS_ONLY
+    try:
+        text._TAGS_ONLY = re.compile(r"(?!)")  # never matches: every block is parsed
+        assert first_paragraph(body) == shortcut
+    finally:
+        text._TAGS_ONLY = real

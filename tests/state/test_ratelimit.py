@@ -203,3 +203,18 @@ def test_settle_counts_a_slow_slot_from_its_answer_for_every_rule(
     assert r.settle("s", 1003.5, 1000.0) == 1
     assert r.wait_time("s", rules, now=1063.0) == pytest.approx(0.5)
     assert r.settle("s", 999.0, 1010.0) == 0
+
+
+def test_platform_windows_say_what_the_platform_stated_until_each_resets(
+    rate_limiter: RateLimiter,
+) -> None:
+    now = server_time(rate_limiter.client)
+    rate_limiter.record_budget("x:x", {"15min": (7, now + 600), "user24h": (3, now + 80_000)})
+    rate_limiter.record_budget("x:x", {"15min": (6, now + 600)})  # a later answer, same window
+    assert rate_limiter.platform_windows("x:x", now=now) == {
+        "15min": {"remaining": 6, "reset_at": now + 600},
+        "user24h": {"remaining": 3, "reset_at": now + 80_000},
+    }
+    # a window past its reset says nothing any more
+    assert list(rate_limiter.platform_windows("x:x", now=now + 601)) == ["user24h"]
+    assert rate_limiter.platform_windows("telegram:@c", now=now) == {}
