@@ -177,9 +177,9 @@ def iter_post_files(site: SiteConfig) -> Iterator[Path]:
                 continue
             if is_dir:
                 if rules.folder_problem(name, child_rel) is None:
-                    yield from walk(Path(entry.path), child_rel, in_posts or name == "_posts")
+                    yield from walk(folder / name, child_rel, in_posts or name == "_posts")
             elif in_posts and rules.file_problem(name, child_rel) is None:
-                yield Path(entry.path)
+                yield folder / name  # entry.path as a Path, without parsing all of it again
 
     yield from walk(root, "", False)
 
