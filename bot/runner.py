@@ -168,10 +168,15 @@ class _Stopped(BaseException):
 
 
 def _stop_on_sigterm() -> None:
+    """SIGINT too, set here rather than left to Python: a shell that starts `newsbot run` in the
+    background hands it SIGINT ignored, Python then installs no KeyboardInterrupt, and a Ctrl-C
+    (or the process group's SIGINT) was lost until Celery's worker took the signals over (the
+    suite, run from such a shell, saw `run` become ready after one)."""
     def handler(signum: int, frame: object) -> None:
         raise _Stopped(signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 class _WorkerWatch:

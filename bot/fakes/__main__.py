@@ -156,7 +156,10 @@ def serve(args: argparse.Namespace) -> int:
     ]
     print("\n".join(lines), flush=True)
     stop = threading.Event()
+    # SIGINT set here too: a shell starting us in the background hands us SIGINT ignored, and
+    # Python then never turns Ctrl-C into KeyboardInterrupt.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         stop.wait()
     except KeyboardInterrupt:
