@@ -485,3 +485,17 @@ def log_event(logger: logging.Logger, event: str, /, *, level: int = logging.INF
     line = _format_clean(event, values)
     # The message stays the logfmt line for text handlers; JSON handlers use the dict.
     logger.log(level, "%s", line, extra={_EVENT_ATTR: clean}, stacklevel=2)
+
+
+def as_one_line(record: logging.LogRecord, cause: str) -> logging.LogRecord:
+    """``record`` as its message's first line and ``cause``, without its traceback, at most a
+    WARNING: a library's expected trouble (Redis restarting, Telegram unreachable) is one line
+    for the operator, not a screen of stack per retry."""
+    first = record.getMessage().split("\n", 1)[0]
+    record.msg = f"{first} ({cause})"
+    record.args = ()
+    record.exc_info = None
+    record.exc_text = None
+    if record.levelno > logging.WARNING:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+    return record

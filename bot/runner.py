@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.config import ConfigError, Settings
-from bot.logs import add_secrets, configure_logging
+from bot.logs import add_secrets, as_one_line, configure_logging
 from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
 from bot.redis_embedded import resolve_redis_url
 from bot.watcher import PostWatcher
@@ -56,14 +56,7 @@ def _outage_lines(record: logging.LogRecord) -> logging.LogRecord:
         return record
     # beat wraps the error (SchedulingError) and appends the whole call stack to its message
     # ("Message Error: Couldn't apply scheduled task tick: ...\n[' File ...']"): first line only
-    first = record.getMessage().split("\n", 1)[0]
-    record.msg = f"{first} ({type(cause).__name__}: {cause})"
-    record.args = ()
-    record.exc_info = None
-    record.exc_text = None
-    if record.levelno > logging.WARNING:
-        record.levelno, record.levelname = logging.WARNING, "WARNING"
-    return record
+    return as_one_line(record, f"{type(cause).__name__}: {cause}")
 
 
 def _connection_cause(exc: BaseException) -> BaseException | None:

@@ -22,6 +22,7 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
+from bot.logs import as_one_line
 
 from .outbox import NoticeDispatcher
 
@@ -219,14 +220,7 @@ def install_one_line_errors() -> None:
         if exc is None or not record.name.startswith("telegram") \
                 or not isinstance(exc, TelegramError):
             return record
-        first = record.getMessage().split("\n", 1)[0]
-        record.msg = f"{first} ({type(exc).__name__}: {str(exc)[:200]})"
-        record.args = ()
-        record.exc_info = None
-        record.exc_text = None
-        if record.levelno > logging.WARNING:
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return record
+        return as_one_line(record, f"{type(exc).__name__}: {str(exc)[:200]}")
 
     make._newsbot_telegram = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(make)
