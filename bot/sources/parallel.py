@@ -89,7 +89,9 @@ def read_in_order(site: SiteConfig, paths: Sequence[Path], *,
         pool.start(chunks)
         for index, chunk in enumerate(chunks):
             results = pool.result(index)
-            if results is None:
+            if results is None or len(results) != len(chunk):
+                if results is not None:
+                    pool._give_up(f"{len(results)} answers for {len(chunk)} files")
                 break
             answered += 1
             for path, result in zip(chunk, results, strict=True):
