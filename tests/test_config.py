@@ -178,7 +178,7 @@ def test_values_of_the_wrong_shape_are_refused_naming_the_setting(
 @pytest.mark.parametrize(("name", "value"), [
     ("REDIS_URL", "redis://:p@localhost:6379/0"), ("REDIS_URL", "rediss://h.example:6380"),
     ("TELEGRAM_CHANNEL", "@newsdao"), ("TELEGRAM_CHANNEL", "-1001234567890"),
-    ("TELEGRAM_BOT_TOKEN", "123456789:AAH-abcdefghijklmnopqrstuvwxyz_0123"),
+    ("TELEGRAM_BOT_TOKEN", "123456789:TEST-fake-token-not-real_0123"),
     ("SITE_URL", "https://newsdao.kr"),
 ])
 def test_values_of_the_right_shape_are_kept(

@@ -115,3 +115,12 @@ def e2e(tmp_path: Path, redis_url: str) -> Iterator[E2E]:
         _stop_orphan(data / "redis" / "embedded.pid", (data / "redis").resolve())
         client.flushdb()
         client.close()
+
+
+def gone(pid: int) -> bool:
+    """The process has ended (a zombie waiting to be reaped counts: it runs no more)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"

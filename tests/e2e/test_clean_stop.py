@@ -22,11 +22,11 @@ import pytest
 from bot.fakes.telegram import FakeTelegram
 from bot.fakes.x import FakeX
 
-from .conftest import E2E, Proc
+from .conftest import E2E, Proc, gone
 
 # The shape of a real token (the fake's default is shorter than Telegram's).
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
-WRONG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
+TOKEN = "123456789:TEST-fake-token-not-real-000000000"
+WRONG_TOKEN = "123456789:TEST-fake-token-not-real-999999999"
 CHAT = -1001234567890
 STOP_WITHIN = 5.0
 
@@ -62,14 +62,6 @@ def _valkey_pid(data: Path) -> int:
     return int((data / "redis" / "embedded.pid").read_text().split()[0])
 
 
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
-
-
 def _wait_for(proc: Proc, text: str, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while text not in proc.text():
@@ -99,9 +91,9 @@ def _check_stopped(proc: Proc, sig: signal.Signals, valkey: int, signalled: floa
     assert "Traceback" not in text, text
     assert text.strip().splitlines()[-1] == "newsbot stopped", text[-2000:]
     deadline = time.monotonic() + 2
-    while not _gone(valkey) and time.monotonic() < deadline:
+    while not gone(valkey) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert _gone(valkey), f"the embedded Valkey (pid {valkey}) outlived newsbot"
+    assert gone(valkey), f"the embedded Valkey (pid {valkey}) outlived newsbot"
     return text
 
 

@@ -13,11 +13,10 @@ import signal
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from delivery_helpers import wait_for, write_post
 
-from .conftest import E2E, NEWSBOT, Proc
+from .conftest import E2E, NEWSBOT, Proc, gone
 
 EMBEDDED = {"REDIS_URL": ""}  # blank = unset: the embedded server of DATA_DIR
 
@@ -36,14 +35,6 @@ def _finish(proc: subprocess.Popen[bytes]) -> tuple[int, str, str]:
 def _server_pid(e2e: E2E) -> tuple[int, int]:
     pid, port = (e2e.data / "redis" / "embedded.pid").read_text().split()[:2]
     return int(pid), int(port)
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 def _outbox(e2e: E2E) -> list[dict]:
@@ -131,7 +122,7 @@ def test_run_stops_when_its_redis_cannot_come_back(e2e: E2E) -> None:
     os.kill(run.popen.pid, signal.SIGSTOP)  # freeze `run` (not its server) ...
     try:
         os.kill(pid, signal.SIGKILL)  # ... kill the server ...
-        wait_for(lambda: _gone(pid), 10, "the server to die")
+        wait_for(lambda: gone(pid), 10, "the server to die")
         for manifest in (e2e.data / "redis" / "appendonlydir").glob("*.manifest"):
             manifest.write_text("this is not a manifest\n")  # ... and ruin its data
     finally:

@@ -21,7 +21,7 @@ from bot.fakes.telegram import FakeTelegram
 
 from .conftest import E2E, Proc
 
-TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw0"
+TOKEN = "123456789:TEST-fake-token-not-real-000000000"
 HOST = socket.gethostname()
 REPO = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
 from bot.platforms.telegram import TelegramPublisher
 from bot.platforms.x import XPublisher
 
-TOKEN = "123456:AAH-secret-token-value"
+TOKEN = "123456:TEST-fake-token-secret-value"
 X_KEYS = {
     "x_api_key": "xk-secret-1",
     "x_api_secret": "xs-secret-2",
