@@ -40,6 +40,7 @@ from .lifecycle import (
     STOP_SECONDS,
     BotRejectedError,
     Report,
+    _reason,
     install_one_line_errors,
     log_report,
     serve,
@@ -250,7 +251,8 @@ class BotThread:
             self._report("stopped", str(exc))
             self.error = exc
         except BaseException as exc:  # a thread must not die silently
-            self._report("stopped", f"editors' bot stopped ({type(exc).__name__})")
+            log.error("editors' bot stopped", exc_info=True)
+            self._report("stopped", f"editors' bot stopped ({_reason(exc, self.settings)})")
             self.error = exc
         finally:
             if not self._loop.is_closed():
