@@ -37,6 +37,12 @@ Report = Callable[[str, str], None]
 STOP_SECONDS = 3.0
 UPDATER_STOP_SECONDS = 1.0
 MAX_RETRY_SECONDS = 30.0
+#: In webhook mode nothing polls, so a revoked token would go unnoticed: getMe this often.
+WATCH_SECONDS = 300.0
+#: python-telegram-bot's name for its long-poll task (``Updater.start_polling``).
+_POLLING_TASK = "Updater:start_polling:polling_task"
+_REVOKED = ("editors' bot stopped: Telegram no longer accepts TELEGRAM_BOT_TOKEN (Unauthorized: "
+            "revoked or regenerated?); check the token with @BotFather and restart")
 
 
 class BotRejectedError(Exception):
@@ -93,7 +99,7 @@ async def serve_until(app: Application, settings: Settings, stop: asyncio.Event,
         if heartbeat is not None:
             heartbeat.start()
         report("up", f"editors' bot is up as @{app.bot.username}")
-        await stop.wait()
+        await _watch(app, settings, stop)
     finally:
         if heartbeat is not None:
             heartbeat.stop()
@@ -153,6 +159,37 @@ async def _connect(app: Application, settings: Settings, stop: asyncio.Event,
     return not stop.is_set()
 
 
+async def _watch(app: Application, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve until ``stop``; raise BotRejectedError when Telegram stops accepting the token.
+
+    Why: PTB's long poll ends for good on a token that was revoked while running and says so
+    only in its log, so the process would look healthy while no editor's command is heard.
+    Its polling task is found by name (public asyncio, PTB's stable task name); in webhook mode
+    ``getMe`` is asked every WATCH_SECONDS instead.
+    """
+    from telegram.error import InvalidToken, TelegramError
+
+    polling = next((task for task in asyncio.all_tasks() if task.get_name() == _POLLING_TASK),
+                   None)
+    while not stop.is_set():
+        if polling is not None:
+            try:  # the shield: a stop leaves the poll to _shutdown, which ends it cleanly
+                await _until(asyncio.shield(polling), stop)
+            except InvalidToken:
+                raise BotRejectedError(_REVOKED) from None
+            return  # stopped (the poll never ends by itself otherwise: it retries forever)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), WATCH_SECONDS)
+        if stop.is_set():
+            return
+        try:
+            await _until(app.bot.get_me(), stop)
+        except InvalidToken:
+            raise BotRejectedError(_REVOKED) from None
+        except TelegramError as exc:  # unreachable for a while: the sends say so themselves
+            log.warning("editor bot: Telegram getMe failed (%s)", _reason(exc, settings))
+
+
 async def _start_updates(app: Application, settings: Settings) -> None:
     updater = app.updater
     assert updater is not None
@@ -191,12 +228,15 @@ class _PollErrors:
 
 
 async def _shutdown(app: Application) -> None:
+    from telegram.error import TelegramError
+
     updater = app.updater
     if updater is not None and updater.running:
         # PTB's polling loop sleeps up to 30 s between failed polls, deaf to its stop event,
         # and then confirms the last updates with one more getUpdates: with the API gone the
         # stop would wait for both.  Past a short grace, the wait (and the task) is cancelled.
-        with contextlib.suppress(TimeoutError):
+        # A poll that ended on a revoked token re-raises that here: the app must still stop.
+        with contextlib.suppress(TimeoutError, TelegramError):
             await asyncio.wait_for(updater.stop(), UPDATER_STOP_SECONDS)
     if app.running:
         await app.stop()

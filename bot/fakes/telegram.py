@@ -342,6 +342,14 @@ class FakeTelegram(BotApiMethods):
         with self._lock:
             self.fault_plan = None
 
+    def revoke_token(self) -> str:
+        """@BotFather's /revoke: every call with the old token gets 401 Unauthorized from now
+        on (a long poll already waiting ends as usual); returns the new token."""
+        with self._lock:
+            bot_id = self.token.split(":", 1)[0]
+            self.token = f"{bot_id}:TEST-fake-token-revoked-{next(self._counter):09d}"
+            return self.token
+
     def add_url(self, url: str, data: bytes, content_type: str = "image/jpeg") -> None:
         """Make ``url`` downloadable for sendPhoto(photo=url)."""
         with self._lock:

@@ -106,3 +106,28 @@ def test_telegram_gone_while_running_is_one_line_and_a_clean_stop(e2e: E2E) -> N
     time.sleep(4)  # several polls fail meanwhile
     text = _stop_and_check(proc, signal.SIGINT, _valkey_pid(data))
     assert sum("polling Telegram failed" in line for line in text.splitlines()) == 1
+
+
+def test_a_token_revoked_while_running_is_one_line_and_publishing_goes_on(e2e: E2E) -> None:
+    """The bot's token is revoked under a running `newsbot run` (PTB's poll ends on the 401 and
+    logs it only): `run` says so in one line, goes on publishing, and stops cleanly."""
+    data = e2e.tmp / "var-revoked"
+    with FakeTelegram(token=TOKEN, enforce_rate_limits=False, time_scale=0.05) as tg, \
+            FakeX() as x:
+        tg.add_chat(CHAT, "newsfake")
+        write_post(e2e.site, "seed-revoked", datetime.now(UTC) - timedelta(days=3), title="Seed")
+        proc = e2e.start("run", extra_env=_env((tg, x), token=TOKEN, reachable=True, data=data),
+                         ready="editors' bot is up as @")
+        _wait_for(proc, " ready.")
+        tg.revoke_token()
+        _wait_for(proc, "no longer accepts TELEGRAM_BOT_TOKEN")
+        write_post(e2e.site, "after-revoke", datetime.now(UTC) - timedelta(minutes=1),
+                   title="Published after the revoke")
+        deadline = time.monotonic() + 30
+        while not any("Published after the revoke" in p.text for p in x.posts):
+            assert time.monotonic() < deadline, f"no post reached X:\n{proc.text()[-3000:]}"
+            time.sleep(0.1)
+        text = _stop_and_check(proc, signal.SIGINT, _valkey_pid(data))
+    said = [line for line in text.splitlines() if "editors' bot" in line]
+    assert len(said) == 2 and said[1].endswith("publishing goes on"), said  # up, then stopped
+    assert "Traceback" not in text and TOKEN not in text and tg.token not in text

@@ -12,7 +12,9 @@ import httpx
 import pytest
 
 from bot.delivery.services import Services
+from bot.editor import lifecycle
 from bot.editor.app import BotThread, webhook_secret
+from bot.editor.lifecycle import BotRejectedError
 from bot.fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -63,6 +65,57 @@ def test_long_polling_thread_serves_and_stops(tmp_path: Path, redis_url: str,
             services.close()
         assert not runner.alive and runner.error is None
         assert len(fake.calls("setMyCommands")) == 3
+
+
+def test_a_token_revoked_while_polling_stops_the_bot_with_one_report(
+        tmp_path: Path, redis_url: str, redis_namespace: str) -> None:
+    """PTB's long poll ends for good on a 401 and says so only in its log: the bot must say it
+    stopped (``newsbot run`` prints that line and goes on publishing), not look alive."""
+    heard: list[tuple[str, str]] = []
+    with FakeTelegram(enforce_rate_limits=False, time_scale=0.01) as fake:
+        settings = _settings(tmp_path, fake)
+        services = Services.from_settings(settings, redis_url=redis_url,
+                                          namespace=redis_namespace)
+        runner = BotThread(settings, services, enqueue=lambda key: None,
+                           report=lambda kind, line: heard.append((kind, line))).start()
+        try:
+            _wait(lambda: ("up" in [kind for kind, _ in heard]))
+            old = fake.token
+            fake.revoke_token()
+            _wait(lambda: not runner.alive)
+        finally:
+            runner.stop()
+            services.close()
+    assert [kind for kind, _ in heard] == ["up", "stopped"]
+    assert "no longer accepts TELEGRAM_BOT_TOKEN" in heard[1][1]
+    assert old not in heard[1][1] and fake.token not in heard[1][1]
+    assert isinstance(runner.error, BotRejectedError)
+
+
+def test_a_token_revoked_in_webhook_mode_is_noticed_by_the_watch(
+        tmp_path: Path, redis_url: str, redis_namespace: str,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing polls in webhook mode: the periodic getMe notices the revoke."""
+    monkeypatch.setattr(lifecycle, "WATCH_SECONDS", 0.2)
+    heard: list[tuple[str, str]] = []
+    with FakeTelegram(enforce_rate_limits=False) as fake:
+        settings = _settings(tmp_path, fake, bot_webhook_url="https://desk.example/tg",
+                             bot_webhook_listen=f"127.0.0.1:{_free_port()}")
+        services = Services.from_settings(settings, redis_url=redis_url,
+                                          namespace=redis_namespace)
+        runner = BotThread(settings, services, enqueue=lambda key: None,
+                           report=lambda kind, line: heard.append((kind, line))).start()
+        try:
+            _wait(lambda: ("up" in [kind for kind, _ in heard]))
+            _wait(lambda: len(fake.calls("getMe")) >= 3)  # the watch asks, all well
+            assert runner.alive
+            fake.revoke_token()
+            _wait(lambda: not runner.alive)
+        finally:
+            runner.stop()
+            services.close()
+    assert [kind for kind, _ in heard] == ["up", "stopped"]
+    assert "no longer accepts TELEGRAM_BOT_TOKEN" in heard[1][1]
 
 
 def test_webhook_mode_accepts_only_telegram_signed_posts(tmp_path: Path, redis_url: str,
