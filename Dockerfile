@@ -18,9 +18,9 @@ RUN groupadd --system --gid 10001 newsbot \
         --shell /usr/sbin/nologin newsbot
 
 # Dependencies first, from the lock alone, so editing the code does not reinstall them:
-# requirements.lock pins every package (Flower, the web monitor the compose file runs, included)
-# with its hashes, so every build installs the same versions (scripts/lock regenerates it;
-# tests/test_lock.py checks it against pyproject.toml).
+# requirements.lock pins every package with its hashes, so every build installs the same
+# versions (scripts/lock regenerates it; tests/test_lock.py checks it against pyproject.toml,
+# and that it holds every dependency of what it pins, since --no-deps installs nothing else).
 COPY requirements.lock /src/requirements.lock
 RUN pip install --require-hashes --no-deps -r /src/requirements.lock \
  && pip check

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import tomllib
+from importlib import metadata
 from pathlib import Path
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -64,6 +66,41 @@ def mismatches(lock_text: str, requirements: list[Requirement]) -> list[str]:
 def test_every_dependency_is_pinned_within_its_range() -> None:
     problems = mismatches(LOCK.read_text(encoding="utf-8"), project_requirements())
     assert not problems, "run scripts/lock: " + "; ".join(problems)
+
+
+def closure_gaps(lock_text: str, requirements: list[Requirement]) -> list[str]:
+    """What the locked packages (and the extras pyproject.toml asks for) need but the lock
+    lacks, read from the installed packages' own metadata, on this interpreter (Linux, 3.11:
+    what the image runs).  Why: `--no-deps` installs only the lock, and the webhook server
+    (tornado, from python-telegram-bot[webhooks]) once came only through a package that was
+    later removed."""
+    entries = lock_entries(lock_text)
+    wanted = [(canonicalize_name(r.name), set(r.extras)) for r in requirements]
+    wanted += [(name, set()) for name, (_, _, marker) in entries.items()
+               if marker is None or Marker(marker).evaluate()]
+    gaps = []
+    for name, extras in wanted:
+        for spec in metadata.requires(name) or []:
+            dep = Requirement(spec)
+            if dep.marker is not None and not any(
+                    dep.marker.evaluate({"extra": extra}) for extra in (extras or {""})):
+                continue
+            if canonicalize_name(dep.name) not in entries:
+                gaps.append(f"{name}{sorted(extras) if extras else ''} needs {dep}")
+    return gaps
+
+
+def test_the_lock_holds_everything_its_packages_need() -> None:
+    gaps = closure_gaps(LOCK.read_text(encoding="utf-8"), project_requirements())
+    assert not gaps, "run scripts/lock: " + "; ".join(gaps)
+
+
+def test_the_closure_check_catches_a_dropped_dependency() -> None:
+    text = LOCK.read_text(encoding="utf-8")
+    without_tornado = re.sub(r"(?ms)^tornado==.*?(?=^\S)", "", text)
+    assert "tornado==" not in without_tornado
+    assert any("tornado" in gap
+               for gap in closure_gaps(without_tornado, project_requirements()))
 
 
 def test_every_pin_is_hash_checked() -> None:
