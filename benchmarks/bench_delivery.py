@@ -29,8 +29,8 @@ from typing import Any
 from PIL import Image
 from timescale import announce
 
-from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from fakes.x import FakeX
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWSBOT = str(Path(sys.executable).parent / "newsbot")

@@ -30,8 +30,8 @@ from bot.config import load_settings  # noqa: E402
 from bot.delivery.sender import deliver  # noqa: E402
 from bot.delivery.services import Services  # noqa: E402
 from bot.editor.app import build_application  # noqa: E402
-from bot.fakes.telegram import FakeTelegram  # noqa: E402
 from bot.redis_embedded import start_embedded  # noqa: E402
+from fakes.telegram import FakeTelegram  # noqa: E402
 
 CHANNEL = -1001234567890
 EDITOR = 1001

@@ -53,9 +53,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.editor.callbacks import DEFAULT_TTL, CallbackSigner, derive_key
-from bot.fakes.telegram_models import StoredMessage
 from bot.state import State
 from bot.state.store import REFUSAL_AUDIT_LIMIT
+from fakes.telegram_models import StoredMessage
 
 from .harness import CHANNEL, EDITOR, EDITOR_CHAT, SITE_URL, Mode, Stack, now_utc, wait_until
 from .harness import workdir as make_workdir

@@ -7,7 +7,7 @@ never sent twice; and no request reaches a platform before its ``retry_after`` (
 
 How: the real ``newsbot worker`` and ``newsbot beat`` (threads pool, ``LOG_LEVEL=DEBUG``) against
 the fakes and an embedded Redis.  Both fakes get a seeded fault plan (``set_fault_plan``,
-``bot.fakes.faults``): 30 % of the calls of every method the publishers use (Telegram getMe,
+``fakes.faults``): 30 % of the calls of every method the publishers use (Telegram getMe,
 sendPhoto, sendMessage; X media upload, STATUS, alt text, POST /2/tweets) are answered with one
 of: 429 with a wait of 1-5 s, 500, 502, a TCP reset, a hang longer than the publisher's client
 timeout (then carried out anyway), or a drop after the call was carried out.  Then posts are
@@ -32,9 +32,9 @@ import time
 from collections import Counter
 from collections.abc import Hashable
 
-from bot.fakes.faults import FAULT_KINDS, FaultPlan, RateWatch
 from bot.platforms.telegram import TelegramPublisher
 from bot.platforms.x import XPublisher
+from fakes.faults import FAULT_KINDS, FaultPlan, RateWatch
 
 from .harness import Mode, Stack, wait_until, workdir
 from .lost_answers import (

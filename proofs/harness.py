@@ -30,10 +30,10 @@ from urllib.parse import urlsplit
 import redis
 from PIL import Image
 
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
 from bot.redis_embedded import EmbeddedRedis, _stop_orphan, start_embedded
 from bot.state import State
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 from .hostile_judge import count_in
 from .hostile_procs import NEWSBOT, Ran, Runner, Started

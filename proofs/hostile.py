@@ -36,11 +36,11 @@ from urllib.parse import urlsplit
 
 import redis
 
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
 from bot.redis_embedded import start_embedded
 from bot.state import State
 from bot.state.notices import NoticeQueue
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 from .harness import Mode, credentials, wait_until, workdir
 from .hostile_corpus import CANARY, CORPUS_SEED, Corpus, Hosts, generate, write_config

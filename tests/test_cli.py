@@ -16,7 +16,7 @@ from pathlib import Path
 
 from twitter_text import parse_tweet
 
-from bot.fakes.telegram_html import clean_and_trim, parse_html
+from fakes.telegram_html import clean_and_trim, parse_html
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "examples" / "site"

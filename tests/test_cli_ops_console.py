@@ -140,7 +140,7 @@ def test_the_x_account_shows_by_its_handle_once_a_post_taught_it(
     from bot.delivery.leases import new_owner
     from bot.delivery.sender import deliver
     from bot.delivery.services import Services
-    from bot.fakes.x import FakeX
+    from fakes.x import FakeX
 
     with FakeX() as fake:
         keys = dict(zip(("X_API_KEY", "X_API_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"),

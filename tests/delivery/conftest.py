@@ -15,8 +15,8 @@ import pytest
 
 from bot.config import Settings
 from bot.delivery.services import Services
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 sys.path.insert(0, str(Path(__file__).parent))
 

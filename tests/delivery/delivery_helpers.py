@@ -12,8 +12,8 @@ from typing import Any
 
 from PIL import Image
 
-from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from fakes.x import FakeX
 
 CHAT_ID = -1001234567890
 CHANNEL = "@newsfake"

@@ -29,10 +29,10 @@ from bot.delivery.planner import scan
 from bot.delivery.schedule import bucket_name
 from bot.delivery.sender import DUPLICATE_NOTE, deliver
 from bot.editor.outbox import NoticeDispatcher
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 
 def _sent_all(svc, queue: Queue, *, now: float | None = None) -> list[str]:

@@ -16,11 +16,11 @@ from delivery_helpers import CHANNEL, live_env, queued_post
 from bot.delivery.sender import DUPLICATE_NOTE, deliver
 from bot.delivery.services import Services
 from bot.editor.outbox import NoticeDispatcher
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
 from bot.platforms.telegram import TelegramPublisher
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 EDITORS = -100777
 

@@ -11,12 +11,12 @@ from delivery_helpers import CHANNEL, live_env, queued_post
 
 from bot.delivery.schedule import bucket_name
 from bot.delivery.sender import DUPLICATE_NOTE, deliver
-from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-from bot.fakes.x import FakeX
 from bot.platforms.base import Receipt
 from bot.platforms.telegram import TelegramPublisher
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
+from fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+from fakes.x import FakeX
 
 
 def test_a_post_goes_out_once_to_each_platform_with_receipts(

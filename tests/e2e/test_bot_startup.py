@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 from delivery_helpers import write_post
 
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 from .conftest import E2E, NEWSBOT
 from .test_clean_stop import (

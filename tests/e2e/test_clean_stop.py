@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 from .conftest import E2E, Proc, gone
 

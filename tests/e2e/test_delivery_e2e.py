@@ -23,8 +23,8 @@ from delivery_helpers import (
 from bot.config import Settings
 from bot.delivery.planner import scan
 from bot.delivery.services import Services
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 pytestmark = pytest.mark.timeout(150)
 

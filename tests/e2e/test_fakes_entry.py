@@ -1,4 +1,4 @@
-"""`python -m bot.fakes`: the README's "Try the whole path without accounts", as a user runs it.
+"""`python -m fakes`: the README's "Try the whole path without accounts", as a user runs it.
 
 The fakes start as their own process and print newsbot's settings; `newsbot run` (the installed
 console script) is pointed at them with exactly those settings; a new post reaches the fake
@@ -29,7 +29,7 @@ def fakes(e2e: E2E) -> Iterator[tuple[dict[str, str], str]]:
     """(settings printed by `serve`, control URL)."""
     env = {**e2e.env, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.fakes", "serve", "--telegram-port", "0", "--x-port", "0",
+        [sys.executable, "-m", "fakes", "serve", "--telegram-port", "0", "--x-port", "0",
          "--control-port", "0"],
         cwd=e2e.tmp, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
@@ -54,7 +54,7 @@ def fakes(e2e: E2E) -> Iterator[tuple[dict[str, str], str]]:
 
 def _cli(e2e: E2E, control: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**e2e.env, "PYTHONPATH": os.pathsep.join(sys.path), "NEWSBOT_FAKES": control}
-    return subprocess.run([sys.executable, "-m", "bot.fakes", *args], cwd=e2e.tmp, env=env,
+    return subprocess.run([sys.executable, "-m", "fakes", *args], cwd=e2e.tmp, env=env,
                           capture_output=True, text=True, timeout=60)
 
 

@@ -17,7 +17,7 @@ import pytest
 import redis
 import yaml
 
-from bot.fakes.telegram import FakeTelegram
+from fakes.telegram import FakeTelegram
 
 from .conftest import E2E, Proc
 

@@ -25,7 +25,7 @@ from bot.config import Settings, load_settings
 from bot.delivery.sender import deliver
 from bot.delivery.services import Services
 from bot.editor.app import build_application
-from bot.fakes.telegram import FakeTelegram, StoredMessage
+from fakes.telegram import FakeTelegram, StoredMessage
 
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
 CHANNEL = -1001234567890

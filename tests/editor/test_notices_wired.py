@@ -383,7 +383,7 @@ def test_a_first_run_with_40_bad_files_sends_one_message(make_desk: Any) -> None
 # ----------------------------------------------------------------------------- one record each
 @pytest.fixture
 def fake_x() -> Any:
-    from bot.fakes.x import FakeX
+    from fakes.x import FakeX
 
     with FakeX() as server:
         yield server

@@ -26,11 +26,11 @@ from bot.delivery.schedule import JITTER_SECONDS, WINDOW_MARGIN
 from bot.editor.callbacks import CallbackSigner
 from bot.editor.notices import NoticeRenderer
 from bot.editor.outbox import NOTICE_RULES, BotApiSender, NoticeDispatcher
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.telegram_html import parse_html
 from bot.notify import Notice, Notifier
 from bot.state import RateLimiter, State
 from bot.state.notices import NoticeQueue
+from fakes.telegram import FakeTelegram
+from fakes.telegram_html import parse_html
 
 EDITORS = -100500
 SCALE = 0.01  # the fake's windows: 1 s -> 10 ms, 60 s -> 0.6 s; our rules shrink alike

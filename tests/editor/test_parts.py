@@ -14,8 +14,8 @@ from bot.editor.callbacks import CALLBACK_DATA_LIMIT, CallbackError, CallbackSig
 from bot.editor.handlers import parse_push
 from bot.editor.i18n import COMMANDS, STRINGS, command_descriptions, t
 from bot.editor.render import esc, paginate
-from bot.fakes.telegram_html import parse_html
 from bot.state import State
+from fakes.telegram_html import parse_html
 
 TOKEN = "123456:TEST-fake-token-not-real"
 

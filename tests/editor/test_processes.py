@@ -15,7 +15,7 @@ from bot.delivery.services import Services
 from bot.editor import lifecycle
 from bot.editor.app import BotThread, webhook_secret
 from bot.editor.lifecycle import BotRejectedError
-from bot.fakes.telegram import FakeTelegram
+from fakes.telegram import FakeTelegram
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -36,8 +36,8 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.telegram_html import HtmlParseError, clean_and_trim, parse_html, utf16_len
+from fakes.telegram import FakeTelegram
+from fakes.telegram_html import HtmlParseError, clean_and_trim, parse_html, utf16_len
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -472,7 +472,7 @@ def test_raw_http_routing_query_string_and_json(fake: FakeTelegram) -> None:
 def test_token_is_never_logged(
     fake: FakeTelegram, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="bot.fakes.telegram")
+    caplog.set_level(logging.DEBUG, logger="fakes.telegram")
     with httpx.Client() as client:
         client.post(f"{fake.base_url}/bot{fake.token}/getMe")
         client.post(f"{fake.base_url}/bot{fake.token}/nope")
@@ -485,7 +485,7 @@ def test_token_is_never_logged(
 def test_standalone_cli_prints_base_url_only() -> None:
     token = "777:CLI-secret-token"
     process = subprocess.Popen(
-        [sys.executable, "-m", "bot.fakes.telegram", "--port", "0", "--token", token,
+        [sys.executable, "-m", "fakes.telegram", "--port", "0", "--token", token,
          "--time-scale", "0.01"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

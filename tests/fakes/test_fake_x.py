@@ -18,7 +18,7 @@ from PIL import Image
 from requests_oauthlib import OAuth1
 from twitter_text import parse_tweet
 
-from bot.fakes.x import DUPLICATE_DETAIL, IMAGE_MAX_BYTES, TOO_LONG_DETAIL, FakeX
+from fakes.x import DUPLICATE_DETAIL, IMAGE_MAX_BYTES, TOO_LONG_DETAIL, FakeX
 
 CREDS = ("test-api-key", "test-api-secret", "test-access-token", "test-access-secret")
 
@@ -332,7 +332,7 @@ def test_concurrent_posts_are_consistent(fake: FakeX) -> None:
 
 
 def test_cli_prints_base_url_and_serves() -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "bot.fakes.x", "--port", "0",
+    proc = subprocess.Popen([sys.executable, "-m", "fakes.x", "--port", "0",
                              "--time-scale", "0.5"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None

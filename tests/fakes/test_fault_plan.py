@@ -1,4 +1,4 @@
-"""Seeded fault plans of both fakes (``bot.fakes.faults``) and their watch on early requests.
+"""Seeded fault plans of both fakes (``fakes.faults``) and their watch on early requests.
 
 The proof suites judge the product by these: a plan must give the faults it says (the answers
 real clients see from a bad platform day, contracts A2 and B3), the same seed the same plan, and
@@ -20,9 +20,9 @@ from requests_oauthlib import OAuth1
 from telegram.error import NetworkError, RetryAfter, TimedOut
 from telegram.request import HTTPXRequest
 
-from bot.fakes.faults import FAULT_KINDS, FaultPlan, RateWatch
-from bot.fakes.telegram import FakeTelegram
-from bot.fakes.x import FakeX
+from fakes.faults import FAULT_KINDS, FaultPlan, RateWatch
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -18,11 +18,11 @@ import pytest
 from telegram.error import ChatMigrated
 
 from bot.actions.content import ContentTools, PlatformTeaser, prepare
-from bot.fakes.telegram import FakeTelegram
 from bot.images import ImageFailure, ImageVariant
 from bot.platforms.base import DeliveryError, Receipt
 from bot.platforms.telegram import TelegramPublisher, channel_message_url
 from bot.posts import Post
+from fakes.telegram import FakeTelegram
 
 CHAT_ID = -1001234567890
 CHANNEL = "@newsdao"

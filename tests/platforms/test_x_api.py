@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from bot.fakes.x import DUPLICATE_DETAIL, IMAGE_MAX_BYTES, TOO_LONG_DETAIL, FakeX
 from bot.platforms.x_api import XApi, XApiError, XCredentials, XLimits
+from fakes.x import DUPLICATE_DETAIL, IMAGE_MAX_BYTES, TOO_LONG_DETAIL, FakeX
 
 SECRETS = ("test-api-key", "test-api-secret", "test-access-token", "test-access-secret")
 CREDS = XCredentials(*SECRETS)

@@ -13,12 +13,12 @@ from pathlib import Path
 import pytest
 
 from bot.actions.content import ContentTools, PlatformTeaser, prepare
-from bot.fakes.x import IMAGE_MAX_BYTES, FakeX
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
 from bot.posts import Post
+from fakes.x import IMAGE_MAX_BYTES, FakeX
 
 SECRETS = ("test-api-key", "test-api-secret", "test-access-token", "test-access-secret")
 CREDS = XCredentials(*SECRETS)

@@ -10,10 +10,10 @@ loopback URL would reject every honest client.
 Fault injection: ``fail_next``, ``delay_next``, ``drop_next`` (optionally after the request took
 effect) and ``set_fault_plan`` (a seeded share of the calls answered with 429 and a future
 ``x-rate-limit-reset``, 500, 502, a reset, a hang or a drop after processing;
-``bot.fakes.faults``).  ``rate_watch`` keeps every 429 answered and the requests to the same
+``fakes.faults``).  ``rate_watch`` keeps every 429 answered and the requests to the same
 endpoint that arrived before its reset.
 
-Run standalone: ``python -m bot.fakes.x --port 8081 [--time-scale 0.01]``.
+Run standalone: ``python -m fakes.x --port 8081 [--time-scale 0.01]``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from twitter_text import parse_tweet
 
-from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
+from fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
 
 TOO_LONG_DETAIL = (
     "Your Tweet text is too long. For more information on how Twitter determines text length "
@@ -379,7 +379,7 @@ class FakeX:
         limits: dict[str, int] | None = None,
     ) -> FaultPlan:
         """Answer a share ``rate`` of the calls to X's endpoints (posts and media) with random
-        faults (see ``bot.fakes.faults``); a 429 carries a reset 1-5 s ahead.  Rules set with
+        faults (see ``fakes.faults``); a 429 carries a reset 1-5 s ahead.  Rules set with
         ``fail_next``... still come first."""
         plan = FaultPlan(rate, kinds, seed, retry_after=retry_after, hang_seconds=hang_seconds,
                          limits=limits)

@@ -1,12 +1,12 @@
-"""`python -m bot.fakes`: try the whole path without accounts.
+"""`python -m fakes`: try the whole path without accounts.
 
 ``serve`` starts the fake Telegram Bot API and the fake X API (the ones the tests use) and prints
 the settings that point newsbot at them: a bot token, a channel, an editors' chat and editor,
 four X keys.  While it runs, from another terminal:
 
-* ``python -m bot.fakes sent`` lists what the fakes received: the channel's posts, the X posts,
+* ``python -m fakes sent`` lists what the fakes received: the channel's posts, the X posts,
   and the messages the editors' bot sent (replies, notices);
-* ``python -m bot.fakes say "/status"`` posts an editor's command to the bot (as Telegram would
+* ``python -m fakes say "/status"`` posts an editor's command to the bot (as Telegram would
   hand it over through getUpdates) and prints the bot's answer.
 
 The fakes are for local trials only: they listen on 127.0.0.1, keep everything in memory, and
@@ -115,8 +115,8 @@ def _control_handler(fakes: _Fakes) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from bot.fakes.telegram import DEFAULT_TOKEN, FakeTelegram
-    from bot.fakes.x import FakeX
+    from fakes.telegram import DEFAULT_TOKEN, FakeTelegram
+    from fakes.x import FakeX
 
     telegram = FakeTelegram(port=args.telegram_port, enforce_rate_limits=True)
     telegram.add_chat(CHANNEL, CHANNEL_NAME)
@@ -151,7 +151,7 @@ def serve(args: argparse.Namespace) -> int:
         f"X_API_SECRET={secret}",
         f"X_ACCESS_TOKEN={access}",
         f"X_ACCESS_TOKEN_SECRET={access_secret}",
-        f"# then: python -m bot.fakes sent | python -m bot.fakes say \"/help\" "
+        f"# then: python -m fakes sent | python -m fakes say \"/help\" "
         f"(control {control_url}); Ctrl-C stops the fakes",
     ]
     print("\n".join(lines), flush=True)
@@ -220,12 +220,12 @@ def say(args: argparse.Namespace) -> int:
             return 0
         time.sleep(0.1)
     print(f"no answer within {args.wait:.0f} s: is `newsbot run` up with the settings "
-          "`python -m bot.fakes serve` printed?", file=sys.stderr)
+          "`python -m fakes serve` printed?", file=sys.stderr)
     return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.fakes",
+    parser = argparse.ArgumentParser(prog="python -m fakes",
                                      description="Fake Telegram and X for local trials.")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("serve", help="start both fakes and print newsbot's settings for them")
@@ -251,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         print(f"error: the fakes do not answer at {_control_url(args)} ({reason}); start them "
-              "with `python -m bot.fakes serve`", file=sys.stderr)
+              "with `python -m fakes serve`", file=sys.stderr)
         return 1
 
 

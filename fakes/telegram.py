@@ -27,12 +27,12 @@ Deliberate deviations from api.telegram.org (kept small and listed so tests can 
 Fault injection: ``fail_next`` (canned error), ``delay_next`` (slow answer), ``drop_next``
 (connection closed without an answer, optionally after the call took effect), and
 ``set_fault_plan`` (a seeded share of the send calls answered with 429, 500, 502, a reset, a hang
-or a drop after processing; ``bot.fakes.faults``). ``rate_watch`` keeps every 429 answered and
+or a drop after processing; ``fakes.faults``). ``rate_watch`` keeps every 429 answered and
 the requests to the same chat that arrived before its ``retry_after`` had passed. Every request is
 journaled as a :class:`Call`; ``Call.client_gone`` marks answers the client never read (e.g. the
 long poll PTB cancels on shutdown, which the fake answers with the 409 a newer poll causes).
 
-Run standalone: ``python -m bot.fakes.telegram --port 8081``; it prints the base URL only. The
+Run standalone: ``python -m fakes.telegram --port 8081``; it prints the base URL only. The
 token never appears in its output: the access log is replaced by method names at DEBUG level.
 """
 
@@ -56,9 +56,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from bot.fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
-from bot.fakes.telegram_methods import BotApiMethods
-from bot.fakes.telegram_models import ApiError, Call, ChatState, StoredFile, StoredMessage
+from fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
+from fakes.telegram_methods import BotApiMethods
+from fakes.telegram_models import ApiError, Call, ChatState, StoredFile, StoredMessage
 
 __all__ = ["ApiError", "Call", "FakeTelegram", "StoredMessage", "main"]
 
@@ -330,7 +330,7 @@ class FakeTelegram(BotApiMethods):
         limits: dict[str, int] | None = None,
     ) -> FaultPlan:
         """Answer a share ``rate`` of the calls of ``methods`` with random faults (see
-        ``bot.fakes.faults``); canned answers (``fail_next``...) still come first."""
+        ``fakes.faults``); canned answers (``fail_next``...) still come first."""
         plan = FaultPlan(rate, kinds, seed, retry_after=retry_after, hang_seconds=hang_seconds,
                          limits=limits)
         with self._lock:
@@ -713,7 +713,7 @@ def _parse_multipart(
 
 def main(argv: list[str] | None = None, *, ready: Callable[[str], None] | None = None) -> None:
     """Serve until interrupted; prints the base URL (never the token)."""
-    parser = argparse.ArgumentParser(prog="python -m bot.fakes.telegram")
+    parser = argparse.ArgumentParser(prog="python -m fakes.telegram")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default=DEFAULT_TOKEN)

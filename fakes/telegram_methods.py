@@ -1,6 +1,6 @@
 """Bot API method implementations of the fake Telegram server (contracts A3-A8).
 
-A mixin so the HTTP plumbing in :mod:`bot.fakes.telegram` stays small; every ``_m_<method>``
+A mixin so the HTTP plumbing in :mod:`fakes.telegram` stays small; every ``_m_<method>``
 takes the decoded parameters and uploaded files and returns ``(result, description)`` or raises
 :class:`ApiError` with the real status and description.
 """
@@ -16,15 +16,15 @@ import time
 from collections import deque
 from typing import Any
 
-from bot.fakes.telegram_html import FormattedText, HtmlParseError, clean_and_trim, parse_html
-from bot.fakes.telegram_media import (
+from fakes.telegram_html import FormattedText, HtmlParseError, clean_and_trim, parse_html
+from fakes.telegram_media import (
     UPLOAD_LIMIT,
     URL_LIMIT,
     PhotoError,
     inspect_image,
     photo_sizes,
 )
-from bot.fakes.telegram_models import (
+from fakes.telegram_models import (
     CAPTION_LIMIT,
     LONG_POLL_MAX,
     MAX_ENTITIES,
@@ -50,7 +50,7 @@ from bot.fakes.telegram_models import (
 
 
 class BotApiMethods:
-    """State-holding mixin; :class:`bot.fakes.telegram.FakeTelegram` creates the attributes."""
+    """State-holding mixin; :class:`fakes.telegram.FakeTelegram` creates the attributes."""
 
     time_scale: float
     enforce_rate_limits: bool
