@@ -7,10 +7,13 @@ log or a traceback shows `**********` instead of a token.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
@@ -163,8 +166,6 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
-                import json
-
                 try:
                     return json.loads(text)
                 except ValueError:
@@ -201,8 +202,6 @@ class Settings(BaseSettings):
         Only the scheme is named in the error, never the URL (it may hold a password)."""
         if value is None:
             return None
-        from urllib.parse import urlsplit
-
         scheme = value.split("://", 1)[0].lower() if "://" in value else ""
         if scheme not in ("redis", "rediss"):
             got = f"{scheme}://" if scheme and scheme.isascii() and scheme.isalnum() else (
@@ -272,8 +271,6 @@ class Settings(BaseSettings):
         """Every post link is built on it: a relative one would be published as is."""
         if value is None:
             return None
-        from urllib.parse import urlsplit
-
         value = value.strip()
         try:
             parts = urlsplit(value)
@@ -314,8 +311,6 @@ class Settings(BaseSettings):
     def _known_zone(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
 
 from bot.config import ConfigError
 
@@ -53,8 +54,6 @@ def site_url_problem(settings: Settings) -> str | None:
     """Why post URLs would not be absolute, or None when they are."""
     if settings.site_url:
         return None  # its shape is checked with the other settings
-    from urllib.parse import urlsplit
-
     from bot.sources.site import SiteConfig
 
     url = SiteConfig.load(settings.site_dir, timezone=settings.timezone).url
@@ -68,6 +67,7 @@ def site_url_problem(settings: Settings) -> str | None:
 
 
 def is_dry_run(settings: Settings) -> bool:
+    # Only the commands that publish need the platform registry.
     from bot.platforms.registry import DRY_RUN_DESTINATION, targets
 
     return all(destination == DRY_RUN_DESTINATION for _, destination in targets(settings))
@@ -106,8 +106,6 @@ def check_data_dir(settings: Settings) -> Path:
 
 def redact_url(url: str) -> str:
     """A URL without its password, for messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
     try:
         parts = urlsplit(url)
         if not parts.password:
@@ -122,6 +120,7 @@ def redact_url(url: str) -> str:
 def check_redis(url: str, *, timeout: float = 5.0) -> None:
     """REDIS_URL answers PING, or one line saying why not (Celery would otherwise retry with a
     traceback per attempt, or exit with kombu's)."""
+    # Only with REDIS_URL set: `check` and `preview` never load the Redis client.
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
@@ -146,8 +145,6 @@ def check_redis(url: str, *, timeout: float = 5.0) -> None:
 
 
 def _password(url: str) -> str:
-    from urllib.parse import urlsplit
-
     try:
         return urlsplit(url).password or ""
     except ValueError:

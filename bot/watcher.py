@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -74,8 +75,6 @@ class PostWatcher:
         self._failing_since: float | None = None
 
     def add(self, path: str) -> None:
-        import time
-
         with self._cond:
             now = time.monotonic()
             if not self._pending:
@@ -109,8 +108,6 @@ class PostWatcher:
             self._thread = None
 
     def _flush_loop(self) -> None:
-        import time
-
         while True:
             with self._cond:
                 while not self._pending and not self._stopping:
@@ -136,8 +133,6 @@ class PostWatcher:
         kept and offered again after a short wait, so a post saved during an outage still goes
         out within seconds of the server's return, not at the next periodic rescan.  After
         ``HAND_OVER_RETRY_SECONDS`` of failures the batch is left to that rescan."""
-        import time
-
         now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = now

@@ -5,7 +5,7 @@ preview and delivery, timed one by one: "files read over 1 s" is about this read
 else (a preview's time is mostly the interpreter starting).
 
 ``images``: the image decision of every post with an image, for both platforms, through
-``bot.actions.content.prepare`` (what preview and delivery call), with the hostile host trusted
+``bot.delivery.content.prepare`` (what preview and delivery call), with the hostile host trusted
 and nothing else: ``ImageResolver(trusted_hosts=["127.0.0.1:<port>"])``, as an operator trusts
 one intranet image server.  So the bombs, drips and broken images of that host are fetched and
 must fail alone, while every redirect to loopback, decimal, mapped or other non-global addresses
@@ -51,7 +51,7 @@ def reads(args: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def images(args: dict[str, Any]) -> list[dict[str, Any]]:
-    from bot.actions.content import ContentTools, image_json, prepare
+    from bot.delivery.content import ContentTools, image_json, prepare
     from bot.images import ImageResolver
     from bot.sources.jekyll import PostFileError, read_post
     from bot.teasers import TeaserRenderer

@@ -1,15 +1,8 @@
 """The Celery app: ``celery -A tasks worker|beat`` and ``newsbot run|worker|beat``.
 
-Thin on purpose: each task calls into ``bot.delivery``.  Why the settings below:
+Thin on purpose: each task calls into ``bot.delivery``.  The app itself, its settings and the
+sends live in ``bot.broker``; the parts a task works with are built by ``bot.wiring``.
 
-* ``task_acks_late`` + ``task_reject_on_worker_lost``: a worker that dies mid-task leaves the
-  message to be delivered again; the state machine (not the broker) makes that harmless.
-* ``worker_prefetch_multiplier=1``: a worker never sits on messages another worker could run.
-* ``visibility_timeout`` 3600 s, far longer than any countdown we use (we use none): future sends
-  (dates, rate-limit waits, backoff) live in the state's schedule sorted set, which ``tick`` moves
-  onto the queue every second (celery/celery#4766: ETAs beyond the visibility timeout are
-  delivered twice).
-* No result backend: nothing reads task results, and results would only fill Redis.
 * Redis restarting (the embedded server restarted by ``newsbot run``, an operator's Redis
   restarted): a scan or a publish task caught by the outage waits for the server and runs again
   (``_through_outage``) instead of failing, since its broker message may be gone with the
@@ -35,100 +28,61 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from celery import Celery, signals
+from celery import signals
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.broker import (
+    DEFAULT_BROKER,
+    PUBLISH,
+    REQUEUE,
+    RESCAN,
+    SCAN,
+    TICK,
+    app,
+    configure,
+    configured,
+    enqueue_publish,
+    enqueue_scan,
+    on_configure,
+    tick_seconds,
+)
+from bot.config import ConfigError, load_settings
+from bot.delivery.leases import new_owner, reap_lost_leases
+from bot.delivery.planner import scan as run_scan
+from bot.delivery.sender import deliver
+from bot.delivery.sender import notify_in_doubt as notify
+from bot.delivery.services import PUSH_ANYWAY
+from bot.logs import log_event
+from bot.state.outage import through_outage
+from bot.wiring import open_services, setup_logging
 
-__all__ = ["LeaseReaper", "app", "configure", "enqueue_publish", "enqueue_scan", "get_services",
-           "notify_in_doubt", "settle_lost_leases", "tick_seconds"]
+__all__ = ["PUBLISH", "REQUEUE", "RESCAN", "SCAN", "TICK", "LeaseReaper", "app", "configure",
+           "enqueue_publish", "enqueue_scan", "get_services", "notify_in_doubt",
+           "settle_lost_leases", "tick_seconds"]
 
 log = logging.getLogger("newsbot.tasks")
 
-PUBLISH = "newsbot.publish"
-SCAN = "newsbot.scan"
-RESCAN = "newsbot.rescan"
-TICK = "newsbot.tick"
-REQUEUE = "newsbot.requeue"
-TICK_SECONDS = 1.0
-MIN_TICK_SECONDS = 0.05
-REQUEUE_SECONDS = 15.0
 REQUEUE_AFTER = 30.0
-DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
 #: How long a task caught by a Redis outage waits for the server (the embedded one is back in
 #: about a second; a restarted Redis loading its AOF may take longer).
 OUTAGE_WAIT_SECONDS = 60.0
 
 _T = TypeVar("_T")
 
-
-app = Celery("newsbot")
-app.conf.update(
-    broker_url=DEFAULT_BROKER,
-    task_ignore_result=True,
-    result_backend=None,
-    task_acks_late=True,
-    task_reject_on_worker_lost=True,
-    worker_prefetch_multiplier=1,
-    broker_transport_options={"visibility_timeout": 3600},
-    task_serializer="json",
-    accept_content=["json"],
-    event_serializer="json",
-    timezone="UTC",
-    enable_utc=True,
-    broker_connection_retry_on_startup=True,
-    worker_hijack_root_logger=False,
-    worker_redirect_stdouts=False,
-    worker_send_task_events=False,
-    beat_scheduler="celery.beat:Scheduler",
-    worker_consumer="tasks.consumer:ResilientConsumer",
-)
-
 _lock = threading.Lock()
-_settings: Settings | None = None
-_redis_url: str | None = None
-_namespace = "newsbot"
 _services: Any = None  # bot.delivery.services.Services, built lazily once per process
 _services_pid: int | None = None
 
 
-def configure(settings: Settings, *, redis_url: str, namespace: str = "newsbot") -> None:
-    """Point the app at ``redis_url`` (broker and state) and set the beat schedule."""
-    global _settings, _redis_url, _namespace, _services
+def _forget_services() -> None:
+    """The app was pointed elsewhere: the Services built for the old settings go."""
+    global _services
     with _lock:
-        _settings, _redis_url, _namespace = settings, redis_url, namespace
         old, _services = _services, None
     if old is not None:
         old.close()
-    if app.conf.broker_url != redis_url:
-        app.conf.broker_url = redis_url
-        _drop_broker_pools()
-    tick_every = tick_seconds(settings)
-    app.conf.beat_schedule = {
-        "tick": {"task": TICK, "schedule": tick_every,
-                 "options": {"expires": max(tick_every * 3, 1.0)}},
-        "requeue": {"task": REQUEUE, "schedule": REQUEUE_SECONDS,
-                    "options": {"expires": REQUEUE_SECONDS}},
-        "rescan": {"task": RESCAN, "schedule": float(settings.scan_seconds),
-                   "options": {"expires": float(settings.scan_seconds)}},
-    }
 
 
-def _drop_broker_pools() -> None:
-    """Connections already opened to a previous broker URL must not be reused (Celery caches a
-    connection pool and a producer pool on first send).
-
-    Celery takes both from kombu's process-wide registries (``kombu.pools``), keyed by the
-    broker's address: closing them without emptying the registries leaves a closed pool there,
-    and a later ``configure`` back to that address (tests do this) failed every send with
-    "Acquire on closed pool".  ``kombu.pools.reset`` closes and forgets them all.
-    """
-    from kombu import pools
-
-    pools.reset()
-    app._pool = None
-    amqp = app.__dict__.get("amqp")
-    if amqp is not None:
-        amqp._producer_pool = None
+on_configure(_forget_services)
 
 
 def _configure_from_environment() -> None:
@@ -146,40 +100,13 @@ def get_services() -> Any:
     with _lock:
         if _services is not None and _services_pid == os.getpid():
             return _services
-        if _settings is None or _redis_url is None:
+        current = configured()
+        if current is None:
             raise ConfigError("newsbot tasks are not configured (no settings)")
-        from bot.delivery.services import Services
-
-        _services = Services.from_settings(_settings, redis_url=_redis_url, namespace=_namespace)
+        _services = open_services(current.settings, current.redis_url,
+                                  namespace=current.namespace)
         _services_pid = os.getpid()
         return _services
-
-
-def _send(task: Any, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None) -> None:
-    """``task.apply_async`` that survives a broker pool closed under it.
-
-    Why: a pool closed under Celery's producer pool (``configure`` racing a thread's send,
-    such as a lease reaper's round) failed every later send of the process with "Acquire on
-    closed pool" (seen in the test suite, where one process is configured many times).
-    Dropping the pools and sending once more is safe: nothing was sent.
-    """
-    try:
-        task.apply_async(args, kwargs)
-    except RuntimeError as exc:
-        if "closed pool" not in str(exc):
-            raise
-        log.debug("broker pool was closed under us; opening a new one")
-        _drop_broker_pools()
-        task.apply_async(args, kwargs)
-
-
-def enqueue_publish(record_key: str) -> None:
-    """Hand one record to the workers (the state decides whether it is really sent)."""
-    _send(publish, (record_key,))
-
-
-def enqueue_scan(paths: list[str] | None = None, backfill: int = 0) -> None:
-    _send(scan, (), {"paths": paths, "backfill": backfill})
 
 
 def _through_outage(what: str, call: Callable[[], _T], *,
@@ -192,16 +119,11 @@ def _through_outage(what: str, call: Callable[[], _T], *,
     the periodic rescan; a publish left its record queued until the requeue safety net.  Both
     are safe to repeat: the state machine plans and sends each record once.
     """
-    from bot.state.outage import through_outage
-
     return through_outage(what, call, seconds=wait)
 
 
 @app.task(name=PUBLISH, bind=True, acks_late=True)
 def publish(self: Any, record_key: str) -> str:
-    from bot.delivery.leases import new_owner
-    from bot.delivery.sender import deliver
-
     # Unique per attempt, even when the broker redelivers the same task id; names this process
     # so the tick can tell when the holder of a lease is gone.
     owner = new_owner(self.request.id or "direct")
@@ -211,8 +133,6 @@ def publish(self: Any, record_key: str) -> str:
 
 @app.task(name=SCAN)
 def scan(paths: list[str] | None = None, backfill: int = 0) -> dict[str, Any]:
-    from bot.delivery.planner import scan as run_scan
-
     def once() -> dict[str, Any]:
         report = run_scan(get_services(), paths=[Path(p) for p in paths] if paths else None,
                           backfill=int(backfill or 0), enqueue=enqueue_publish)
@@ -246,9 +166,6 @@ def settle_lost_leases() -> dict[str, int]:
     """Leases whose holder is gone (known dead, silent, or expired), settled now: queued again
     before the fence, ``in_doubt`` (the editors told) or retried past it.  Run by the tick and,
     outside the queue, by the process that runs the schedule (``LeaseReaper``)."""
-    from bot.delivery.leases import reap_lost_leases
-    from bot.logs import log_event
-
     svc = get_services()
     state = svc.state
     lost = reap_lost_leases(state) + state.expire_leases()
@@ -264,11 +181,6 @@ def settle_lost_leases() -> dict[str, int]:
     if doubted:
         notify_in_doubt(svc, doubted)
     return {"in_doubt": len(doubted), "lost": len(lost)}
-
-
-def tick_seconds(settings: Settings) -> float:
-    """The tick period: 1 s, shrunk with the rate windows it serves (RATE_TIME_SCALE)."""
-    return max(MIN_TICK_SECONDS, TICK_SECONDS * settings.rate_time_scale)
 
 
 class LeaseReaper:
@@ -312,8 +224,6 @@ class LeaseReaper:
 
 def notify_in_doubt(svc: Any, records: list[Any]) -> None:
     """One notice per record that just became in_doubt (see ``bot.delivery.sender``)."""
-    from bot.delivery.sender import notify_in_doubt as notify
-
     notify(svc, records)
 
 
@@ -327,8 +237,6 @@ def requeue(older_than: float = REQUEUE_AFTER, after_outage: bool = False) -> in
     connection, ``tasks.consumer``): messages taken before the outage are lost whatever the
     queue holds, so every queued record is handed over now rather than 30-45 s later.
     """
-    from bot.delivery.services import PUSH_ANYWAY
-
     svc = get_services()
     state = svc.state
     paused = state.is_paused()
@@ -355,11 +263,9 @@ def _worker_name() -> str:
 def _setup_logging(**_: Any) -> None:
     """Celery's own logging setup is replaced by ours (connecting here tells Celery to skip
     it), so plain `celery -A tasks worker` also redacts secrets and quiets the HTTP loggers."""
-    if _settings is None:
-        return
-    from bot.runner import setup_logging
-
-    setup_logging(_settings)
+    current = configured()
+    if current is not None:
+        setup_logging(current.settings)
 
 
 @signals.worker_shutdown.connect

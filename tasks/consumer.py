@@ -68,6 +68,7 @@ class ResilientConsumer(Consumer):
 
 
 def _catch_up() -> None:
+    # Not at the top: tasks names this module's consumer class (by string) while it is imported.
     import tasks
 
     try:

@@ -11,10 +11,8 @@ import pytest
 import redis
 from typer.testing import CliRunner
 
-from bot.cli import UserError, app
-from bot.cli_ops import connect_redis
-from bot.config import load_settings
-from bot.redis_embedded import start_embedded
+from bot.cli import app
+from bot.cli.common import UserError
 
 DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
 KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
@@ -115,26 +113,6 @@ def test_terminal_status_renders(cli) -> None:
     text = cli("status", "--all")
     assert "queued 2" in text and "dry-run" in text
     assert "deliveries (2 of 2, newest first" in text and "telegram dryrun" in text
-
-
-def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -> None:
-    settings = load_settings(site_dir=DEMO_SITE, data_dir=tmp_path, redis_url="")
-    owner = start_embedded(tmp_path)  # stands in for `newsbot run`
-    try:
-        url, attached = connect_redis(settings)
-        assert attached is not None and not attached.owned and url == owner.url
-        client = redis.Redis.from_url(url)
-        assert client.info("server")["process_id"] == owner.pid
-        client.close()
-        attached.stop()
-    finally:
-        owner.stop()
-    url, started = connect_redis(settings)  # nobody runs it now: this command starts it
-    try:
-        assert started is not None and started.owned and url == started.url
-    finally:
-        assert started is not None
-        started.stop()
 
 
 def test_audit_lists_each_operator_action_newest_first(cli) -> None:

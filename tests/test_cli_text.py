@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bot.cli_text import literal
+from bot.cli.text import literal
 from bot.escaping import escape_controls
 
 # Markup-ish pieces mixed into arbitrary text, so the search meets real tags often.

@@ -254,7 +254,7 @@ def test_webhook_port_is_published_where_the_bot_listens(
 
 @pytest.mark.parametrize("name", NEWSBOT_SERVICES)
 def test_health_checks_use_the_heartbeats(services: dict[str, dict[str, Any]], name: str) -> None:
-    from bot.health import ROLES
+    from bot.state.health import ROLES
 
     check = services[name]["healthcheck"]
     assert check["test"][0] == "CMD"

@@ -25,7 +25,7 @@ from bot.state import STATES, RateLimiter, Record, State, TransitionRefusedError
 from bot.state.records import iso
 
 if TYPE_CHECKING:  # only annotations: `newsbot status` must not import the teaser machinery
-    from bot.actions.content import ContentTools
+    from bot.delivery.content import ContentTools
 
 __all__ = [
     "DeliveryReport",

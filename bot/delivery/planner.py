@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.delivery.notify import Notice
 from bot.delivery.services import (
     APPROVED_FP,
     AWAITING_APPROVAL,
@@ -32,7 +33,6 @@ from bot.delivery.services import (
     Services,
 )
 from bot.logs import log_event
-from bot.notify import Notice
 from bot.posts import BadFile, Post
 from bot.sources.jekyll import (
     iter_post_files,
@@ -591,7 +591,7 @@ def approved_fingerprints(svc: Services, post: Post, platforms: Iterable[str]
     """
     # Imported here: the teaser tools (templates, twitter-text's patterns) cost a scan a second
     # or two to import, and only an approval needs them.
-    from bot.actions.content import fingerprint, prepare
+    from bot.delivery.content import fingerprint, prepare
 
     out: dict[str, str] = {}
     for platform in platforms:

@@ -40,7 +40,8 @@ from typing import TypeVar
 
 import redis
 
-from bot.actions.content import PlatformTeaser, fingerprint, prepare
+from bot.delivery.content import fingerprint, prepare
+from bot.delivery.notify import Notice
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
     APPROVED_FP,
@@ -52,8 +53,8 @@ from bot.delivery.services import (
 )
 from bot.images import ImageFailure
 from bot.logs import log_event, redact
-from bot.notify import Notice
 from bot.platforms.base import DeliveryError, Publisher, Receipt
+from bot.platforms.outgoing import PlatformTeaser
 from bot.posts import Post
 from bot.state import Record
 from bot.state.outage import through_outage

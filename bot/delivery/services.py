@@ -17,15 +17,15 @@ import redis
 
 from bot.config import Settings
 from bot.delivery.leases import LeaseKeeper
+from bot.delivery.notify import Notice, Notifier, approval_notice
 from bot.logs import add_secrets
-from bot.notify import Notice, Notifier, approval_notice
 from bot.platforms.base import Publisher
 from bot.platforms.registry import build_publishers, is_dry_run, targets
 from bot.sources.site import SiteConfig
 from bot.state import RateLimiter, State
 
 if TYPE_CHECKING:
-    from bot.actions.content import ContentTools
+    from bot.delivery.content import ContentTools
     from bot.posts import Post
 
 __all__ = ["APPROVED_FP", "AWAITING_APPROVAL", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
@@ -80,7 +80,8 @@ class Services:
     @property
     def tools(self) -> ContentTools:
         if self._tools is None:
-            from bot.actions.content import ContentTools
+            # The teaser and image machinery costs `newsbot status` a second: on first use.
+            from bot.delivery.content import ContentTools
 
             self._tools = ContentTools.from_settings(self.settings, site=self.site)
         return self._tools
@@ -165,6 +166,7 @@ class Services:
         """The post at `path` if it is still a post file of the site (`read_post` applies the
         rule every scan follows: a file the index names that became a symlink to a file
         outside the site is not read, so it cannot be published)."""
+        # The post reader, on first use only (as the content tools above).
         from bot.sources.jekyll import read_post
 
         try:

@@ -1,10 +1,11 @@
 """The editor bot process: a python-telegram-bot ``Application`` over the shared services.
 
 Only this process reads updates (long polling, or a webhook when BOT_WEBHOOK_URL is set); workers
-never poll, they only queue notices (``bot.notify``), which this process sends to the editors'
-chat from a thread of its own (``bot.editor.outbox``).  The bot itself never sends channel posts:
-``/push`` and the buttons queue records, and the Celery workers deliver them, so a push from
-Telegram obeys the same pause flag, rate limits and exactly-once state as everything else.
+never poll, they only queue notices (``bot.delivery.notify``), which this process sends to the
+editors' chat from a thread of its own (``bot.editor.outbox``).  The bot itself never sends
+channel posts: ``/push`` and the buttons queue records, and the Celery workers deliver them,
+so a push from Telegram obeys the same pause flag, rate limits and exactly-once state as
+everything else.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sys
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -30,7 +30,8 @@ from telegram.ext import (
 )
 
 from bot.config import ConfigError, Settings
-from bot.notify import Notifier
+from bot.delivery.notify import Notifier
+from bot.state.health import Heartbeat
 
 from .auth import EditorAuth, RefusalGate
 from .callbacks import CallbackSigner
@@ -49,8 +50,8 @@ from .lifecycle import (
 )
 from .outbox import NoticeDispatcher
 
-__all__ = ["BotRejectedError", "BotThread", "EditorsFirst", "bot_main", "build_application",
-           "default_enqueue", "run_bot", "serve", "webhook_secret"]
+__all__ = ["BotRejectedError", "BotThread", "EditorsFirst", "build_application",
+           "run_bot", "serve", "webhook_secret"]
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +62,6 @@ def _token(settings: Settings) -> str:
     if settings.telegram_bot_token is None:
         raise ConfigError("TELEGRAM_BOT_TOKEN is required for the editor bot")
     return settings.telegram_bot_token.get_secret_value()
-
-
-def default_enqueue(settings: Settings, redis_url: str) -> Enqueue:
-    """The Celery send the workers listen to (imported late: tests pass their own)."""
-    import tasks
-
-    configure = getattr(tasks, "configure", None)
-    if configure is not None:
-        configure(settings, redis_url=redis_url)
-    return tasks.enqueue_publish  # type: ignore[no-any-return]
 
 
 class EditorsFirst(BaseUpdateProcessor):
@@ -213,8 +204,6 @@ def run_bot(
 
 def _bot_heartbeat(services: Any) -> Any:
     """The "bot" health beat (``bot.health``), written only while the bot is up."""
-    from bot.health import Heartbeat
-
     state = getattr(services, "state", None)
     if state is None:
         return None
@@ -275,24 +264,3 @@ class BotThread:
     @property
     def alive(self) -> bool:
         return self._thread.is_alive()
-
-
-def bot_main(settings: Settings, announce: Callable[[str], None] | None = None) -> None:
-    """``newsbot bot``: connect to Redis (as the ops commands do), then serve until signalled;
-    ``announce`` hears each state line ("newsbot: editors' bot is up as @name")."""
-    from bot.cli_ops import connect_redis
-    from bot.delivery.services import Services
-
-    say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
-    url, embedded = connect_redis(settings)
-    services = Services.from_settings(settings, redis_url=url)
-    try:
-        run_bot(settings, services, enqueue=default_enqueue(settings, url),
-                report=lambda kind, line: say(f"newsbot: {line}"))
-        say("newsbot stopped")
-    except BotRejectedError as exc:
-        raise ConfigError(str(exc).removeprefix("editors' bot stopped: ")) from None
-    finally:
-        services.close()
-        if embedded is not None:
-            embedded.stop()

@@ -27,10 +27,10 @@ from telegram.ext import ContextTypes
 
 from bot.actions import delivery as actions
 from bot.actions.audit import audit_entries
-from bot.actions.content import PLATFORMS
 from bot.actions.lookup import PostLookupError, find_post
+from bot.delivery.notify import Notifier, approval_notice_for
 from bot.escaping import escape_controls
-from bot.notify import Notifier, approval_notice_for
+from bot.platforms import PLATFORMS
 from bot.sources.jekyll import PostFileError, iter_post_files, read_post
 from bot.state.store import REFUSAL_AUDIT_LIMIT
 

@@ -113,7 +113,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "audit_head": ("<b>작업 기록</b>", "<b>Audit trail</b>"),
     "retry_button": ("다시 시도", "Retry"),
     "page": ("{page}/{pages}쪽", "page {page}/{pages}"),
-    # notices (events from bot/notify.py, rendered by bot/editor/notices.py)
+    # notices (events from bot/delivery/notify.py, rendered by bot/editor/notices.py)
     "n_published": ("✅ <b>발행됨</b> {title}\n{links}", "✅ <b>Published</b> {title}\n{links}"),
     "n_failed": (
         "❌ <b>발행 실패</b> {title}\n{where}\n사유: {reason}",

@@ -17,8 +17,10 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from telegram import Update
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
@@ -129,8 +131,6 @@ async def _connect(app: Application, settings: Settings, stop: asyncio.Event,
                    report: Report) -> bool:
     """``getMe`` (``initialize``) until it answers: False when stopped first; raises
     BotRejectedError for a token Telegram refuses (retrying cannot help)."""
-    from telegram.error import InvalidToken, RetryAfter, TelegramError
-
     delay = 1.0
     told = False
     while not stop.is_set():
@@ -167,8 +167,6 @@ async def _watch(app: Application, settings: Settings, stop: asyncio.Event) -> N
     Its polling task is found by name (public asyncio, PTB's stable task name); in webhook mode
     ``getMe`` is asked every WATCH_SECONDS instead.
     """
-    from telegram.error import InvalidToken, TelegramError
-
     polling = next((task for task in asyncio.all_tasks() if task.get_name() == _POLLING_TASK),
                    None)
     while not stop.is_set():
@@ -228,8 +226,6 @@ class _PollErrors:
 
 
 async def _shutdown(app: Application) -> None:
-    from telegram.error import TelegramError
-
     updater = app.updater
     if updater is not None and updater.running:
         # PTB's polling loop sleeps up to 30 s between failed polls, deaf to its stop event,
@@ -252,8 +248,6 @@ def install_one_line_errors() -> None:
     factory = logging.getLogRecordFactory()
     if getattr(factory, "_newsbot_telegram", False):
         return
-    from telegram.error import TelegramError
-
     def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = factory(*args, **kwargs)
         exc = record.exc_info[1] if record.exc_info else None
@@ -267,8 +261,6 @@ def install_one_line_errors() -> None:
 
 
 def _api_host(settings: Settings) -> str:
-    from urllib.parse import urlsplit
-
     return urlsplit(settings.telegram_api_url).netloc or settings.telegram_api_url
 
 

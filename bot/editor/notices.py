@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.actions.lookup import PostLookupError, find_post
-from bot.notify import Notice
+from bot.delivery.notify import Notice
 
 from .callbacks import CallbackSigner
 from .i18n import t

@@ -1,8 +1,8 @@
 """The one sender of editors' notices: works through the Redis queue at Telegram's pace.
 
 Why a loop of its own (healthchecks' sendalerts): producers only queue events
-(``bot.notify``), so a Telegram outage, a 429 or a burst of 40 bad files never loses a notice
-nor slows a publish.  The editors' bot process runs this loop in a thread beside the bot
+(``bot.delivery.notify``), so a Telegram outage, a 429 or a burst of 40 bad files never loses a
+notice nor slows a publish.  The editors' bot process runs this loop in a thread beside the bot
 (``bot.editor.app.serve``); it is synchronous (plain httpx) because it shares nothing with the
 bot's event loop.
 
@@ -37,8 +37,8 @@ from typing import Any
 
 import httpx
 
+from bot.delivery.notify import BUTTON_KINDS, Notice
 from bot.delivery.schedule import JITTER_SECONDS, WINDOW_MARGIN, backoff_delay, bucket_name
-from bot.notify import BUTTON_KINDS, Notice
 from bot.state import RateLimiter, Rule
 from bot.state.notices import NoticeEntry, NoticeQueue
 

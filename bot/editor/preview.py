@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.actions.content import (
-    ContentTools,
-    PlatformTeaser,
-    fingerprint,
-    image_summary,
-    prepare,
-)
+from bot.delivery.content import ContentTools, fingerprint, prepare
 from bot.images import ImageVariant
+from bot.platforms.outgoing import PlatformTeaser, image_summary
 from bot.posts import Post
 
 from .i18n import t

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 if TYPE_CHECKING:  # annotations only: importing the teaser machinery costs a quick command
-    from bot.actions.content import PlatformTeaser
+    from bot.platforms.outgoing import PlatformTeaser
     from bot.posts import Post
 
 ErrorKind = Literal["rate_limited", "transient", "permanent", "duplicate"]

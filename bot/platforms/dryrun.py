@@ -15,8 +15,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.actions.content import PlatformTeaser, image_json
 from bot.platforms.base import Receipt
+from bot.platforms.outgoing import PlatformTeaser, image_json
 from bot.posts import Post
 
 log = logging.getLogger(__name__)

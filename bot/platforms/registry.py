@@ -43,6 +43,7 @@ def targets(settings: Settings) -> list[tuple[str, str]]:
 
 def build_publishers(settings: Settings) -> list[Publisher]:
     """Real publishers for every configured platform, else one dry-run publisher per platform."""
+    # Each platform's client library (python-telegram-bot, tweepy) loads only when it is configured.
     from bot.platforms.dryrun import DryRunPublisher
 
     publishers: list[Publisher] = []

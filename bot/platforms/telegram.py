@@ -37,9 +37,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from bot.actions.content import PlatformTeaser
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.outgoing import PlatformTeaser
 from bot.posts import Post
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from bot.actions.content import PlatformTeaser
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
 from bot.posts import Post
 

@@ -55,7 +55,7 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
 
 =====================================  ======  ================================================
 ``{ns}:notice:{digest}``               string  "1": this notice was queued once (kind
-                                               ``notice``; 30 days; ``bot.notify``, set by
+                                               ``notice``; 30 days; ``bot.delivery.notify``, set by
                                                ``NoticeQueue.add`` with the entry)
 ``{ns}:editor:refused:{user_id}``      string  "1": a refusal was answered in this window
                                                (kind ``refusal``; ``bot.editor.auth``)
@@ -73,7 +73,7 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
                                                one of its alternative buttons was pressed)
 =====================================  ======  ================================================
 
-Editors' notice queue (see ``notices.py``; written by ``bot.notify``, sent by ``bot.editor.outbox``)
+Editors' notice queue (``notices.py``: written by ``bot.delivery.notify``, sent by the desk)
 
 ===============================  ===========  =====================================================
 ``{ns}:notices:queue``           sorted set   entry id -> enqueue epoch (server clock); an entry

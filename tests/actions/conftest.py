@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions.content import ContentTools
 from bot.config import Settings, load_settings
+from bot.delivery.content import ContentTools
 from bot.delivery.planner import plan_manual
 from bot.delivery.services import Services
 from bot.platforms.registry import build_publishers, is_dry_run

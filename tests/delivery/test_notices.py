@@ -105,7 +105,7 @@ def test_the_delivery_core_never_imports_the_editors_desk() -> None:
     import sys
 
     code = ("import sys, bot.delivery.sender, bot.delivery.planner, bot.delivery.services, "
-            "bot.notify, tasks\n"
+            "bot.delivery.notify, tasks\n"
             "print(sorted(m for m in sys.modules if m.startswith('bot.editor')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, cwd=Path(__file__).resolve().parents[2], check=True)

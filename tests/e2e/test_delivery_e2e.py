@@ -182,7 +182,7 @@ def test_worker_killed_mid_send_leaves_in_doubt_and_never_resends(e2e, fake_tg, 
 
 
 def _site_key(e2e) -> str:
-    from bot.actions.content import ContentTools
+    from bot.delivery.content import ContentTools
     from bot.delivery.services import site_key_of
 
     settings = Settings(_env_file=None, site_dir=e2e.site, data_dir=e2e.data)  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from bot.actions.audit import audit_entries
-from bot.notify import Notice, approval_notice
+from bot.delivery.notify import Notice, approval_notice
 from bot.state.store import REFUSAL_AUDIT_LIMIT
 
 from .conftest import button_data

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from bot.actions.audit import audit_entries
-from bot.actions.content import prepare
 from bot.actions.lookup import find_post
+from bot.delivery.content import prepare
+from bot.delivery.notify import Notice, Notifier, approval_notice
 from bot.delivery.planner import plan_manual
-from bot.notify import Notice, Notifier, approval_notice
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -18,11 +18,11 @@ import pytest
 
 import tasks
 from bot.actions.lookup import find_post
+from bot.delivery.notify import Notice
 from bot.delivery.planner import plan_manual, scan
 from bot.delivery.schedule import bucket_name
 from bot.delivery.sender import deliver
 from bot.delivery.services import AWAITING_APPROVAL
-from bot.notify import Notice
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

@@ -22,11 +22,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.delivery.notify import Notice, Notifier
 from bot.delivery.schedule import JITTER_SECONDS, WINDOW_MARGIN
 from bot.editor.callbacks import CallbackSigner
 from bot.editor.notices import NoticeRenderer
 from bot.editor.outbox import NOTICE_RULES, BotApiSender, NoticeDispatcher
-from bot.notify import Notice, Notifier
 from bot.state import RateLimiter, State
 from bot.state.notices import NoticeQueue
 from fakes.telegram import FakeTelegram

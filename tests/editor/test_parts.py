@@ -127,9 +127,9 @@ def test_quick_ref_finds_the_same_post_as_the_full_lookup(tmp_path: Any) -> None
     from pathlib import Path
     from types import SimpleNamespace
 
-    from bot.actions.content import ContentTools
     from bot.actions.lookup import PostLookupError, find_post
     from bot.config import load_settings
+    from bot.delivery.content import ContentTools
     from bot.editor.handlers import quick_ref
     from bot.sources.jekyll import scan_site
 

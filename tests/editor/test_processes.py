@@ -152,7 +152,7 @@ def test_webhook_mode_accepts_only_telegram_signed_posts(tmp_path: Path, redis_u
 def test_the_running_bot_sends_the_notices_workers_queued(tmp_path: Path, redis_url: str,
                                                            redis_namespace: str) -> None:
     """``serve`` runs the notice sender beside the bot, and stops it with the bot."""
-    from bot.notify import Notice
+    from bot.delivery.notify import Notice
 
     with FakeTelegram(enforce_rate_limits=False, time_scale=0.01) as fake:
         fake.add_chat(-100500, None, type="supergroup", title="Editors")

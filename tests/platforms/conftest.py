@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from bot.actions.content import ContentTools
+from bot.delivery.content import ContentTools
 from bot.images import ImageResolver
 from bot.sources.site import SiteConfig
 from bot.teasers import TeaserRenderer

@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.actions.content import PlatformTeaser, image_json
 from bot.images import ImageFailure, ImageVariant
 from bot.platforms.dryrun import DryRunPublisher
+from bot.platforms.outgoing import PlatformTeaser, image_json
 from bot.posts import Post
 from bot.teasers import Teaser
 

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from telegram.error import ChatMigrated
 
-from bot.actions.content import ContentTools, PlatformTeaser, prepare
+from bot.delivery.content import ContentTools, prepare
 from bot.images import ImageFailure, ImageVariant
 from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.telegram import TelegramPublisher, channel_message_url
 from bot.posts import Post
 from fakes.telegram import FakeTelegram

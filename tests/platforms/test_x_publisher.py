@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.actions.content import ContentTools, PlatformTeaser, prepare
+from bot.delivery.content import ContentTools, prepare
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError
+from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x import XPublisher
 from bot.platforms.x_api import XCredentials
 from bot.posts import Post

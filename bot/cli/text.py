@@ -40,8 +40,8 @@ def warn(console: Console, *messages: str) -> None:
 
 def image_line(decision: object) -> Text:
     """``image: ...`` under a preview: the photo, or the full reason it failed (wrapped)."""
-    from bot.actions.content import image_summary
     from bot.images import ImageFailure
+    from bot.platforms.outgoing import image_summary
 
     failed = isinstance(decision, ImageFailure)
     return Text.assemble(("image:", "bold"), " ",

@@ -1,14 +1,18 @@
-"""`newsbot run`'s own logging rules."""
+"""The composition root: a process's logging rules, and the Redis a command connects to."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 import redis
 
-from bot.config import Settings
-from bot.runner import setup_logging
+from bot.config import Settings, load_settings
+from bot.redis_embedded import start_embedded
+from bot.wiring import connect_redis, setup_logging
+
+DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
 
 
 def test_a_redis_outage_is_one_line_per_message_not_a_traceback(
@@ -60,3 +64,23 @@ def test_beat_failing_to_send_a_due_task_in_an_outage_is_one_line(
     assert first.endswith("(ConnectionError: Error 111 connecting to 127.0.0.1:6399.)")
     assert "File " not in first
     assert err.count("Traceback") == 1 and "a real bug" in err
+
+
+def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -> None:
+    settings = load_settings(site_dir=DEMO_SITE, data_dir=tmp_path, redis_url="")
+    owner = start_embedded(tmp_path)  # stands in for `newsbot run`
+    try:
+        url, attached = connect_redis(settings)
+        assert attached is not None and not attached.owned and url == owner.url
+        client = redis.Redis.from_url(url)
+        assert client.info("server")["process_id"] == owner.pid
+        client.close()
+        attached.stop()
+    finally:
+        owner.stop()
+    url, started = connect_redis(settings)  # nobody runs it now: this command starts it
+    try:
+        assert started is not None and started.owned and url == started.url
+    finally:
+        assert started is not None
+        started.stop()

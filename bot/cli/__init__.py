@@ -15,16 +15,21 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from bot.cli.common import (
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    UserError,
+    checked_settings,
+    get_console,
+    print_json,
+    stderr_line,
+    warn,
+)
 from bot.platforms import PLATFORMS
-
-if TYPE_CHECKING:
-    from rich.console import Console
-
-    from bot.config import Settings
 
 app = typer.Typer(
     name="newsbot",
@@ -42,35 +47,6 @@ SiteOption = Annotated[
     typer.Option("--site", help="Jekyll site folder (default: SITE_DIR).", show_default=False),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Plain, stable JSON output.")]
-
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """An expected problem: printed as one line, exit status 2."""
-
-
-_consoles: dict[str, Console] = {}
-
-
-def _console(name: str = "console") -> Console:
-    """The stdout (``console``) or stderr (``err_console``) console, made on first use: rich
-    costs 40 ms to import, more than `newsbot --help` may spend altogether."""
-    if name not in _consoles:
-        from rich.console import Console
-
-        # No emoji codes: a title holding `:fire:` prints as typed (values go in as Text).
-        _consoles[name] = Console(stderr=name == "err_console", emoji=False)
-    return _consoles[name]
-
-
-def __getattr__(name: str) -> Any:
-    """`from bot.cli import console, err_console` keeps working for the command modules."""
-    if name in ("console", "err_console"):
-        return _console(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
@@ -101,51 +77,9 @@ def _root(
     )] = False,
 ) -> None:
     """Publish each new post of a Jekyll news blog to Telegram and X, exactly once."""
-    from bot.cli_logging import set_verbose
+    from bot.cli.verbosity import set_verbose
 
     set_verbose(verbose)
-
-
-def _settings(site: Path | None, *, reading: bool = False) -> Settings:
-    """Load and check the settings (`bot.preflight`), and set up redacted logging before
-    anything can log a secret.  ``reading``: the command only reads the site (check, preview),
-    so a missing site URL is a warning there, not an error, and the state is not needed."""
-    from bot.cli_logging import command_log_level
-    from bot.config import load_settings
-    from bot.logs import configure_logging
-    from bot.preflight import check_data_dir, check_redis, check_settings
-
-    settings = load_settings(site_dir=site)
-    configure_logging(command_log_level(settings.log_level), secrets=settings.secret_values())
-    for line in check_settings(settings, reading=reading):
-        warn(line)
-    if reading:
-        return settings
-    if settings.redis_url:  # within seconds, not the system's minutes for a silent host
-        check_redis(settings.redis_url)
-    else:  # the embedded Redis keeps its data there
-        check_data_dir(settings)
-    return settings
-
-
-def warn(line: str) -> None:
-    """One `warning: ...` line on stderr."""
-    _stderr_line("warning", line)
-
-
-def _stderr_line(kind: str, message: object) -> None:
-    """`kind: message` on stderr as plain text (rich would add 40 ms to every mistake), with the
-    message's control characters escaped: it may quote a file name or a value from outside."""
-    from bot.escaping import escape_controls
-
-    sys.stderr.write(f"{kind}: {escape_controls(str(message))}\n")
-    sys.stderr.flush()
-
-
-def _print_json(data: Any) -> None:
-    import json
-
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
 
 
 @app.command()
@@ -164,11 +98,11 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
     from rich.text import Text
 
     from bot.actions.check import check_site
-    from bot.actions.content import load_site
-    from bot.cli_text import literal
+    from bot.cli.text import literal
+    from bot.delivery.content import load_site
 
-    console, err_console = _console(), _console("err_console")
-    settings = _settings(site, reading=True)
+    console, err_console = get_console(), get_console("err_console")
+    settings = checked_settings(site, reading=True)
     site_cfg = load_site(settings)
     now = datetime.now(UTC)
     show_progress = not as_json and console.is_terminal
@@ -196,7 +130,7 @@ def check(site: SiteOption = None, as_json: JsonOption = False) -> None:
         for note in r.warnings:
             warn(f"{r.file}: {note}")
     if as_json:
-        _print_json([r.to_json() for r in rows])
+        print_json([r.to_json() for r in rows])
     else:
         table = Table(
             title=literal(f"{site_cfg.root}  ({site_cfg.timezone_name})"), show_lines=False
@@ -243,14 +177,14 @@ def preview(
 
     from rich.text import Text
 
-    from bot.actions.content import ContentTools, post_json, prepare, teaser_json
     from bot.actions.lookup import PostLookupError, find_post
-    from bot.cli_text import image_line, literal, print_teaser
+    from bot.cli.text import image_line, literal, print_teaser
+    from bot.delivery.content import ContentTools, post_json, prepare, teaser_json
 
     if platform not in (*PLATFORMS, "all"):
         raise UserError(f"unknown platform {platform!r}; choose telegram, x or all")
-    console = _console()
-    settings = _settings(site, reading=True)
+    console = get_console()
+    settings = checked_settings(site, reading=True)
     tools = ContentTools.from_settings(settings)
     try:
         post = find_post(tools.site, ref)
@@ -262,7 +196,7 @@ def preview(
         warn(note)
 
     if as_json:
-        _print_json(
+        print_json(
             {"post": post_json(post), "teasers": {i.platform: teaser_json(i) for i in items}}
         )
         return
@@ -288,7 +222,8 @@ def preview(
 
 def _register_more() -> None:
     """Delivery and operations commands live in their own modules to keep this one small."""
-    from bot import cli_ops, cli_run
+    from bot.cli import ops as cli_ops
+    from bot.cli import run as cli_run
 
     cli_run.register(app)
     cli_ops.register(app)
@@ -319,7 +254,7 @@ def _expected(exc: BaseException) -> bool:
 
 
 def _error_line(message: object) -> None:
-    _stderr_line("error", message)
+    stderr_line("error", message)
 
 
 def _usage_error(exc: Any) -> int:

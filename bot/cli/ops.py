@@ -30,7 +30,6 @@ if TYPE_CHECKING:
     from bot.actions import delivery as actions
     from bot.config import Settings
     from bot.delivery.services import Services
-    from bot.redis_embedded import Attachment
 
 # Redis, rich, pydantic and the actions are imported inside the functions that use them:
 # registering these commands must cost nothing, or every `newsbot --help` pays for them.
@@ -68,63 +67,25 @@ def operator() -> str:
         return "cli:unknown"
 
 
-def connect_redis(settings: Settings) -> tuple[str, Attachment | None]:
-    """(URL, the command's hold on the embedded server, or None with REDIS_URL).
-
-    With ``newsbot run`` up (or starting, or stopping) the command shares its embedded server;
-    with nothing running it starts one for its own duration.  Stop the attachment when done.
-    """
-    from bot.cli import UserError
-    from bot.logs import add_secrets
-    from bot.redis_embedded import EmbeddedRedisUnavailableError, attach_embedded
-
-    if settings.redis_url:
-        return settings.redis_url, None
-    try:
-        attached = attach_embedded(settings.data_dir)
-    except EmbeddedRedisUnavailableError as exc:
-        raise UserError(str(exc)) from None
-    add_secrets(attached.password)
-    return attached.url, attached
-
-
-def _celery_enqueue(settings: Settings, redis_url: str) -> Callable[[str], None]:
-    """A Celery send of newsbot.publish on the broker the workers listen to (the same Redis).
-
-    Celery is imported on the first send only: most commands (status, audit) send nothing.
-    """
-    ready: list[Callable[[str], None]] = []
-
-    def enqueue(record_key: str) -> None:
-        if not ready:
-            import tasks
-
-            tasks.configure(settings, redis_url=redis_url)
-            ready.append(tasks.enqueue_publish)
-        ready[0](record_key)
-
-    return enqueue
-
-
 @contextmanager
 def session(site: Path | None) -> Iterator[OpsSession]:
     import redis
 
-    from bot.cli import UserError, _settings
+    from bot.cli.common import UserError, checked_settings
 
-    settings = _settings(site)  # a wrong setting answers before the delivery code loads
-    from bot.delivery.services import Services
+    settings = checked_settings(site)  # a wrong setting answers before the delivery code loads
+    from bot.wiring import celery_enqueue, connect_redis, open_services
 
     url, embedded = connect_redis(settings)
     services = None
     try:
         try:
-            services = Services.from_settings(settings, redis_url=url)
+            services = open_services(settings, url)
             services.state.client.ping()
         except redis.RedisError as exc:
             raise UserError(f"cannot reach Redis: {exc}") from None
         yield OpsSession(settings=settings, services=services,
-                         enqueue=_celery_enqueue(settings, url), who=operator())
+                         enqueue=celery_enqueue(settings, url), who=operator())
     finally:
         if services is not None:
             services.close()
@@ -137,12 +98,12 @@ def _print_report(report: actions.DeliveryReport, as_json: bool,
                   names: Mapping[str, str] | None = None) -> None:
     from rich.text import Text
 
-    from bot.cli import _print_json, console
-    from bot.cli_status import destination_label
-    from bot.cli_text import literal
+    from bot.cli.common import console, print_json
+    from bot.cli.status import destination_label
+    from bot.cli.text import literal
 
     if as_json:
-        _print_json(report.to_json())
+        print_json(report.to_json())
         return
     if report.post:
         console.print(Text.assemble(literal(report.title or "", "bold"), "\n",
@@ -171,7 +132,7 @@ def _finish(report: actions.DeliveryReport, as_json: bool,
 
 
 def _platforms(value: str) -> tuple[str, ...]:
-    from bot.cli import UserError
+    from bot.cli.common import UserError
 
     if value == "all":
         return PLATFORMS
@@ -181,8 +142,8 @@ def _platforms(value: str) -> tuple[str, ...]:
 
 
 def _print_status(report: actions.StatusReport) -> None:
-    from bot.cli import console
-    from bot.cli_status import print_status
+    from bot.cli.common import console
+    from bot.cli.status import print_status
 
     print_status(console, report)
 
@@ -190,8 +151,8 @@ def _print_status(report: actions.StatusReport) -> None:
 def _warn_without_workers(ops: OpsSession, what: str) -> None:
     """Queued work goes nowhere without a worker: say so (on stderr, so --json stays JSON)."""
     from bot.actions import delivery as actions
-    from bot.cli import err_console
-    from bot.cli_text import warning_line
+    from bot.cli.common import err_console
+    from bot.cli.text import warning_line
 
     if not actions.fresh_workers(ops.services):
         err_console.print(warning_line(
@@ -202,7 +163,7 @@ def _warn_without_workers(ops: OpsSession, what: str) -> None:
 # ------------------------------------------------------------------------------------- commands
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the `newsbot` app."""
-    from bot.cli import UserError, _print_json, console
+    from bot.cli.common import UserError, console, print_json
 
     @app.command()
     def push(
@@ -262,7 +223,7 @@ def register(app: typer.Typer) -> None:
 
             report = actions.status(ops.services, limit=None if all_ else 20)
         if as_json:
-            _print_json(report.to_json())
+            print_json(report.to_json())
         else:
             _print_status(report)
 
@@ -329,11 +290,11 @@ def register(app: typer.Typer) -> None:
 
             report = actions.pause(ops.services, ops.who, reason)
         if as_json:
-            _print_json(report.to_json())
+            print_json(report.to_json())
             return
         from rich.text import Text
 
-        from bot.cli_text import literal
+        from bot.cli.text import literal
 
         line = Text("paused", style="yellow") if report.changed else Text("already paused")
         if report.reason:
@@ -350,12 +311,12 @@ def register(app: typer.Typer) -> None:
         from rich.table import Table
 
         from bot.actions.audit import audit_entries
-        from bot.cli_text import literal
+        from bot.cli.text import literal
 
         with session(site) as ops:
             rows = audit_entries(ops.services, limit)
         if as_json:
-            _print_json([{**row, "result": result_object(row.get("result"))} for row in rows])
+            print_json([{**row, "result": result_object(row.get("result"))} for row in rows])
             return
         table = Table(title="audit trail (newest first)")
         for column in ("time", "who", "action", "target", "result"):
@@ -374,7 +335,7 @@ def register(app: typer.Typer) -> None:
             report = actions.resume(ops.services, ops.who, ops.enqueue)
             _warn_without_workers(ops, "sending resumes")
         if as_json:
-            _print_json(report.to_json())
+            print_json(report.to_json())
         else:
             state = "[green]resumed[/]" if report.changed else "was not paused"
             console.print(f"{state}; {len(report.requeued)} queued deliveries handed to the "

@@ -33,11 +33,11 @@ def _load(site: Path | None, *, serve: bool = False, needs_token: bool = False):
     """Settings checked before anything starts (`bot.preflight`): a writable DATA_DIR (always
     for a process that serves: run, worker, beat, bot) and a REDIS_URL that answers now.  A
     one-shot command (not ``serve``) logs only warnings: it prints its own report."""
-    from bot.cli import warn
-    from bot.cli_logging import quiet_command_logs
+    from bot.cli.common import warn
+    from bot.cli.verbosity import quiet_command_logs
     from bot.config import ConfigError, load_settings
     from bot.preflight import check_data_dir, check_redis, check_settings
-    from bot.runner import setup_logging
+    from bot.wiring import setup_logging
 
     settings = load_settings(site_dir=site)
     setup_logging(settings)
@@ -90,10 +90,10 @@ def beat(site: SiteOption = None) -> None:
 
 def editor_bot(site: SiteOption = None) -> None:
     """The editors' Telegram bot alone (long polling, or webhook with BOT_WEBHOOK_URL)."""
-    from bot.editor.app import bot_main
+    from bot.runner import run_bot_process
 
     settings = _load(site, serve=True, needs_token=True)
-    bot_main(settings)
+    run_bot_process(settings)
 
 
 def scan(
@@ -106,21 +106,20 @@ def scan(
     """Scan the site now; new posts are queued for the workers."""
     from rich.text import Text
 
-    import tasks
-    from bot.cli import console
-    from bot.cli_ops import connect_redis
-    from bot.cli_text import literal
+    from bot import broker
+    from bot.cli.common import console
+    from bot.cli.text import literal
     from bot.delivery.planner import scan as run_scan
-    from bot.delivery.services import Services
+    from bot.wiring import connect_redis, open_services
 
     settings = _load(site)
     url, embedded = connect_redis(settings)
     no_worker = embedded is not None and embedded.owned  # nothing else runs it: no `run` is up
     try:
-        tasks.configure(settings, redis_url=url)
-        svc = Services.from_settings(settings, redis_url=url)
+        broker.configure(settings, redis_url=url)
+        svc = open_services(settings, url)
         try:
-            report = run_scan(svc, backfill=backfill, enqueue=tasks.enqueue_publish)
+            report = run_scan(svc, backfill=backfill, enqueue=broker.enqueue_publish)
         finally:
             svc.close()
     finally:

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Settings
-from bot.images import ImageFailure, ImageResolver, ImageVariant
+from bot.images import ImageResolver, ImageVariant
 from bot.platforms import PLATFORMS
+from bot.platforms.outgoing import PlatformTeaser, image_json
 from bot.posts import Post
 from bot.sources.site import SiteConfig
-from bot.teasers import Teaser, TeaserRenderer
+from bot.teasers import TeaserRenderer
 
 
 def load_site(settings: Settings) -> SiteConfig:
@@ -42,19 +43,6 @@ class ContentTools:
             allow_private_hosts=settings.image_allow_private_hosts,
         )
         return cls(site=site, renderer=renderer, images=images)
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformTeaser:
-    platform: str
-    teaser: Teaser
-    image: ImageVariant | ImageFailure | None
-    fallback: Teaser | None = None
-    """Telegram text teaser (4096 limit) to send instead when the platform refuses the photo."""
-
-    @property
-    def has_photo(self) -> bool:
-        return isinstance(self.image, ImageVariant)
 
 
 def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
@@ -87,34 +75,6 @@ def fingerprint(items: Sequence[PlatformTeaser]) -> str:
         image = item.image
         digest.update((image.sha256 if isinstance(image, ImageVariant) else repr(image)).encode())
     return digest.hexdigest()[:20]
-
-
-def image_json(decision: ImageVariant | ImageFailure | None) -> dict[str, Any] | None:
-    if decision is None:
-        return None
-    if isinstance(decision, ImageFailure):
-        return {"status": "failed", "source": decision.source, "reason": decision.reason}
-    return {
-        "status": "ok",
-        "source": decision.source,
-        "mime": decision.mime,
-        "width": decision.width,
-        "height": decision.height,
-        "size": decision.size,
-        "sha256": decision.sha256,
-        "notes": list(decision.notes),
-    }
-
-
-def image_summary(decision: ImageVariant | ImageFailure | None) -> str:
-    """One line for terminals and chat replies."""
-    if decision is None:
-        return "no image: text teaser with link preview"
-    if isinstance(decision, ImageFailure):
-        return f"image failed ({decision.reason}): text teaser with link preview"
-    kb = decision.size / 1024
-    notes = f"; {', '.join(decision.notes)}" if decision.notes else ""
-    return f"photo {decision.width}x{decision.height} {decision.mime} {kb:.0f} KB{notes}"
 
 
 def post_json(post: Post) -> dict[str, Any]:

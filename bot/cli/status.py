@@ -16,7 +16,7 @@ from urllib.parse import unquote
 from rich.console import Console
 from rich.text import Text
 
-from bot.cli_text import literal
+from bot.cli.text import literal
 
 __all__ = ["ago", "destination_label", "print_status", "span"]
 

@@ -23,7 +23,8 @@ from bot.state import State
 from bot.state.notices import NoticeQueue
 
 if TYPE_CHECKING:  # a quick command that only queues or reads notices skips the teaser machinery
-    from bot.actions.content import ContentTools, PlatformTeaser
+    from bot.delivery.content import ContentTools
+    from bot.platforms.outgoing import PlatformTeaser
     from bot.posts import Post
 
 __all__ = ["BUTTON_KINDS", "Notice", "NoticeKind", "Notifier", "approval_notice",
@@ -101,13 +102,15 @@ class Notice:
 
 def approval_notice(tools: ContentTools, post: Post) -> Notice:
     """The approval event of ``post`` as it is now (a later edit gives a new fingerprint)."""
-    from bot.actions.content import prepare
+    # The teaser machinery, only when an approval notice is made (see TYPE_CHECKING above).
+    from bot.delivery.content import prepare
 
     return approval_notice_for(post, prepare(tools, post, "telegram"), prepare(tools, post, "x"))
 
 
 def approval_notice_for(post: Post, tg: PlatformTeaser, x: PlatformTeaser) -> Notice:
-    from bot.actions.content import fingerprint
+    # As above: a process that only queues or reads notices never loads it.
+    from bot.delivery.content import fingerprint
 
     return Notice(kind="approval", title=post.title, post_url=post.url,
                   fingerprint=fingerprint([tg, x]))
