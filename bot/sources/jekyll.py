@@ -6,31 +6,40 @@ going out, so every problem becomes a `PostFileError` (a `BadFile` in a scan) wh
 the editor what to fix and where. Files Jekyll would not publish as posts (no date in the name,
 no front matter) are reported too: the bot must only announce URLs that exist.
 
-Front matter is split here rather than by python-frontmatter: we need the exact line of a YAML
-error, a strict Jekyll-compatible fence, and speed (a 20,000-post site is scanned on `check`);
-YAML is parsed with libyaml (CSafeLoader) when available, TOML (`+++`) with the stdlib.
+Front matter is split by a python-frontmatter handler, `front_handler.JekyllHandler` (Jekyll's
+strict fence, reasons with the file's line, the bounded libyaml loader, TOML between `+++`), but
+the reader calls its `split` and `load` itself, not `frontmatter.parse` or `loads`: `parse`
+`.strip()`s the whole file and the body, so a post that opens with an indented code block would
+get the code as its lead, and a last line `---\\r` would close front matter that is refused here
+as never closed; `loads` also hands the keys over as keyword arguments, which a YAML key like
+`2024:` cannot be. Speed decides nothing (`benchmarks/bench_front_matter.py`, 2,000 posts, CPU
+per post, before and after in one run): the split costs 37.5 µs as the handler, as it did
+hand-rolled (1.00x), and a whole `read_post`, ~200 µs, is 1.00x too; `parse` with the handler
+would add 4 µs (1.11x the split, 2% of a `read_post`).
 
 The files are hostile too: which paths are posts is one rule (`postpaths`), front matter is
-bounded in size and in what its YAML aliases expand to (`yaml_front`), the excerpt is found in
-linear time (`text`), a reason quotes a value only in part (`errors`), and whatever reading one
-file raises becomes that file's reason.
+bounded in size and nesting (`front_handler`) and in what its YAML aliases expand to
+(`yaml_front`), the excerpt is found in linear time (`text`), a reason quotes a value only in
+part (`errors`), and whatever reading one file raises becomes that file's reason.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.posts import BadFile, Post, ScanResult
 from bot.sources import dates, permalink
-from bot.sources.errors import PostFileError, clip, shown
+from bot.sources.errors import PostFileError, clip
+from bot.sources.front_handler import (
+    MAX_FRONT_MATTER_CHARS,
+    MAX_FRONT_MATTER_DEPTH,
+    JekyllHandler,
+)
 from bot.sources.postpaths import (
     MAX_POST_BYTES,
     iter_post_files,
@@ -41,7 +50,6 @@ from bot.sources.postpaths import (
 from bot.sources.site import SiteConfig
 from bot.sources.text import first_paragraph, html_to_text, plain_text
 from bot.sources.title_markup import dropped_markup_note
-from bot.sources.yaml_front import FrontMatterTooLargeError, load_yaml
 
 __all__ = [
     "MAX_FRONT_MATTER_CHARS",
@@ -59,13 +67,6 @@ __all__ = [
     "text_path",
 ]
 
-MAX_FRONT_MATTER_CHARS = 64 * 1024
-"""Front matter is a few hundred bytes of keys; long text belongs in the body. Parsing is linear
-but slow per value (a 5 MB front matter takes libyaml 15 s and 900 MB), so this bounds it."""
-MAX_FRONT_MATTER_DEPTH = 100
-"""Levels of lists and mappings inside each other, the front matter itself being the first:
-what teaser templates are handed (`bot.teasers.view.MAX_NESTING`, the same number), so a post
-`check` calls publishable can always be rendered."""
 MAX_URL_CHARS = 2000
 """A post URL longer than this is a mistake (a pasted paragraph as permalink or slug); it would
 also be the identity in every log line and Redis key of the post."""
@@ -94,11 +95,6 @@ _KNOWN_KEYS = frozenset(
     ]
 )
 _FALSE_WORDS = frozenset({"false", "no", "off", "0", "n"})
-_YAML_OPEN = re.compile(r"---[ \t]*\n")
-_YAML_CLOSE = re.compile(r"^(?:---|\.\.\.)[ \t]*$", re.MULTILINE)
-_TOML_OPEN = re.compile(r"\+\+\+[ \t]*\n")
-_TOML_CLOSE = re.compile(r"^\+\+\+[ \t]*$", re.MULTILINE)
-_TOML_LINE = re.compile(r"at line (\d+)")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 # --------------------------------------------------------------------------- folders
@@ -159,118 +155,13 @@ def _decode(data: bytes) -> str:
     return text.replace("\r\n", "\n")
 
 
+_FRONT_MATTER = JekyllHandler()
+
+
 def _split(text: str) -> tuple[dict[Any, Any], str]:
-    """(front matter, body)."""
-    if m := _YAML_OPEN.match(text):
-        close_re, kind = _YAML_CLOSE, "YAML"
-    elif m := _TOML_OPEN.match(text):
-        close_re, kind = _TOML_CLOSE, "TOML"
-    else:
-        if text.startswith(("---", "+++")):
-            raise PostFileError(
-                f"the first line must be exactly '{text[:3]}' (the front matter fence)",
-                1,
-            )
-        stripped = text.lstrip()
-        if stripped.startswith(("---", "+++")):
-            line = text[: len(text) - len(stripped)].count("\n") + 1
-            raise PostFileError(
-                "front matter must start on the very first line: remove what comes before '---'",
-                line,
-            )
-        raise PostFileError(
-            "no front matter: a post must start with a '---' line, then 'title: ...', then '---' "
-            "(without it Jekyll copies the file as is and does not publish a post)"
-        )
-    fence = text[: m.end() - 1].strip()
-    close = close_re.search(text, m.end())
-    if close is None:
-        raise PostFileError(f"front matter opened with '{fence}' on line 1 is never closed", 1)
-    raw = text[m.end() : close.start()]
-    if len(raw) > MAX_FRONT_MATTER_CHARS:
-        raise PostFileError(
-            f"front matter is {len(raw) // 1024} KB, over the {MAX_FRONT_MATTER_CHARS // 1024} KB "
-            "limit: long text belongs in the post body",
-            1,
-        )
-    body = text[close.end() + 1 :]
-    data = _parse_yaml(raw) if kind == "YAML" else _parse_toml(raw)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        found = "a list" if isinstance(data, list) else f"just {shown(data)!r}"
-        raise PostFileError(f"front matter must be 'key: value' lines, found {found}", 2)
-    if _deeper_than(data, MAX_FRONT_MATTER_DEPTH):
-        raise PostFileError(
-            f"front matter nested deeper than {MAX_FRONT_MATTER_DEPTH} levels (lists or tables "
-            "inside each other): flatten it"
-        )
-    return data, body
-
-
-def _deeper_than(value: object, limit: int) -> bool:
-    """Whether lists and mappings nest more than `limit` levels in `value` (itself level 1).
-
-    Depth first and without recursion, so a path past the limit is found within `limit` steps
-    down, whatever the width, and a cyclic value (YAML can make one) ends there too.
-    """
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict):
-            children: Iterable[object] = item.values()
-        elif isinstance(item, list | tuple | set | frozenset):
-            children = item
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
-
-
-def _parse_yaml(raw: str) -> object:
-    try:
-        return load_yaml(raw)
-    except FrontMatterTooLargeError as exc:
-        raise PostFileError(str(exc)) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 2 if mark is not None else None
-        context = exc.context or ""
-        start = exc.context_mark
-        if context and start is not None and mark is not None and start.line != mark.line:
-            context = f"{context} (from line {start.line + 2})"
-        what = clip(", ".join(p for p in (context, exc.problem) if p), 200)
-        hint = ""
-        if "mapping values are not allowed" in what:
-            hint = " (a value containing ': ' must be quoted, e.g. title: \"A: B\")"
-        elif "tab" in what:
-            hint = " (use spaces, not tabs)"
-        raise PostFileError(f"front matter is not valid YAML: {what}{hint}", line) from None
-    except RecursionError:
-        raise PostFileError("front matter is not valid YAML: nested too deeply") from None
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:
-        raise PostFileError(f"front matter is not valid YAML: {clip(str(exc), 200)}") from None
-
-
-def _parse_toml(raw: str) -> object:
-    try:
-        data = tomllib.loads(raw)
-    except tomllib.TOMLDecodeError as exc:
-        m = _TOML_LINE.search(str(exc))
-        line = int(m.group(1)) + 1 if m else None
-        what = clip(str(exc), 200)
-        raise PostFileError(f"front matter is not valid TOML: {what}", line) from None
-    except RecursionError:  # tomllib recurses once per nested array or table
-        raise PostFileError("front matter is not valid TOML: nested too deeply") from None
-    except (ValueError, OverflowError) as exc:  # e.g. an integer of 5,000 digits
-        raise PostFileError(f"front matter is not valid TOML: {clip(str(exc), 200)}") from None
-    # A TOML local datetime has no zone: read it in the site zone like a quoted YAML date.
-    date_value = data.get("date")
-    if isinstance(date_value, datetime) and date_value.tzinfo is None:
-        data["date"] = date_value.isoformat(sep=" ")
-    return data
+    """(front matter, body): the handler's split and load, not `frontmatter.parse` (see above)."""
+    fm, body = _FRONT_MATTER.split(text)
+    return _FRONT_MATTER.load(fm), body
 
 
 # --------------------------------------------------------------------------- front-matter values

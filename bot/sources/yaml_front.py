@@ -7,7 +7,8 @@ reason, rendering `post.extra`) expands it to billions of items. Front matter ha
 much data, so the composed node graph is measured first, counting every alias as a full copy of
 what it names, and a file whose aliases add more than `MAX_ALIAS_VALUES` values (or that refers
 to itself) is refused before anything is built from it. The size of the front matter itself is
-bounded by the caller (`MAX_FRONT_MATTER_CHARS` in `jekyll`), and libyaml bounds the nesting.
+bounded by the caller (`MAX_FRONT_MATTER_CHARS` in `front_handler`), and libyaml bounds the
+nesting.
 """
 
 from __future__ import annotations
