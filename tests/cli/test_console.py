@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "site"
 TOKEN = "7212345678:" + "AAFake-secret-token-value-for-tests1"
 X_SECRET = "xsecret" + "Value0123456789"

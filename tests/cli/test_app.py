@@ -18,7 +18,7 @@ from twitter_text import parse_tweet
 
 from fakes.telegram_html import clean_and_trim, parse_html
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "site"
 SAMPLE = REPO / "tests" / "data" / "samples" / "newsdao-exaone-3.md"
 SAMPLE_COPY = DEMO / "_posts" / "2024-08-07-exaone-3-open-source.md"

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from bot.cli import app
 from bot.cli.common import UserError
 
-DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
+DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
 KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
 STABLE_DELIVERY_KEYS = ["post", "platform", "destination", "state", "attempts", "reason",
                         "receipt", "updated_at", "notes"]

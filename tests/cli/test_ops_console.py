@@ -29,7 +29,7 @@ from bot.config import TESTING_SWITCH
 from bot.state import State
 
 NEWSBOT = Path(sys.executable).with_name("newsbot")
-DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
+DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
 # A long Korean category and slug: the URL is ~190 characters once percent-encoded.
 LONG_SLUG = "a-very-long-slug-that-no-narrow-terminal-could-ever-fit-on-one-line"
 EMOJI_TITLE = "Fix x:x: and :smile: in the parser"
