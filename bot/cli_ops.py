@@ -2,7 +2,7 @@
 delivery records.
 
 Thin like the rest of the CLI: each command opens a session (settings, Redis, services, the
-Celery send), calls one action of ``bot.actions.delivery`` and formats its report.  The editors'
+Celery send), calls one action of ``bot.actions`` and formats its report.  The editors'
 Telegram bot calls the same actions, so both always agree.
 
 Redis: ``REDIS_URL`` when set; otherwise the embedded server under ``DATA_DIR``.  When
@@ -27,7 +27,7 @@ import typer
 from bot.platforms import PLATFORMS
 
 if TYPE_CHECKING:
-    from bot.actions import delivery as actions
+    from bot.actions.reports import DeliveryReport, StatusReport
     from bot.config import Settings
     from bot.delivery.services import Services
     from bot.redis_embedded import Attachment
@@ -133,7 +133,7 @@ def session(site: Path | None) -> Iterator[OpsSession]:
 
 
 # ------------------------------------------------------------------------------------- output
-def _print_report(report: actions.DeliveryReport, as_json: bool,
+def _print_report(report: DeliveryReport, as_json: bool,
                   names: Mapping[str, str] | None = None) -> None:
     from rich.text import Text
 
@@ -163,7 +163,7 @@ def _print_report(report: actions.DeliveryReport, as_json: bool,
                       soft_wrap=True)
 
 
-def _finish(report: actions.DeliveryReport, as_json: bool,
+def _finish(report: DeliveryReport, as_json: bool,
             names: Mapping[str, str] | None = None) -> None:
     _print_report(report, as_json, names)
     if not report.ok:
@@ -180,7 +180,7 @@ def _platforms(value: str) -> tuple[str, ...]:
     return (value,)
 
 
-def _print_status(report: actions.StatusReport) -> None:
+def _print_status(report: StatusReport) -> None:
     from bot.cli import console
     from bot.cli_status import print_status
 
@@ -189,13 +189,13 @@ def _print_status(report: actions.StatusReport) -> None:
 
 def _warn_without_workers(ops: OpsSession, what: str) -> None:
     """Queued work goes nowhere without a worker: say so (on stderr, so --json stays JSON)."""
-    from bot.actions import delivery as actions
+    from bot.actions.status import HEARTBEAT_FRESH_SECONDS, fresh_workers
     from bot.cli import err_console
     from bot.cli_text import warning_line
 
-    if not actions.fresh_workers(ops.services):
+    if not fresh_workers(ops.services):
         err_console.print(warning_line(
-            f"no worker has reported in the last {actions.HEARTBEAT_FRESH_SECONDS:g} s: "
+            f"no worker has reported in the last {HEARTBEAT_FRESH_SECONDS:g} s: "
             f"{what} when `newsbot run` or `newsbot worker` runs"), soft_wrap=True)
 
 
@@ -222,13 +222,13 @@ def register(app: typer.Typer) -> None:
         wanted = _platforms(platform)
         interactive = not as_json and sys.stdin.isatty() and console.is_terminal
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import publish
 
-            def run(confirm: bool) -> actions.DeliveryReport:
-                return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+            def run(confirm: bool) -> DeliveryReport:
+                return publish.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                     platforms=wanted, force=force, confirm_paused=confirm)
 
-            why = None if yes else actions.unpublished_reason(ops.services, ref)
+            why = None if yes else publish.unpublished_reason(ops.services, ref)
             if why and not interactive:
                 raise UserError(f"{ref}: the site does not show this post yet ({why}), so its "
                                 "link may not exist; add --yes to push it anyway")
@@ -258,9 +258,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions.status import status as delivery_status
 
-            report = actions.status(ops.services, limit=None if all_ else 20)
+            report = delivery_status(ops.services, limit=None if all_ else 20)
         if as_json:
             _print_json(report.to_json())
         else:
@@ -277,19 +277,19 @@ def register(app: typer.Typer) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
         wanted = _platforms(platform)
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
-                                   platforms=wanted)
+            report = decide.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+                                  platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.skip(ops.services, ref, who=ops.who)
+            report = decide.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
     @app.command()
@@ -310,11 +310,11 @@ def register(app: typer.Typer) -> None:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.resolve(ops.services, ref, action="resend" if resend else
-                                     "mark_sent", who=ops.who, enqueue=ops.enqueue,
-                                     platforms=wanted)
+            report = decide.resolve(ops.services, ref, action="resend" if resend else
+                                    "mark_sent", who=ops.who, enqueue=ops.enqueue,
+                                    platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
@@ -325,9 +325,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import pausing
 
-            report = actions.pause(ops.services, ops.who, reason)
+            report = pausing.pause(ops.services, ops.who, reason)
         if as_json:
             _print_json(report.to_json())
             return
@@ -369,9 +369,9 @@ def register(app: typer.Typer) -> None:
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import pausing
 
-            report = actions.resume(ops.services, ops.who, ops.enqueue)
+            report = pausing.resume(ops.services, ops.who, ops.enqueue)
             _warn_without_workers(ops, "sending resumes")
         if as_json:
             _print_json(report.to_json())
@@ -396,7 +396,7 @@ def result_object(stored: object) -> dict[str, object]:
     return {"text": "" if stored is None else str(stored)}
 
 
-def _with_hint(report: actions.DeliveryReport, hint: str) -> actions.DeliveryReport:
+def _with_hint(report: DeliveryReport, hint: str) -> DeliveryReport:
     from dataclasses import replace
 
     return replace(report, error=hint)
