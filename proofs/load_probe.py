@@ -3,7 +3,7 @@
 Why a child: the suite's own process runs the fake platforms, whose threads would share the GIL
 with anything timed there.  Until the file ``STOP`` exists it repeats, one after the other:
 
-* the status query itself, ``bot.actions.status`` (what ``newsbot status`` and the editors'
+* the status query itself, ``bot.actions.status.status`` (what ``newsbot status`` and the editors'
   ``/status`` both call), against the Redis of ``REDIS_URL``, with imports and the connection
   already made (``query``);
 * every third round, the whole command as an operator types it, ``newsbot status --json``, a
@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.actions import delivery as actions
+from bot.actions.status import status
 from bot.config import Settings
 from bot.delivery.services import Services
 
@@ -43,11 +43,11 @@ def main(argv: list[str]) -> int:
     figures: dict[str, list] = {"query": [], "cli": [], "floor": [], "errors": []}
     rounds = 0
     try:
-        actions.status(svc)  # warm: the first query loads the scripts and the connection
+        status(svc)  # warm: the first query loads the scripts and the connection
         while not stop.exists():
             start = time.perf_counter()
             try:
-                actions.status(svc)
+                status(svc)
                 figures["query"].append(time.perf_counter() - start)
             except Exception as exc:  # a failed query is a figure too, not a crash
                 figures["errors"].append(f"query: {type(exc).__name__}: {exc}"[:200])

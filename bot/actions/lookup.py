@@ -1,13 +1,17 @@
-"""Find the one post an editor means by a file name, a slug or a URL."""
+"""Find the one post an editor means by a file name, a slug or a URL (or a URL records carry)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from bot.posts import BadFile, Post
 from bot.sources.jekyll import PostFileError, post_path_problem, read_post, scan_site
 from bot.sources.site import SiteConfig
+
+if TYPE_CHECKING:
+    from bot.actions.services import DeliveryServices
 
 MAX_REF_LENGTH = 2048
 
@@ -91,3 +95,27 @@ def _one(ref: str, matches: list[Post], bad: list[BadFile]) -> Post:
     raise PostLookupError(
         f"{len(matches)} posts match {ref!r}: {listed}; give the file name or URL"
     )
+
+
+def find_target(
+    svc: DeliveryServices, ref: str, *, records_may_do: bool
+) -> tuple[Post | None, str | None, str | None]:
+    """(post, post URL, error).
+
+    For actions on existing records a URL that no longer matches a site file still works when
+    records carry it (a post deleted or renamed after it was published).
+    """
+    try:
+        post = find_post(svc.tools.site, ref)
+    except PostLookupError as exc:
+        url = ref.strip()
+        if url.startswith(("http://", "https://")) and svc.state.records(post_url=url):
+            # a post known by its first URL, whose URL changed since: same records
+            moved = svc.find_post_by_url(url)
+            if moved is not None:
+                return moved, url, None
+            if records_may_do:
+                return None, url, None
+        return None, None, str(exc)
+    # A post whose URL changed (new slug, category, date, permalink) keeps its records.
+    return post, svc.identity_of(post), None

@@ -2,7 +2,7 @@
 delivery records.
 
 Thin like the rest of the CLI: each command opens a session (settings, Redis, services, the
-Celery send), calls one action of ``bot.actions.delivery`` and formats its report.  The editors'
+Celery send), calls one action of ``bot.actions`` and formats its report.  The editors'
 Telegram bot calls the same actions, so both always agree.
 
 Redis: ``REDIS_URL`` when set; otherwise the embedded server under ``DATA_DIR``.  When
@@ -27,7 +27,7 @@ import typer
 from bot.platforms import PLATFORMS
 
 if TYPE_CHECKING:
-    from bot.actions import delivery as actions
+    from bot.actions.reports import DeliveryReport, StatusReport
     from bot.config import Settings
     from bot.delivery.services import Services
 
@@ -94,7 +94,7 @@ def session(site: Path | None) -> Iterator[OpsSession]:
 
 
 # ------------------------------------------------------------------------------------- output
-def _print_report(report: actions.DeliveryReport, as_json: bool,
+def _print_report(report: DeliveryReport, as_json: bool,
                   names: Mapping[str, str] | None = None) -> None:
     from rich.text import Text
 
@@ -124,7 +124,7 @@ def _print_report(report: actions.DeliveryReport, as_json: bool,
                       soft_wrap=True)
 
 
-def _finish(report: actions.DeliveryReport, as_json: bool,
+def _finish(report: DeliveryReport, as_json: bool,
             names: Mapping[str, str] | None = None) -> None:
     _print_report(report, as_json, names)
     if not report.ok:
@@ -141,7 +141,7 @@ def _platforms(value: str) -> tuple[str, ...]:
     return (value,)
 
 
-def _print_status(report: actions.StatusReport) -> None:
+def _print_status(report: StatusReport) -> None:
     from bot.cli.common import console
     from bot.cli.status import print_status
 
@@ -150,13 +150,13 @@ def _print_status(report: actions.StatusReport) -> None:
 
 def _warn_without_workers(ops: OpsSession, what: str) -> None:
     """Queued work goes nowhere without a worker: say so (on stderr, so --json stays JSON)."""
-    from bot.actions import delivery as actions
+    from bot.actions.status import HEARTBEAT_FRESH_SECONDS, fresh_workers
     from bot.cli.common import err_console
     from bot.cli.text import warning_line
 
-    if not actions.fresh_workers(ops.services):
+    if not fresh_workers(ops.services):
         err_console.print(warning_line(
-            f"no worker has reported in the last {actions.HEARTBEAT_FRESH_SECONDS:g} s: "
+            f"no worker has reported in the last {HEARTBEAT_FRESH_SECONDS:g} s: "
             f"{what} when `newsbot run` or `newsbot worker` runs"), soft_wrap=True)
 
 
@@ -183,13 +183,13 @@ def register(app: typer.Typer) -> None:
         wanted = _platforms(platform)
         interactive = not as_json and sys.stdin.isatty() and console.is_terminal
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import publish
 
-            def run(confirm: bool) -> actions.DeliveryReport:
-                return actions.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+            def run(confirm: bool) -> DeliveryReport:
+                return publish.push(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
                                     platforms=wanted, force=force, confirm_paused=confirm)
 
-            why = None if yes else actions.unpublished_reason(ops.services, ref)
+            why = None if yes else publish.unpublished_reason(ops.services, ref)
             if why and not interactive:
                 raise UserError(f"{ref}: the site does not show this post yet ({why}), so its "
                                 "link may not exist; add --yes to push it anyway")
@@ -219,9 +219,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Counts per state, the latest deliveries, what is pending and when, rate budget left."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions.status import status as delivery_status
 
-            report = actions.status(ops.services, limit=None if all_ else 20)
+            report = delivery_status(ops.services, limit=None if all_ else 20)
         if as_json:
             print_json(report.to_json())
         else:
@@ -238,19 +238,19 @@ def register(app: typer.Typer) -> None:
         """Queue again a post's failed or backing-off deliveries (in-doubt ones need resolve)."""
         wanted = _platforms(platform)
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
-                                   platforms=wanted)
+            report = decide.retry(ops.services, ref, who=ops.who, enqueue=ops.enqueue,
+                                  platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
     def skip(ref: RefArg, site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Never publish this post automatically (push still can)."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.skip(ops.services, ref, who=ops.who)
+            report = decide.skip(ops.services, ref, who=ops.who)
         _finish(report, as_json)
 
     @app.command()
@@ -271,11 +271,11 @@ def register(app: typer.Typer) -> None:
             raise UserError("give exactly one of --resend or --mark-sent")
         wanted = _platforms(platform)
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import decide
 
-            report = actions.resolve(ops.services, ref, action="resend" if resend else
-                                     "mark_sent", who=ops.who, enqueue=ops.enqueue,
-                                     platforms=wanted)
+            report = decide.resolve(ops.services, ref, action="resend" if resend else
+                                    "mark_sent", who=ops.who, enqueue=ops.enqueue,
+                                    platforms=wanted)
         _finish(report, as_json)
 
     @app.command()
@@ -286,9 +286,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Stop all sending (deliveries wait, nothing is lost) until `newsbot resume`."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import pausing
 
-            report = actions.pause(ops.services, ops.who, reason)
+            report = pausing.pause(ops.services, ops.who, reason)
         if as_json:
             print_json(report.to_json())
             return
@@ -330,9 +330,9 @@ def register(app: typer.Typer) -> None:
     def resume(site: SiteOption = None, as_json: JsonOption = False) -> None:
         """Resume sending; deliveries queued meanwhile go out at the allowed rate."""
         with session(site) as ops:  # settings checked before the actions load
-            from bot.actions import delivery as actions
+            from bot.actions import pausing
 
-            report = actions.resume(ops.services, ops.who, ops.enqueue)
+            report = pausing.resume(ops.services, ops.who, ops.enqueue)
             _warn_without_workers(ops, "sending resumes")
         if as_json:
             print_json(report.to_json())
@@ -357,7 +357,7 @@ def result_object(stored: object) -> dict[str, object]:
     return {"text": "" if stored is None else str(stored)}
 
 
-def _with_hint(report: actions.DeliveryReport, hint: str) -> actions.DeliveryReport:
+def _with_hint(report: DeliveryReport, hint: str) -> DeliveryReport:
     from dataclasses import replace
 
     return replace(report, error=hint)

@@ -59,9 +59,9 @@ def run(
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Parallel sends.")] = 4,
 ) -> None:
     """Everything on one machine: embedded Redis (unless REDIS_URL), worker, beat, file watcher."""
+    settings = _load(site, serve=True)  # checked before the runner (and Celery) is imported
     from bot.runner import run_all
 
-    settings = _load(site, serve=True)
     code = run_all(settings, concurrency=concurrency,
                    announce=lambda line: print(line, file=sys.stderr, flush=True))
     raise typer.Exit(code)
@@ -73,26 +73,28 @@ def worker(
     pool: Annotated[str, typer.Option(help="Celery pool: threads, prefork or solo.")] = "threads",
 ) -> None:
     """A publish worker for split deployments (REDIS_URL required; run as many as you like)."""
-    from bot.runner import run_worker
-
     if pool not in ("threads", "prefork", "solo"):
         raise typer.BadParameter(f"{pool!r} is not one of threads, prefork, solo",
                                  param_hint="'--pool'")
-    raise typer.Exit(run_worker(_load(site, serve=True), concurrency=concurrency, pool=pool))
+    settings = _load(site, serve=True)
+    from bot.runner import run_worker
+
+    raise typer.Exit(run_worker(settings, concurrency=concurrency, pool=pool))
 
 
 def beat(site: SiteOption = None) -> None:
     """The scheduler and file watcher for split deployments (REDIS_URL required; exactly one)."""
+    settings = _load(site, serve=True)
     from bot.runner import run_beat
 
-    raise typer.Exit(run_beat(_load(site, serve=True)))
+    raise typer.Exit(run_beat(settings))
 
 
 def editor_bot(site: SiteOption = None) -> None:
     """The editors' Telegram bot alone (long polling, or webhook with BOT_WEBHOOK_URL)."""
+    settings = _load(site, serve=True, needs_token=True)
     from bot.runner import run_bot_process
 
-    settings = _load(site, serve=True, needs_token=True)
     run_bot_process(settings)
 
 

@@ -72,7 +72,7 @@ def _line(console: Console, text: Text) -> None:
 
 
 def print_status(console: Console, report: Any) -> None:
-    """``report``: ``bot.actions.delivery.StatusReport``."""
+    """``report``: ``bot.actions.reports.StatusReport``."""
     names = report.destination_names
     head = Text.assemble("mode ", ("dry-run", "yellow") if report.mode == "dry-run"
                          else ("live", "green"))

@@ -1,7 +1,7 @@
 """Timing decisions of delivery: the shared rate rules of each destination and retry backoff.
 
 Why in one place: the sender reserves against these rules and `newsbot status` reports the budget
-left against the same ones (``bot.actions.delivery`` builds the same bucket name), so they must
+left against the same ones (``bot.actions.status`` builds the same bucket name), so they must
 never drift apart.
 """
 
@@ -46,7 +46,7 @@ class RateSpec:
 
 
 def bucket_name(platform: str, destination: str) -> str:
-    """Same name as ``bot.actions.delivery.rate_bucket`` (status reads the bucket we fill)."""
+    """Same name as ``bot.actions.status.rate_bucket`` (status reads the bucket we fill)."""
     return f"{platform}:{destination}"
 
 

@@ -25,7 +25,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import ContextTypes
 
-from bot.actions import delivery as actions
+from bot.actions import decide, pausing, publish, status
 from bot.actions.audit import audit_entries
 from bot.actions.lookup import PostLookupError, find_post
 from bot.delivery.notify import Notifier, approval_notice_for
@@ -297,7 +297,7 @@ class EditorDesk:
     async def _push(self, update: Update, ref: str, platforms: Sequence[str], *, force: bool,
                     confirm_paused: bool) -> None:
         report = await asyncio.to_thread(
-            lambda: actions.push(self.svc, quick_ref(self.svc, ref), who=self.who(update),
+            lambda: publish.push(self.svc, quick_ref(self.svc, ref), who=self.who(update),
                                  enqueue=self.enqueue, platforms=tuple(platforms), force=force,
                                  confirm_paused=confirm_paused))
         if not report.ok and report.needs_confirmation:
@@ -335,7 +335,7 @@ class EditorDesk:
         """The pages of a list view, recomputed on every request (pages show current facts)."""
         state = self.svc.state
         if view == "status":
-            report = actions.status(self.svc)
+            report = status.status(self.svc)
             troubles = [*state.records(state="failed"), *state.records(state="in_doubt")]
             header, lines = render.status_lines(self.language, report, troubles[:LIST_LIMIT])
         elif view == "failed":
@@ -351,28 +351,28 @@ class EditorDesk:
     async def retry(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ref = " ".join(self.argument(update, context, "/retry <slug|URL>"))
         report = await asyncio.to_thread(
-            lambda: actions.retry(self.svc, quick_ref(self.svc, ref), who=self.who(update),
-                                  enqueue=self.enqueue))
+            lambda: decide.retry(self.svc, quick_ref(self.svc, ref), who=self.who(update),
+                                 enqueue=self.enqueue))
         await self._report(update, "retry", "retry_head", report)
 
     @editors_only
     async def skip(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         ref = " ".join(self.argument(update, context, "/skip <slug|URL>"))
         report = await asyncio.to_thread(
-            lambda: actions.skip(self.svc, quick_ref(self.svc, ref), who=self.who(update)))
+            lambda: decide.skip(self.svc, quick_ref(self.svc, ref), who=self.who(update)))
         await self._report(update, "skip", "skip_head", report)
 
     @editors_only
     async def pause(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         reason = " ".join(self.argument(update, context, "/pause [reason]", required=False))
-        report = await asyncio.to_thread(actions.pause, self.svc, self.who(update), reason)
+        report = await asyncio.to_thread(pausing.pause, self.svc, self.who(update), reason)
         key = "paused" if report.changed else "paused_already"
         await self.say(update, t(self.language, key, who=render.esc(report.who)))
 
     @editors_only
     async def resume(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         self.argument(update, context, "/resume", required=False)
-        report = await asyncio.to_thread(actions.resume, self.svc, self.who(update),
+        report = await asyncio.to_thread(pausing.resume, self.svc, self.who(update),
                                          self.enqueue)
         key = "resumed" if report.changed else "resumed_already"
         await self.say(update, t(self.language, key, count=len(report.requeued)))
@@ -472,7 +472,7 @@ class EditorDesk:
             await self.say(update, t(self.language, "approve_changed"))
             return
         report = await asyncio.to_thread(
-            actions.push, self.svc, payload.target, who=who, enqueue=self.enqueue,
+            publish.push, self.svc, payload.target, who=who, enqueue=self.enqueue,
             confirm_paused=True, approved=value)
         await asyncio.to_thread(self.svc.state.audit, who, "approve", payload.target,
                                 {o.platform: o.result for o in report.outcomes}
@@ -481,7 +481,7 @@ class EditorDesk:
         await self._report(update, "approve", "push_head", report)
 
     async def _b_skip(self, update: Update, payload: Payload) -> None:
-        report = await asyncio.to_thread(actions.skip, self.svc, payload.target,
+        report = await asyncio.to_thread(decide.skip, self.svc, payload.target,
                                          who=self.who(update))
         await self._report(update, "skip", "skip_head", report)
 
@@ -490,7 +490,7 @@ class EditorDesk:
         if key is None:
             await self.say(update, self.cannot("retry", OLD_BUTTON))
             return
-        report = await asyncio.to_thread(actions.retry, self.svc, payload.target,
+        report = await asyncio.to_thread(decide.retry, self.svc, payload.target,
                                          who=self.who(update), enqueue=self.enqueue,
                                          record_key=key or None)
         await self._report(update, "retry", "retry_head", report)
@@ -501,7 +501,7 @@ class EditorDesk:
         if key is None:
             await self.say(update, self.cannot(action, OLD_BUTTON))
             return
-        report = await asyncio.to_thread(actions.resolve, self.svc, payload.target,
+        report = await asyncio.to_thread(decide.resolve, self.svc, payload.target,
                                          action=action, who=self.who(update),
                                          enqueue=self.enqueue, record_key=key or None)
         await self._report(update, action, "resolve_head", report)

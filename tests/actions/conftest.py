@@ -64,6 +64,22 @@ def svc(settings: Settings, state: State, rate_limiter: RateLimiter) -> MiniServ
                         state=state, limiter=rate_limiter, publishers=build_publishers(settings))
 
 
+@dataclass(slots=True)
+class RecordingEnqueue:
+    """An ``enqueue`` that only remembers keys: the actions' tests read what was handed over."""
+
+    keys: list[str] = field(default_factory=list)
+
+    def __call__(self, record_key: str) -> None:
+        self.keys.append(record_key)
+
+
+@pytest.fixture
+def recorder() -> type[RecordingEnqueue]:
+    """``recorder()``: a fresh recording ``enqueue`` (test modules cannot import this)."""
+    return RecordingEnqueue
+
+
 @pytest.fixture
 def drive():
     """``drive(state, target, ref)``: a record in any state (test modules cannot import this)."""

@@ -355,7 +355,7 @@ def test_a_spent_x_window_holds_every_worker_until_its_reset(live, site: Path) -
 
 def test_a_failed_image_shows_in_status_for_the_operator_and_the_editors(
         live, site: Path, fake_tg: FakeTelegram) -> None:
-    from bot.actions.delivery import status
+    from bot.actions.status import status
     from bot.editor.render import status_lines
 
     svc = live()
