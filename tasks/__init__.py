@@ -1,4 +1,4 @@
-"""The Celery app: ``celery -A tasks worker|beat`` and ``newsbot run|worker|beat``.
+"""The Celery tasks: ``celery -A tasks worker|beat`` and ``newsbot run|worker|beat``.
 
 Thin on purpose: each task calls into ``bot.delivery``.  The app itself, its settings and the
 sends live in ``bot.broker``; the parts a task works with are built by ``bot.wiring``.
