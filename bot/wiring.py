@@ -88,11 +88,14 @@ def _connection_errors() -> tuple[type[BaseException], ...]:
     return (redis.ConnectionError, redis.TimeoutError, OperationalError, ConnectionError)
 
 
-def setup_logging(settings: Settings) -> None:
-    configure_logging(settings.log_level, secrets=[*settings.secret_values(),
-                                                   *secrets_of(settings)])
+def setup_logging(settings: Settings, *, level: str | None = None) -> None:
+    """Redacting logging for every process and command: both lists of secrets (the settings'
+    own and the platform clients'), one line per lost connection.  ``level`` overrides
+    LOG_LEVEL (the CLI commands log only warnings unless ``-v``)."""
+    configure_logging(level or settings.log_level,
+                      secrets=[*settings.secret_values(), *secrets_of(settings)])
     _install_outage_lines()
-    if settings.log_level != "DEBUG":
+    if (level or settings.log_level) != "DEBUG":
         for name in CHATTY_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
 

@@ -51,11 +51,11 @@ def checked_settings(site: Path | None, *, reading: bool = False) -> Settings:
     so a missing site URL is a warning there, not an error, and the state is not needed."""
     from bot.cli.verbosity import command_log_level
     from bot.config import load_settings
-    from bot.logs import configure_logging
     from bot.preflight import check_data_dir, check_redis, check_settings
+    from bot.wiring import setup_logging
 
     settings = load_settings(site_dir=site)
-    configure_logging(command_log_level(settings.log_level), secrets=settings.secret_values())
+    setup_logging(settings, level=command_log_level(settings.log_level))
     for line in check_settings(settings, reading=reading):
         warn(line)
     if reading:
