@@ -8,6 +8,7 @@ test session in a temporary directory.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ import pytest
 import redis
 
 from bot.config import TESTING_SWITCH
+from bot.logs import QUIET_LOGGERS
 from bot.redis_embedded import start_embedded
 from bot.state import RateLimiter, State
 
@@ -78,6 +80,17 @@ def state(redis_client: redis.Redis, redis_namespace: str) -> State:
 @pytest.fixture
 def rate_limiter(redis_client: redis.Redis, redis_namespace: str) -> RateLimiter:
     return RateLimiter(redis_client, namespace=redis_namespace)
+
+
+@pytest.fixture(autouse=True)
+def _logger_levels() -> Iterator[None]:
+    """A command run in-process sets up logging (the root level, the client libraries quieted to
+    WARNING); a later test that captures a client's DEBUG lines must not inherit that."""
+    names = ["", *QUIET_LOGGERS, "celery.app.trace", "celery.worker.strategy", "celery.beat"]
+    saved = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture(autouse=True)

@@ -120,10 +120,7 @@ def test_scan_and_publish_caught_by_a_redis_restart_run_again_once_it_is_back(
     """A task cut off by a Redis restart cannot count on its broker message (the ack and the
     restore fail with the connection): the proof lost the posts whose scan met the restart.
     The task waits for the server and runs again; one warning line per try."""
-    import bot.delivery.planner
-    import bot.delivery.sender
-
-    real_scan = bot.delivery.planner.scan
+    real_scan = tasks.run_scan
     calls = {"scan": 0, "deliver": 0}
 
     def scan(*args: object, **kwargs: object):
@@ -138,8 +135,8 @@ def test_scan_and_publish_caught_by_a_redis_restart_run_again_once_it_is_back(
             raise redis.TimeoutError("Timeout reading from socket")
         return "sent"
 
-    monkeypatch.setattr(bot.delivery.planner, "scan", scan)
-    monkeypatch.setattr(bot.delivery.sender, "deliver", deliver)
+    monkeypatch.setattr(tasks, "run_scan", scan)  # the names the task bodies call
+    monkeypatch.setattr(tasks, "deliver", deliver)
     report = tasks.scan.run(None, 0)
     assert calls["scan"] == 2 and isinstance(report, dict)  # the second try's report
     assert tasks.publish.run("newsbot:rec:x") == "sent" and calls["deliver"] == 3
