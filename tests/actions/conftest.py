@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.actions.reports import DeliveryReport, Outcome
 from bot.config import Settings, load_settings
 from bot.delivery.content import ContentTools
 from bot.delivery.planner import plan_manual
@@ -22,6 +23,18 @@ from bot.state import RateLimiter, Record, State
 DEMO_SITE = Path(__file__).resolve().parents[2] / "examples" / "site"
 DESTINATIONS = [("telegram", "@newsdao"), ("x", "newsdao")]
 KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
+WHO = "cli:tester"
+TG = (KOSPI, "telegram", "@newsdao")
+X = (KOSPI, "x", "newsdao")
+
+
+def by_platform(report: DeliveryReport) -> dict[str, Outcome]:
+    """A report's outcomes by platform: the tests check each destination's own answer."""
+    return {o.platform: o for o in report.outcomes}
+
+
+def audits(svc: MiniServices) -> list[dict]:
+    return svc.state.audit_log(100)
 
 
 @dataclass

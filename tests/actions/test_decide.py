@@ -5,20 +5,10 @@ from __future__ import annotations
 import pytest
 
 from bot.actions import decide
-from bot.actions.reports import DeliveryReport, Outcome
 
-WHO = "cli:tester"
-KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
-TG = (KOSPI, "telegram", "@newsdao")
-X = (KOSPI, "x", "newsdao")
-
-
-def _by_platform(report: DeliveryReport) -> dict[str, Outcome]:
-    return {o.platform: o for o in report.outcomes}
-
-
-def _audits(svc) -> list[dict]:
-    return svc.state.audit_log(100)
+from .conftest import KOSPI, TG, WHO, X
+from .conftest import audits as _audits
+from .conftest import by_platform as _by_platform
 
 
 def test_who_is_required(svc, recorder) -> None:

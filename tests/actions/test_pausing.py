@@ -4,14 +4,8 @@ from __future__ import annotations
 
 from bot.actions import pausing
 
-WHO = "cli:tester"
-KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
-TG = (KOSPI, "telegram", "@newsdao")
-X = (KOSPI, "x", "newsdao")
-
-
-def _audits(svc) -> list[dict]:
-    return svc.state.audit_log(100)
+from .conftest import TG, WHO, X
+from .conftest import audits as _audits
 
 
 def test_pause_and_resume_requeue_queued_records(drive, svc, recorder) -> None:

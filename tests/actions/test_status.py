@@ -10,9 +10,7 @@ from pathlib import Path
 from bot.actions.status import DEFAULT_STATUS_LIMIT, status
 from bot.state import STATES
 
-KOSPI = "https://newsdao.kr/%EA%B2%BD%EC%A0%9C/2024/10/02/kospi-rebound.html"
-TG = (KOSPI, "telegram", "@newsdao")
-X = (KOSPI, "x", "newsdao")
+from .conftest import TG, X
 
 
 def test_status_json_shape_and_counts_match_records(drive, svc) -> None:
