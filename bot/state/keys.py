@@ -26,6 +26,9 @@ key                              type         holds
 ``{ns}:idx:recent``              sorted set   rid -> updated_at (every record; ``recent()``)
 ``{ns}:schedule``                sorted set   rid -> due epoch (waiting / retry_wait records)
 ``{ns}:leases``                  sorted set   rid -> lease_until (records in ``sending``)
+``{ns}:edits``                   sorted set   rid -> when its message's edit may next be taken
+                                              (a claim's lease end while one is running;
+                                              ``edits.py``: corrections of sent posts)
 ===============================  ===========  =====================================================
 
 Scanning, control, audit
@@ -68,6 +71,9 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
 ``{ns}:editor:cb:{handle}``            string  JSON button payload {"a", "t", "o", "e", "s",
                                                "n", "g"} (blob kind ``button``; its TTL + 60 s;
                                                ``bot.editor.callbacks``)
+``{ns}:retract:{rid}:{receipt}``     string  "1": the editors were asked once whether to
+                                               delete this message (kind ``retraction``;
+                                               ``bot.delivery.corrections``)
 ``{ns}:editor:cb:{handle}:used``       string  "1": a single-use button was pressed (kind
                                                ``button-used``; ``g<group>`` for a group:
                                                one of its alternative buttons was pressed)
@@ -119,6 +125,7 @@ ONCE_KINDS = {
     "button-used": "editor:cb:{id}:used",
     "refusal-count": "editor:refused-n:{id}",
     "refusal-tally": "editor:refused-tally:{id}",
+    "retraction": "retract:{id}",
 }
 BLOB_KINDS = {
     "button": "editor:cb:{id}",
@@ -183,6 +190,10 @@ class Keys:
     @property
     def leases(self) -> str:
         return f"{self.ns}:leases"
+
+    @property
+    def edits(self) -> str:
+        return f"{self.ns}:edits"
 
     # scanning
     def site_files(self, site: str) -> str:
