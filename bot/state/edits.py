@@ -33,8 +33,8 @@ from .keys import Keys
 __all__ = ["SENT_FIELDS", "EditQueue"]
 
 #: What the message says now: content fingerprint, photo or text, the HTML sent, the photo's
-#: sha256, when it was sent.  Read back from ``Record.extra``.
-SENT_FIELDS = ("sent_fp", "sent_kind", "sent_text", "sent_image", "sent_at")
+#: sha256, when it was sent, when an editor's retraction deleted it (``Record.extra``).
+SENT_FIELDS = ("sent_fp", "sent_kind", "sent_text", "sent_image", "sent_at", "deleted_at")
 
 # KEYS: edits   ARGV: rid, now
 _WANT = lua.CLOCK + r"""
