@@ -71,9 +71,6 @@ Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``k
 ``{ns}:editor:cb:{handle}``            string  JSON button payload {"a", "t", "o", "e", "s",
                                                "n", "g"} (blob kind ``button``; its TTL + 60 s;
                                                ``bot.editor.callbacks``)
-``{ns}:retract:{rid}:{receipt}``     string  "1": the editors were asked once whether to
-                                               delete this message (kind ``retraction``;
-                                               ``bot.delivery.corrections``)
 ``{ns}:editor:cb:{handle}:used``       string  "1": a single-use button was pressed (kind
                                                ``button-used``; ``g<group>`` for a group:
                                                one of its alternative buttons was pressed)
@@ -125,7 +122,6 @@ ONCE_KINDS = {
     "button-used": "editor:cb:{id}:used",
     "refusal-count": "editor:refused-n:{id}",
     "refusal-tally": "editor:refused-tally:{id}",
-    "retraction": "retract:{id}",
 }
 BLOB_KINDS = {
     "button": "editor:cb:{id}",
