@@ -6,7 +6,7 @@ that is out, under the receipt's message id, and nothing else:
 
 * the planner sees a changed file of a post whose records are ``sent`` and, with
   ``EDIT_PUBLISHED``, asks for an edit of each Telegram message (``request_edit``: the record
-  joins ``{ns}:edits`` and its key goes to the same publish task as a send);
+  joins the pending edits, ``State.edits``, and its key goes to the publish task as a send's);
 * the worker (``apply_edit``, called by ``sender.deliver`` for a sent record) claims the entry,
   re-reads the post, renders the teaser exactly as a send would and compares its fingerprint with
   the one stored with the receipt: only a teaser that differs is edited.  The edit takes a slot of
