@@ -78,8 +78,9 @@ def sent_fields(item: PlatformTeaser, kind: str | None, fp: str) -> dict[str, st
 # ---------------------------------------------------------------------- planner side
 def request_edit(svc: Services, rec: Record, enqueue: Any) -> bool:
     """Ask for an edit of a sent record's message; False when this one cannot be edited."""
-    if rec.state != "sent" or not rec.receipt_id or not _can_edit(svc, rec):
-        return False
+    if (rec.state != "sent" or not rec.receipt_id or rec.extra.get("deleted_at")
+            or not _can_edit(svc, rec)):
+        return False  # a message an editor deleted stays deleted
     svc.state.edits.want(rec.key)
     try:
         enqueue(rec.key)
@@ -141,6 +142,8 @@ def _edit_once(svc: Services, key: str, owner: str, now: float | None
     rec = state.get_by_key(key)
     if rec is None or rec.state != "sent" or not rec.receipt_id:
         return "not_sent", None
+    if rec.extra.get("deleted_at"):
+        return "deleted", None
     publisher = svc.publisher_for(rec.platform, rec.destination)
     if publisher is None or rec.platform != "telegram" or not hasattr(publisher, "edit"):
         return "not_editable", None

@@ -217,6 +217,9 @@ def test_retracted_post_asks_the_editors_once_then_deletes_on_both(
     assert json.loads(entry["result"])["before"] and json.loads(entry["result"])["after"] == ""
     assert {r.state for r in svc.state.records()} == {"sent"}  # never sent again
     assert retract(svc, asks[0]["post_url"], "editor:7").deleted == 0
+    # un-retracted and corrected later: the deleted message is not edited (nor posted again)
+    assert change(svc, site, title="Back again") == []
+    assert not fake_tg.calls("editMessageCaption") and len(fake_tg.calls("sendPhoto")) == 1
 
 
 def test_published_false_after_publishing_counts_as_a_retraction(
@@ -258,3 +261,17 @@ def test_edit_command_pushes_the_current_text_and_says_x_is_not_editable(
     assert deliver(svc, keys["telegram"], owner="w") == "unchanged"  # Telegram: not modified
     assert fake_tg.calls("editMessageCaption")[-1].status == 400
     assert len(fake_tg.channel_posts(CHANNEL)) == 1
+
+
+def test_an_edit_waits_for_the_channels_send_slot_like_a_send(
+    live, site: Path, fake_tg: FakeTelegram
+) -> None:
+    svc = live(edit_published=True)
+    keys = publish(svc, site)
+    change(svc, site, title="Corrected story")
+    rec = svc.state.get_by_key(keys["telegram"])
+    now = svc.state.now()
+    svc.limiter.block_until(f"telegram:{rec.destination}", now + 20, now=now)  # another 429
+    assert deliver(svc, keys["telegram"], owner="w", now=now) == "rate_wait"
+    assert not fake_tg.calls("editMessageCaption")
+    assert deliver(svc, keys["telegram"], owner="w", now=now + 21) == "edited"
