@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     bot_language: Literal["ko", "en"] = Field("ko", description="Language of the bot's replies.")
     approval_required: bool = Field(False, description="Nothing goes out until an editor approves.")
     notify_published: bool = Field(False, description="Tell the editors' chat about each publish.")
+    edit_published: bool = Field(
+        False, description="Edit the sent Telegram message in place when a published post's "
+                           "title, excerpt or image changes (never a new post).")
+    x_edit: bool = Field(
+        False, description="Not supported: X edits need Premium and the first hour; refused.")
     bot_webhook_url: str | None = Field(
         None, description="Public HTTPS URL for webhook mode; unset = long polling."
     )
@@ -264,6 +269,21 @@ class Settings(BaseSettings):
                 "the key again (the value is not shown)",
             )
         return SecretStr(key)
+
+    @field_validator("x_edit")
+    @classmethod
+    def _no_x_edit(cls, value: bool) -> bool:
+        """Refused rather than ignored: an operator who asks for X edits must learn that
+        newsbot never edits (nor re-posts) on X, and that corrections there are by hand."""
+        if value:
+            raise PydanticCustomError(
+                "x_edit",
+                "X_EDIT=true is not supported: an X edit needs X Premium and works only in the "
+                "first hour (and X gives the edit a new post id); newsbot never edits or "
+                "re-posts on X. Correct the post on X by hand, or delete it with the "
+                "retraction buttons. Set X_EDIT=false",
+            )
+        return value
 
     @field_validator("site_url")
     @classmethod

@@ -33,6 +33,8 @@ class Post:
     image_alt: str = ""
     published: bool = True
     social: bool = True
+    retracted: bool = False
+    """``retracted: true``: never sent, and what went out is offered for deletion."""
     telegram_text: str | None = None
     """Front-matter override for the Telegram teaser body (plain text, escaped like any value)."""
     x_text: str | None = None
@@ -52,6 +54,8 @@ class Post:
 
         A future date is a 'not yet', not a 'never': the caller re-asks once the date passes.
         """
+        if self.retracted:
+            return "retracted: true"
         if not self.published:
             return "published: false"
         if not self.social:

@@ -83,6 +83,7 @@ _CANONICAL = {
     name.lower(): name
     for name in (
         "getMe", "sendMessage", "sendPhoto", "editMessageText", "editMessageCaption",
+        "editMessageMedia",
         "deleteMessage", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo",
         "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery", "getChat",
         "getChatMember", "getChatAdministrators", "sendChatAction", "getFile", "logOut", "close",
@@ -290,6 +291,37 @@ class FakeTelegram(BotApiMethods):
                 for _, m in sorted(target.messages.items())
                 if m.kind != "incoming" and (include_deleted or not m.deleted)
             ]
+
+    def edit_history(self, chat: int | str, message_id: int) -> list[dict[str, Any]]:
+        """The accepted edits of one message, oldest first (copies)."""
+        with self._lock:
+            target = self._find_chat(chat)
+            stored = target.messages.get(message_id) if target is not None else None
+            return [dict(e) for e in stored.edits] if stored is not None else []
+
+    def all_edits(self, chat: int | str) -> list[dict[str, Any]]:
+        """Every accepted edit in ``chat``, in the order they were made (with message_id)."""
+        with self._lock:
+            target = self._find_chat(chat)
+            if target is None:
+                return []
+            out = [dict(e, message_id=m.message_id) for m in target.messages.values()
+                   for e in m.edits]
+        return sorted(out, key=lambda e: e["seq"])
+
+    def make_uneditable(self, chat: int | str, message_id: int) -> None:
+        """Telegram answers "message can't be edited" for this message from now on."""
+        with self._lock:
+            target = self._find_chat(chat)
+            assert target is not None, f"unknown chat {chat!r}"
+            target.messages[message_id].editable = False
+
+    def age_message(self, chat: int | str, message_id: int, seconds: float) -> None:
+        """Pretend the message was sent ``seconds`` ago (the 48-hour delete limit)."""
+        with self._lock:
+            target = self._find_chat(chat)
+            assert target is not None, f"unknown chat {chat!r}"
+            target.messages[message_id].date = int(time.time() - seconds)
 
     def fail_next(
         self,

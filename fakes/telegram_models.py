@@ -81,6 +81,9 @@ class StoredMessage:
     params: dict[str, Any] = field(default_factory=dict)
     edit_date: int | None = None
     deleted: bool = False
+    editable: bool = True  # False: "message can't be edited" (a test marks it so)
+    edits: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per accepted edit: {"method", "at", "before", "after", "photo_changed"}."""
     message: dict[str, Any] = field(default_factory=dict)
 
 

@@ -122,7 +122,8 @@ _CHUNKED_MIMES = frozenset(
     }
 )
 # Documented per-user 15-minute limits for the non-posting endpoints [XDOCS rate-limits.mdx].
-_ROUTE_LIMITS = {"media_upload": 500, "media_chunked": 1875, "media_metadata": 500, "users_me": 75}
+_ROUTE_LIMITS = {"tweets_delete": 50, "media_upload": 500, "media_chunked": 1875,
+                 "media_metadata": 500, "users_me": 75}
 _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -215,6 +216,7 @@ class FakePost:
     media_ids: list[str]
     created_at: float
     body: dict[str, Any]
+    deleted: bool = False
 
     def __getitem__(self, key: str) -> Any:
         return getattr(self, key)
@@ -280,6 +282,7 @@ class FakeX:
         self.base_path = base_path.rstrip("/")
         self.journal: list[JournalEntry] = []
         self.posts: list[FakePost] = []
+        self.deletes: list[str] = []  # ids of posts removed through DELETE /2/tweets/:id
         self.media: dict[str, dict[str, Any]] = {}
         self.count_429 = 0
         self._lock = threading.RLock()
@@ -415,6 +418,7 @@ class FakeX:
         with self._lock:
             self.journal.clear()
             self.posts.clear()
+            self.deletes.clear()
             self.media.clear()
             self._rules.clear()
             self._windows.clear()
@@ -563,7 +567,7 @@ class FakeX:
             raise _Reply(
                 400, _problem(400, "Invalid Request", TOO_LONG_DETAIL, INVALID_REQUEST_TYPE)
             )
-        if text and any(p.text == text for p in self.posts):
+        if text and any(p.text == text and not p.deleted for p in self.posts):
             raise _Reply(
                 403,
                 {
@@ -576,6 +580,21 @@ class FakeX:
         post_id = self._new_id()
         self.posts.append(FakePost(post_id, text, media_ids, time.time(), body))
         return 201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}
+
+    # ---- DELETE /2/tweets/:id
+    def _do_tweets_delete(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
+        """The account's own post goes; an id it does not have (or no more) is a 404 problem."""
+        post_id = route.rsplit("/", 1)[1]
+        post = next((p for p in self.posts if p.id == post_id and not p.deleted), None)
+        if post is None:
+            raise _Reply(404, _problem(404, "Not Found Error",
+                                       f"Could not find post with id: [{post_id}].",
+                                       NOT_FOUND_TYPE))
+        post.deleted = True
+        self.deletes.append(post_id)
+        return 200, {"data": {"deleted": True}}
 
     def _check_post_media(self, media: Any) -> list[str]:
         if media is None:
@@ -840,6 +859,8 @@ def _blocked_until(headers: dict[str, str]) -> float:
 def _route_key(method: str, route: str) -> str | None:
     if route == "/2/tweets" and method == "POST":
         return "tweets"
+    if method == "DELETE" and re.fullmatch(r"/2/tweets/\d+", route):
+        return "tweets_delete"
     if route == "/2/media/upload" and method in ("POST", "GET"):
         return "media_upload"
     if method == "POST" and (

@@ -46,6 +46,7 @@ from bot.broker import (
     tick_seconds,
 )
 from bot.config import ConfigError, load_settings
+from bot.delivery.corrections import STALE_GRACE_SECONDS
 from bot.delivery.leases import new_owner, reap_lost_leases
 from bot.delivery.planner import scan as run_scan
 from bot.delivery.sender import deliver
@@ -157,9 +158,13 @@ def tick() -> dict[str, int]:
     promoted = state.promote_due()
     for rec in promoted:
         enqueue_publish(rec.key)
+    # Corrections nobody took (a lost task, a worker that died mid-edit): hand them over again.
+    stale_edits = state.edits.stale(grace=STALE_GRACE_SECONDS)
+    for key in stale_edits:
+        enqueue_publish(key)
     settled = settle_lost_leases()
     state.heartbeat(_worker_name())
-    return {"promoted": len(promoted), **settled}
+    return {"promoted": len(promoted), "edits": len(stale_edits), **settled}
 
 
 def settle_lost_leases() -> dict[str, int]:

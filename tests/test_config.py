@@ -187,3 +187,17 @@ def test_values_of_the_right_shape_are_kept(
     monkeypatch.setenv(name, value)
     got = getattr(load_settings(), name.lower())
     assert (got.get_secret_value() if hasattr(got, "get_secret_value") else got) == value
+
+
+def test_x_edit_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    """X edits need Premium and the first hour: newsbot refuses the setting rather than
+    pretending to honour it."""
+    from pydantic import ValidationError
+
+    monkeypatch.setenv("X_EDIT", "true")
+    with pytest.raises(ValidationError, match="X_EDIT=true is not supported"):
+        Settings(_env_file=None)  # type: ignore[call-arg]
+    monkeypatch.setenv("X_EDIT", "false")
+    monkeypatch.setenv("EDIT_PUBLISHED", "true")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.edit_published is True and settings.x_edit is False

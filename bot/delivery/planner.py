@@ -3,7 +3,9 @@
 Why signatures: a rescan runs every SCAN_SECONDS on sites of tens of thousands of posts, so it
 only stats files and parses those whose "mtime_ns:size" changed since the last scan.  Identity is
 the post URL: a changed file of a known post only re-evaluates records that have not gone out
-(``new``/``waiting``), so editing a published post never publishes it again.
+(``new``/``waiting``), so editing a published post never publishes it again.  Its sent records
+are handed to ``corrections.request_edits``: with EDIT_PUBLISHED the Telegram message is edited
+in place, and a retracted post asks the editors whether to delete what went out.
 
 With APPROVAL_REQUIRED a post that would be queued waits instead ("awaiting approval", no
 schedule) and the editors get its preview with [Publish now] [Skip]; a future-dated post keeps its
@@ -108,6 +110,8 @@ def decide(post: Post, now: float, *, max_age_hours: float, baseline: bool) -> D
 
 def content_decision(post: Post, now: float) -> Decision:
     """The part of the decision that changes when the file changes (front matter, date)."""
+    if post.retracted:
+        return Decision("waiting", "retracted: true")
     if not post.published:
         return Decision("waiting", "published: false")
     if not post.social:
@@ -480,6 +484,11 @@ def _replan(svc: Services, post: Post, ident: str, now: float, report: ScanRepor
     if svc.settings.approval_required and any(
             r is not None and _wants_approval(r) for r in planned):
         svc.request_approval(post)  # a fresh preview when the edit changed the teasers
+    if any(r.state == "sent" for r in existing.values()):
+        # Imported here: the corrections pull in the teaser machinery a scan does not need.
+        from bot.delivery.corrections import request_edits
+
+        request_edits(svc, post, existing.values(), enqueue)
 
 
 def _update_seen(svc: Services, post: Post, info: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ Why the order of steps matters:
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
 Outcome words returned: sent, rate_wait, retry_wait, failed, in_doubt, waiting, skipped, paused,
-busy, missing, not_queued, lease_lost.
+busy, missing, not_queued, lease_lost; for a sent record with a pending correction, those of
+``corrections.apply_edit`` (edited, unchanged, edit_failed, ...).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from typing import TypeVar
 import redis
 
 from bot.delivery.content import fingerprint, prepare
+from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
@@ -92,6 +94,8 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     rec = state.get_by_key(record_key)
     if rec is None:
         return "missing"
+    if rec.state == "sent":  # a correction of what went out (never a send)
+        return apply_edit(svc, record_key, owner=owner, now=now)
     current = state.now() if now is None else now
     if rec.state == "retry_wait":
         if rec.scheduled_at is not None and rec.scheduled_at > current:
@@ -301,9 +305,11 @@ def _with_redis_retry(what: str, call: Callable[[], _T]) -> _T:
 def _complete(svc: Services, rec: Record, item: PlatformTeaser, receipt: Receipt,
               spec: RateSpec, owner: str, now: float | None) -> str:
     notes = [n for n in (_image_note(item), *receipt.notes) if n]
+    kind = (receipt.meta or {}).get("kind")
+    content = sent_fields(item, kind if isinstance(kind, str) else None, fingerprint([item]))
     ok = _with_redis_retry(f"recording the receipt of {rec.post}", lambda: svc.state.complete_send(
         *rec.ref, owner=owner, receipt_id=receipt.id, receipt_url=receipt.url or "",
-        notes=notes, now=now))
+        notes=notes, fields=content, now=now))
     receipt_json = {"id": receipt.id, "url": receipt.url}
     if not ok:
         # Our lease was resolved by an editor meanwhile; the post is out, say so loudly.

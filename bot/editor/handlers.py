@@ -28,6 +28,7 @@ from telegram.ext import ContextTypes
 from bot.actions import decide, pausing, publish, status
 from bot.actions.audit import audit_entries
 from bot.actions.lookup import PostLookupError, find_post
+from bot.delivery import corrections
 from bot.delivery.notify import Notifier, approval_notice_for
 from bot.escaping import escape_controls
 from bot.platforms import PLATFORMS
@@ -274,6 +275,25 @@ class EditorDesk:
             await self._ask_force(update, ref, platforms)
             return
         await self._push(update, ref, platforms, force=False, confirm_paused=False)
+
+    @editors_only
+    async def edit(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/edit <post>``: push the post's current text to its sent Telegram message(s)."""
+        ref = " ".join(self.argument(update, context, "/edit <slug|URL>"))
+
+        def run() -> tuple[str, list[str]]:
+            post = find_post(self.svc.tools.site, quick_ref(self.svc, ref))
+            return post.title, corrections.push_edit(self.svc, post, self.who(update),
+                                                     self.enqueue)
+
+        try:
+            title, lines = await asyncio.to_thread(run)
+        except PostLookupError as exc:
+            await self.audit_refusal(update, "no such post")
+            await self.say(update, self.cannot("edit", str(exc)))
+            return
+        await self.say(update, t(self.language, "edit_head", title=render.esc(title, 200))
+                       + "\n" + "\n".join(f"• {render.esc(line, 300)}" for line in lines))
 
     async def _ask_force(self, update: Update, ref: str, platforms: tuple[str, ...]) -> None:
         def look() -> tuple[str, str, list[Any]]:
@@ -522,6 +542,20 @@ class EditorDesk:
             return ""  # nothing it could act on: the action says so
         return candidates[0] if len(candidates) == 1 else None
 
+    async def _b_retract(self, update: Update, payload: Payload) -> None:
+        """[Delete] on a retraction notice: delete every sent message of the post."""
+        report = await asyncio.to_thread(corrections.retract, self.svc, payload.target,
+                                         self.who(update))
+        lines = "\n".join(render.esc(line, 300) for line in report.lines)
+        await self.say(update, t(self.language, "retract_head") + "\n" + (
+            lines or t(self.language, "none")))
+
+    async def _b_keep(self, update: Update, payload: Payload) -> None:
+        who = self.who(update)
+        await asyncio.to_thread(self.svc.state.audit, who, "retraction_kept", payload.target,
+                                {"post": payload.target})
+        await self.say(update, t(self.language, "kept_by", who=render.esc(who)))
+
     _button_actions: ClassVar[dict[str, Callable[[EditorDesk, Update, Payload],
                                                  Awaitable[None]]]] = {
         "force": _b_force,
@@ -531,6 +565,8 @@ class EditorDesk:
         "retry": _b_retry,
         "resend": _b_resolve,
         "marksent": _b_resolve,
+        "retract": _b_retract,
+        "keeppost": _b_keep,
     }
 
 

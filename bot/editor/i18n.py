@@ -16,6 +16,8 @@ COMMANDS: Final[dict[str, tuple[str, str]]] = {
     "help": ("명령어 안내", "What each command does"),
     "preview": ("채널에 나갈 모습 미리보기", "Preview exactly what would go out"),
     "push": ("지금 발행 (telegram|x|all, force)", "Publish now (telegram|x|all, force)"),
+    "edit": ("발행된 글의 현재 내용으로 텔레그램 메시지 수정",
+             "Push a published post's current text (Telegram edit)"),
     "status": ("발행 현황", "Delivery status"),
     "failed": ("실패 목록", "Failed deliveries"),
     "retry": ("실패한 발행 다시 시도", "Retry a failed delivery"),
@@ -30,6 +32,8 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "<b>뉴스봇 편집 데스크</b>\n"
         "/preview &lt;슬러그|URL|파일&gt; — 채널과 X에 나갈 그대로 미리보기\n"
         "/push &lt;슬러그|URL&gt; [telegram|x|all] [force] — 지금 발행 (이미 나간 글은 링크만)\n"
+        "/edit &lt;슬러그|URL&gt; — 이미 나간 텔레그램 메시지를 지금 내용으로 수정 "
+        "(X는 수정 불가)\n"
         "/status — 상태별 개수, 최근 발행, 실패, 대기열, 한도, 워커, 일시정지 여부\n"
         "/failed — 실패 목록과 사유\n"
         "/retry &lt;슬러그|URL&gt; — 실패한 발행 다시 시도\n"
@@ -39,6 +43,8 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "<b>newsbot editors' desk</b>\n"
         "/preview &lt;slug|URL|file&gt; — exactly what the channel and X would get\n"
         "/push &lt;slug|URL&gt; [telegram|x|all] [force] — publish now (sent posts: link only)\n"
+        "/edit &lt;slug|URL&gt; — edit the sent Telegram message to the post's current text "
+        "(X posts cannot be edited)\n"
         "/status — counts, last deliveries, failures, queue, budget, workers, paused or not\n"
         "/failed — failures with the platform's reason\n"
         "/retry &lt;slug|URL&gt; — retry a failed delivery\n"
@@ -134,6 +140,17 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "📝 <b>Waiting for approval</b> {title}\n{details}",
     ),
     "n_generic": ("ℹ️ {text}", "ℹ️ {text}"),
+    "n_retraction": (
+        "🗑 <b>철회된 글</b> {title}\n({reason})\n{details}\n이미 나간 메시지를 삭제할까요? "
+        "텔레그램은 48시간 안에 보낸 메시지만 지울 수 있습니다.",
+        "🗑 <b>Retracted</b> {title}\n({reason})\n{details}\nDelete what went out? "
+        "Telegram deletes channel messages only within 48 h.",
+    ),
+    "b_delete": ("삭제 (텔레그램·X)", "Delete (Telegram and X)"),
+    "b_keep": ("그대로 두기", "Keep them"),
+    "edit_head": ("<b>수정</b> {title}", "<b>Edit</b> {title}"),
+    "retract_head": ("<b>삭제</b>", "<b>Delete</b>"),
+    "kept_by": ("📌 그대로 둠: {who}", "📌 Kept by {who}"),
     # digests: many notices of one kind pending at once, one message
     "n_bad_files": ("📄 <b>잘못된 글 파일 {count}개</b>", "📄 <b>Bad post files: {count}</b>"),
     "n_bad_files_foot": ("<i>전체 사유: newsbot check</i>", "<i>Full reasons: newsbot check</i>"),

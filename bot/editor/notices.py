@@ -100,6 +100,14 @@ class NoticeRenderer:
                 self._button("b_went_out", "marksent", notice.post_url, group=group,
                              k=notice.record_key),
             ]])
+        elif notice.kind == "retraction":
+            text = t(lang, "n_retraction", title=title, reason=esc(notice.reason, 100),
+                     details=esc(notice.text, 1500))
+            group = self.signer.new_group()  # one decision: either button uses both
+            markup = keyboard([[
+                self._button("b_delete", "retract", notice.post_url, group=group),
+                self._button("b_keep", "keeppost", notice.post_url, group=group),
+            ]])
         elif notice.kind == "bad_file":
             text = t(lang, "n_bad_file", file=esc(notice.file, 300),
                      reason=esc(notice.reason, 600))

@@ -30,6 +30,23 @@ class Receipt:
     """Platform facts delivery uses, e.g. X's 24-hour counters (`user_24h_remaining`, ...)."""
 
 
+@dataclass(frozen=True, slots=True)
+class EditOutcome:
+    """What a message says after an edit (corrections): kept on the record for the next one."""
+
+    method: str
+    """The platform call used, e.g. ``editMessageCaption``."""
+    kind: str
+    """``photo`` or ``text``: what the message is now."""
+    text: str
+    """The text or caption sent (HTML for Telegram)."""
+    image: str = ""
+    """sha256 of the photo the message shows now ("" for a text message)."""
+    unchanged: bool = False
+    """The platform said nothing changed (Telegram's "message is not modified"): success."""
+    notes: tuple[str, ...] = field(default=())
+
+
 class DeliveryError(Exception):
     """A send that did not (certainly) happen.
 
@@ -84,3 +101,20 @@ class Publisher(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+class Corrector(Protocol):
+    """A publisher that can change or remove what it sent (``bot.delivery.corrections``).
+
+    Both are idempotent: editing to what the message already says, or deleting what is gone,
+    succeeds, so a crash mid-correction can only repeat it, never post anew.
+    """
+
+    def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
+             sent_image: str, caption: str | None = None) -> EditOutcome:
+        """Make message ``message_id`` say ``item``; DeliveryError as for ``send``."""
+        ...
+
+    def delete(self, message_id: str) -> str:
+        """Remove it: ``deleted`` or ``already gone``; DeliveryError when refused."""
+        ...

@@ -22,7 +22,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -38,7 +38,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from bot.images import ImageVariant
-from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
 from bot.posts import Post
 
@@ -123,7 +123,23 @@ class TelegramPublisher:
         if isinstance(item.image, ImageVariant):
             return self._run(self._send_photo_or_text(post, item, item.image))
         message = self._run(self._send_text(post, item.teaser.text))
-        return self._receipt(message)
+        return self._receipt(message, kind="text")
+
+    def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
+             sent_image: str, caption: str | None = None) -> EditOutcome:
+        """Make the channel message ``message_id`` say ``item``, keeping its id.
+
+        A photo that changed (or a text message that now has one) goes through
+        editMessageMedia with the caption; the same photo through editMessageCaption; a text
+        message through editMessageText.  A photo message whose post lost its image keeps the
+        photo (Telegram cannot turn a photo message into text) and gets ``caption``, a teaser
+        fitted to 1024.  "Message is not modified" is success (``unchanged``).
+        """
+        return self._run(self._edit(post, int(message_id), item, sent_kind, sent_image, caption))
+
+    def delete(self, message_id: str) -> str:
+        """deleteMessage: ``deleted``, or ``already gone`` when Telegram no longer has it."""
+        return self._run(self._delete(int(message_id)))
 
     def close(self) -> None:
         """Close the HTTP pool and stop the loop thread; later sends raise."""
@@ -177,11 +193,81 @@ class TelegramPublisher:
             log.warning("telegram: photo refused (%s), sending the text teaser", refusal)
             message = await self._send_text(post, item.fallback.text)
             return self._receipt(
-                message, notes=(f"photo refused by Telegram ({refusal}): sent as text",)
-            )
+                message, notes=(f"photo refused by Telegram ({refusal}): sent as text",),
+                kind="text")
         except TelegramError as exc:
             raise self._error("sendPhoto", exc) from None
-        return self._receipt(message)
+        return self._receipt(message, kind="photo")
+
+    async def _edit(self, post: Post, message_id: int, item: PlatformTeaser, sent_kind: str,
+                    sent_image: str, caption: str | None) -> EditOutcome:
+        bot = await self._ready()
+        image = item.image if isinstance(item.image, ImageVariant) else None
+        text, notes = item.teaser.text, ()
+        try:
+            if image is not None and (sent_kind != "photo" or sent_image != image.sha256):
+                method, kind = "editMessageMedia", "photo"
+                try:
+                    data = image.read_bytes()
+                except OSError as exc:
+                    raise DeliveryError("transient", f"{method}: cannot read the prepared "
+                                                     f"image ({exc.strerror})") from None
+                await bot.edit_message_media(
+                    InputMediaPhoto(data, caption=text, parse_mode=ParseMode.HTML,
+                                    filename=image.path.name),
+                    chat_id=self._chat_id, message_id=message_id)
+            elif image is not None or sent_kind == "photo":
+                method, kind = "editMessageCaption", "photo"
+                if image is None:
+                    if caption is None:
+                        raise DeliveryError("permanent", "editMessageCaption: the post has no "
+                                                         "image now and no caption was given")
+                    text = caption
+                    notes = ("the post has no image now: the photo stays (Telegram cannot turn "
+                             "a photo message into text)",)
+                await bot.edit_message_caption(chat_id=self._chat_id, message_id=message_id,
+                                               caption=text, parse_mode=ParseMode.HTML)
+            else:
+                method, kind = "editMessageText", "text"
+                await bot.edit_message_text(
+                    text, chat_id=self._chat_id, message_id=message_id,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(url=post.url,
+                                                            prefer_large_media=True))
+        except BadRequest as exc:
+            if "message is not modified" not in exc.message.lower():
+                raise self._edit_error(method, exc) from None
+            return EditOutcome(method, kind, text, image.sha256 if image else sent_image
+                               if kind == "photo" else "", unchanged=True, notes=notes)
+        except TelegramError as exc:
+            raise self._edit_error(method, exc) from None
+        shown = image.sha256 if image is not None else (sent_image if kind == "photo" else "")
+        return EditOutcome(method, kind, text, shown, notes=notes)
+
+    async def _delete(self, message_id: int) -> str:
+        bot = await self._ready()
+        try:
+            await bot.delete_message(chat_id=self._chat_id, message_id=message_id)
+        except BadRequest as exc:
+            lowered = exc.message.lower()
+            if "message to delete not found" in lowered:
+                return "already gone"
+            err = self._edit_error("deleteMessage", exc)
+            if "can't be deleted" in lowered:
+                err = DeliveryError("permanent", f"{err.reason} (Telegram deletes channel "
+                                                 "messages only within 48 h of sending)")
+            raise err from None
+        except TelegramError as exc:
+            raise self._edit_error("deleteMessage", exc) from None
+        return "deleted"
+
+    def _edit_error(self, method: str, exc: TelegramError) -> DeliveryError:
+        """As for a send, except that nothing new can appear: an edit or a delete repeated is
+        harmless, so a lost answer is a plain transient failure, never "in doubt"."""
+        err = self._error(method, exc)
+        if err.uncertain:
+            return DeliveryError("transient", err.reason)
+        return err
 
     async def _send_text(self, post: Post, text: str) -> Message:
         bot = await self._ready()
@@ -290,12 +376,15 @@ class TelegramPublisher:
             get_updates_request=HTTPXRequest(connection_pool_size=1),
         )
 
-    def _receipt(self, message: Message, notes: tuple[str, ...] = ()) -> Receipt:
+    def _receipt(self, message: Message, notes: tuple[str, ...] = (), *,
+                 kind: str) -> Receipt:
+        """``meta["kind"]`` (photo or text) tells a later correction which edit applies."""
         message_id = message.message_id
         return Receipt(
             id=str(message_id),
             url=channel_message_url(self.destination, message_id),
             notes=notes,
+            meta={"kind": kind},
         )
 
     def _error(self, method: str, exc: TelegramError) -> DeliveryError:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 
 from bot.images import ImageVariant
-from bot.platforms.base import DeliveryError, Receipt
+from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
 from bot.posts import Post
@@ -84,6 +84,23 @@ class XPublisher:
             notes=notes,
             meta=meta,
         )
+
+    def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
+             sent_image: str, caption: str | None = None) -> EditOutcome:
+        """Never: an X edit needs Premium and the first hour, and makes a new post id; newsbot
+        does not try (``X_EDIT`` is refused by the settings).  Correct it on X by hand."""
+        raise DeliveryError("permanent", "X posts cannot be edited by newsbot (an X edit needs "
+                                         "Premium and the first hour); correct it on X by hand "
+                                         "or delete it")
+
+    def delete(self, message_id: str) -> str:
+        """DELETE /2/tweets/:id: ``deleted``, or ``already gone`` when X answers 404."""
+        with self._lock:
+            try:
+                gone = self._api.delete_post(message_id)
+            except XApiError as exc:
+                raise self._error("delete post", exc) from None
+        return "deleted" if gone else "already gone"
 
     def _learn_handle(self) -> str | None:
         """The account's @handle, asked once per process (status names the destination by

@@ -240,6 +240,22 @@ class XApi:
                             status=response.status_code, limits=limits)
         return post_id, limits
 
+    def delete_post(self, post_id: str) -> bool:
+        """DELETE /2/tweets/:id through tweepy; False when X no longer has it (404)."""
+        try:
+            response = self.client.delete_tweet(post_id, user_auth=True)
+        except tweepy.NotFound:
+            return False
+        except tweepy.HTTPException as exc:
+            raise self._from_response(exc.response) from exc
+        except requests.RequestException as exc:
+            raise XApiError("transient", self._scrub(_network_detail(exc))) from exc
+        data = _json(response).get("data")
+        if not (isinstance(data, dict) and data.get("deleted") is True):
+            raise XApiError("transient", "delete answer without data.deleted",
+                            status=response.status_code)
+        return True
+
     def upload_image(self, data: bytes, mime: str) -> str:
         """One-shot v2 upload; waits (bounded) while X reports processing_info."""
         fields = {"media_category": "tweet_image"}

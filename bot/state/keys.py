@@ -26,6 +26,9 @@ key                              type         holds
 ``{ns}:idx:recent``              sorted set   rid -> updated_at (every record; ``recent()``)
 ``{ns}:schedule``                sorted set   rid -> due epoch (waiting / retry_wait records)
 ``{ns}:leases``                  sorted set   rid -> lease_until (records in ``sending``)
+``{ns}:edits``                   sorted set   rid -> when its message's edit may next be taken
+                                              (a claim's lease end while one is running;
+                                              ``edits.py``: corrections of sent posts)
 ===============================  ===========  =====================================================
 
 Scanning, control, audit
@@ -183,6 +186,10 @@ class Keys:
     @property
     def leases(self) -> str:
         return f"{self.ns}:leases"
+
+    @property
+    def edits(self) -> str:
+        return f"{self.ns}:edits"
 
     # scanning
     def site_files(self, site: str) -> str:

@@ -244,6 +244,7 @@ redis.call('HSET', KEYS[1], 'receipt_id', ARGV[5], 'receipt_url', ARGV[6],
 redis.call('ZREM', KEYS[4], ARGV[2])
 redis.call('ZREM', KEYS[5], ARGV[2])
 redis.call('HSET', KEYS[1], 'notes', ARGV[7] or '')
+for i = 8, #ARGV - 1, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 local reason = ''
 if cur ~= 'sending' or not holds then
   reason = 'receipt arrived after the lease was lost (was ' .. cur .. ')'

@@ -24,6 +24,7 @@ import redis
 from bot.escaping import CONTROL_CHARS, escape_controls
 
 from . import lua
+from .edits import SENT_FIELDS, EditQueue
 from .keys import Keys, record_id
 from .records import (
     EDITOR_ACTIONS,
@@ -348,9 +349,13 @@ class State:
         receipt_id: str,
         receipt_url: str = "",
         notes: Sequence[str] = (),
+        fields: Mapping[str, str] | None = None,
         now: float | None = None,
     ) -> bool:
         """sending (held by ``owner``) -> sent with the platform's receipt.
+
+        ``fields`` (``edits.SENT_FIELDS``: what the message says) land in the same step, so a
+        later correction knows what it is editing; ``sent_at`` is the server's time.
 
         Also accepted from the attempt that passed the fence after its lease was lost (in_doubt,
         or resent and queued again): a receipt is proof the post is out, and recording it keeps
@@ -361,9 +366,28 @@ class State:
         reply = self._complete(
             keys=[k.rec(rid), k.hist(rid), k.recent, k.leases, k.schedule],
             args=[k.state_prefix, rid, _num(now), owner, str(receipt_id), receipt_url or "",
-                  json.dumps(list(notes), ensure_ascii=False) if notes else ""],
+                  json.dumps(list(notes), ensure_ascii=False) if notes else "",
+                  *self._sent_fields(fields, now)],
         )
         return int(reply[0]) == 1
+
+    def _sent_fields(self, fields: Mapping[str, str] | None, now: float | None) -> list[str]:
+        if fields is None:
+            return []
+        out: list[str] = []
+        for name, value in {**fields, "sent_at": _num(now) or repr(self.now())}.items():
+            if name not in SENT_FIELDS:
+                raise ValueError(f"not a sent-content field: {name!r}")
+            out += [name, str(value)]
+        return out
+
+    @property
+    def edits(self) -> EditQueue:
+        """Pending corrections of sent messages (``bot.state.edits``)."""
+        queue = self.__dict__.get("_edit_queue")
+        if queue is None:
+            queue = self.__dict__["_edit_queue"] = EditQueue(self.client, self.keys)
+        return queue
 
     def fail_send(
         self,

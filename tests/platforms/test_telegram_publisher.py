@@ -96,7 +96,8 @@ def test_photo_post_uploads_variant_bytes_with_exact_caption(
     [call] = fake.calls("sendPhoto")
     assert "photo" in call.files  # an upload, never a URL Telegram would fetch (and cache)
     assert receipt == Receipt(
-        id=str(message.message_id), url=f"https://t.me/newsdao/{message.message_id}"
+        id=str(message.message_id), url=f"https://t.me/newsdao/{message.message_id}",
+        meta={"kind": "photo"},
     )
 
 

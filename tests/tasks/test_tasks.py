@@ -77,13 +77,26 @@ def test_tick_promotes_due_records_and_settles_expired_leases(
     assert state.fence_send(*fenced.ref, owner="dead:2", send_seconds=1, now=now - 10)
     before = redis_client.llen("celery")
     result = tasks.tick()
-    assert result == {"promoted": 1, "in_doubt": 1, "lost": 2}
+    assert result == {"promoted": 1, "edits": 0, "in_doubt": 1, "lost": 2}
     assert state.get_by_key(due.key).state == "queued"
     assert state.get_by_key(later.key).state == "waiting"
     assert state.get_by_key(unfenced.key).state == "queued"
     assert state.get_by_key(fenced.key).state == "in_doubt"
     assert redis_client.llen("celery") == before + 2  # publish messages for `due`, `unfenced`
     assert state.heartbeats()
+
+
+def test_tick_hands_an_edit_nobody_took_over_again(
+    configured: State, redis_client: redis.Redis
+) -> None:
+    """A correction whose task was lost (or whose worker died mid-edit) is not forgotten."""
+    state = configured
+    rec = state.ensure("https://e.x/e.html", "telegram", "@c", state="queued")
+    state.edits.want(rec.key, now=state.now() - 60)
+    before = redis_client.llen("celery")
+    assert tasks.tick()["edits"] == 1
+    assert redis_client.llen("celery") == before + 1
+    assert tasks.tick()["edits"] == 0  # once per grace period
 
 
 def test_requeue_hands_old_queued_records_over_again_but_not_while_paused(
