@@ -88,6 +88,12 @@ class Settings(BaseSettings):
     x_access_token_secret: SecretStr | None = None
     x_api_url: str = "https://api.x.com"
     x_daily_limit: int | None = Field(None, ge=1, description="Most X posts per 24 hours.")
+    x_link_mode: str = Field(
+        "url", description="url | none | categories:<a,b>: which X teasers carry the post's "
+                           "link (a post with a URL costs $0.20 on X, one without $0.015).")
+    utm_template: str | None = Field(
+        None, description="Query tags added to each outgoing link, e.g. "
+                          "utm_source={platform}&utm_medium=social&utm_campaign={slug}.")
 
     # --- editors' desk (the editor bot) ---------------------------------------------------------
     telegram_editor_chat: str | None = Field(
@@ -193,6 +199,7 @@ class Settings(BaseSettings):
         "x_access_token_secret",
         "templates_dir",
         "redis_url",
+        "utm_template",
         mode="before",
     )
     @classmethod
@@ -285,6 +292,30 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("x_link_mode", mode="before")
+    @classmethod
+    def _link_mode(cls, value: object) -> object:
+        """Checked at start: a typo must not silently post every link ($0.20 each) or none."""
+        if not isinstance(value, str):
+            return value
+        try:
+            kind, categories = parse_x_link_mode(value)
+        except ValueError as exc:
+            raise PydanticCustomError("x_link_mode", str(exc)) from None
+        return f"categories:{','.join(categories)}" if kind == "categories" else kind
+
+    @field_validator("utm_template")
+    @classmethod
+    def _utm_shape(cls, value: str | None) -> str | None:
+        """An unknown placeholder would fail every send (or tag every link wrongly): refused
+        at start instead, naming the placeholders that exist."""
+        if value is None:
+            return None
+        try:
+            return check_utm_template(value)
+        except ValueError as exc:
+            raise PydanticCustomError("utm_template", str(exc)) from None
+
     @field_validator("site_url")
     @classmethod
     def _absolute_site_url(cls, value: str | None) -> str | None:
@@ -351,6 +382,68 @@ class Settings(BaseSettings):
     @property
     def image_cache_dir(self) -> Path:
         return self.data_dir / "images"
+
+
+#: What UTM_TEMPLATE may name: ``{platform}`` (telegram, x), ``{slug}``, ``{category}`` (the
+#: post's first category, or empty) and ``{date}`` (the post's date, YYYY-MM-DD).
+UTM_PLACEHOLDERS: tuple[str, ...] = ("platform", "slug", "category", "date")
+#: Literal text of UTM_TEMPLATE: query characters only, so it goes into a URL as written.
+_UTM_LITERAL = re.compile(r"[A-Za-z0-9\-._~%+=&!$'()*,;:@/?]*")
+
+
+def parse_x_link_mode(value: str) -> tuple[str, tuple[str, ...]]:
+    """``url`` | ``none`` | ``categories:a,b`` -> (kind, categories as written, deduplicated).
+
+    Categories are compared case-insensitively with a post's categories (see
+    ``bot.teasers.links``), as an editor would read them."""
+    text = value.strip()
+    head, sep, rest = text.partition(":")
+    kind = head.strip().lower()
+    if kind in ("url", "none") and not sep:
+        return kind, ()
+    if kind == "categories" and sep:
+        names: list[str] = []
+        for part in rest.split(","):
+            name = part.strip()
+            if name and name.casefold() not in {n.casefold() for n in names}:
+                names.append(name)
+        if names:
+            return "categories", tuple(names)
+        raise ValueError("categories: needs at least one category, e.g. categories:news,tech")
+    raise ValueError("must be url, none or categories:<comma-separated categories>")
+
+
+def check_utm_template(value: str) -> str:
+    """UTM_TEMPLATE as given, or ValueError naming the problem (never the whole value)."""
+    import string
+
+    text = value.strip()
+    pairs = [p for p in text.split("&") if p]
+    if not pairs:
+        raise ValueError("is empty; e.g. utm_source={platform}&utm_medium=social")
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ValueError(f"is not a valid template ({exc}); write placeholders as "
+                         "{name}") from None
+    for literal, name, spec, conversion in parsed:
+        if not _UTM_LITERAL.fullmatch(literal):
+            raise ValueError("holds characters a query string cannot carry as written "
+                             "(spaces, quotes, #); percent-encode them")
+        if name is None:
+            continue
+        if name not in UTM_PLACEHOLDERS:
+            shown = name if name.isidentifier() and len(name) <= 40 else "that name"
+            raise ValueError(f"unknown placeholder {{{shown}}}; known: "
+                             + ", ".join(f"{{{n}}}" for n in UTM_PLACEHOLDERS))
+        if spec or conversion:
+            raise ValueError(f"placeholder {{{name}}} takes no format or conversion")
+    for pair in pairs:
+        key = pair.partition("=")[0]
+        if not key or "{" in key:
+            raise ValueError("every tag must be name=value with a fixed name, e.g. "
+                             "utm_source={platform}")
+    return text
 
 
 def _read_secret_file(env: str, path: Path) -> str:

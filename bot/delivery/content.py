@@ -35,7 +35,11 @@ class ContentTools:
     def from_settings(cls, settings: Settings, *, site: SiteConfig | None = None) -> ContentTools:
         if site is None:
             site = load_site(settings)
-        renderer = TeaserRenderer(settings.templates_dir, hashtag_max=settings.hashtag_max)
+        title = site.raw.get("title") if isinstance(site.raw, dict) else None
+        renderer = TeaserRenderer(settings.templates_dir, hashtag_max=settings.hashtag_max,
+                                  x_link_mode=settings.x_link_mode,
+                                  utm_template=settings.utm_template,
+                                  site_name=title if isinstance(title, str) else None)
         images = ImageResolver(
             site_dir=site.root,
             site_url=site.url,

@@ -29,6 +29,7 @@ from bot.teasers.env import (
     render,
 )
 from bot.teasers.hashtags import hashtags as make_hashtags
+from bot.teasers.links import LinkMode, UtmTagger
 from bot.teasers.sandbox import time_limit
 from bot.teasers.telegram_length import REMOVED_CHARS, TelegramHTMLError, parse_telegram_html
 from bot.teasers.view import FrontMatterTooLarge, post_view
@@ -105,9 +106,15 @@ def _clean(p: _Platform, value: str) -> str:
 class TeaserRenderer:
     """Renders and fits teasers; templates compile once, at construction, so errors show early."""
 
-    def __init__(self, templates_dir: Path | None = None, *, hashtag_max: int = 3) -> None:
+    def __init__(self, templates_dir: Path | None = None, *, hashtag_max: int = 3,
+                 x_link_mode: str | LinkMode = "url", utm_template: str | None = None,
+                 site_name: str | None = None) -> None:
         self._env = make_environment(templates_dir)
         self._hashtag_max = hashtag_max
+        self._link_mode = (x_link_mode if isinstance(x_link_mode, LinkMode)
+                           else LinkMode.parse(x_link_mode))
+        self._utm = UtmTagger(utm_template)
+        self._site_name = (site_name or "").strip()
         self._templates = {
             TELEGRAM_TEMPLATE: load_template(self._env, TELEGRAM_TEMPLATE),
             X_TEMPLATE: load_template(self._env, X_TEMPLATE),
@@ -115,12 +122,31 @@ class TeaserRenderer:
 
     def telegram(self, post: Post, *, photo: bool) -> Teaser:
         limit = TELEGRAM_CAPTION_LIMIT if photo else TELEGRAM_TEXT_LIMIT
+        extra: dict[str, object] = {
+            "photo": photo, "link": True, "link_mode": "url", "site_name": self._site_name,
+            "url": self.link(post, "telegram"),
+        }
         with time_limit():
-            return self._teaser(_TELEGRAM, post, post.telegram_text, limit, {"photo": photo})
+            return self._teaser(_TELEGRAM, post, post.telegram_text, limit, extra)
 
     def x(self, post: Post) -> Teaser:
+        """Without the link (X_LINK_MODE) ``url`` is empty and ``link`` false: the template
+        decides what stands in its place (the bundled one names the site)."""
+        link = self._link_mode.includes(post)
+        extra: dict[str, object] = {
+            "photo": False, "link": link, "link_mode": self._link_mode.kind,
+            "site_name": self._site_name, "url": self.link(post, "x") if link else "",
+        }
         with time_limit():
-            return self._teaser(_X, post, post.x_text, X_LIMIT, {"photo": False})
+            return self._teaser(_X, post, post.x_text, X_LIMIT, extra)
+
+    def link(self, post: Post, platform: str) -> str:
+        """The link as it goes out on ``platform``: the canonical URL with its UTM tags."""
+        return self._utm.tag(post.url, post, platform)
+
+    def x_has_link(self, post: Post) -> bool:
+        """Whether the X teaser of this post carries its link (X_LINK_MODE)."""
+        return self._link_mode.includes(post)
 
     # -- internals ------------------------------------------------------------------------------
 
