@@ -123,7 +123,10 @@ _CHUNKED_MIMES = frozenset(
 )
 # Documented per-user 15-minute limits for the non-posting endpoints [XDOCS rate-limits.mdx].
 _ROUTE_LIMITS = {"tweets_delete": 50, "media_upload": 500, "media_chunked": 1875,
-                 "media_metadata": 500, "users_me": 75}
+                 "media_metadata": 500, "users_me": 75, "users_tweets": 900}
+#: The fake account (GET /2/users/me) and its own posts' reader (GET /2/users/:id/tweets).
+ACCOUNT_ID = "1600000000000000001"
+ACCOUNT_USERNAME = "newsbot_test"
 _OAUTH_PARAM = re.compile(r'(\w+)="([^"]*)"')
 
 
@@ -300,6 +303,9 @@ class FakeX:
         )
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: Seconds a new post takes to show in GET /2/users/:id/tweets (X's timelines are
+        #: eventually consistent); 0: at once.
+        self.timeline_lag = 0.0
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeX:
@@ -456,7 +462,7 @@ class FakeX:
             self._rules = [r for r in self._rules if r.count > 0]
             plan = self.fault_plan
         key = _route_key(method, path.split("?", 1)[0])
-        if taken or plan is None or key in (None, "users_me"):
+        if taken or plan is None or key in (None, "users_me", "users_tweets"):
             return taken
         fault = plan.draw(key)
         return [_rule_for(fault, path)] if fault is not None else []
@@ -742,11 +748,23 @@ class FakeX:
     ) -> tuple[int, dict[str, Any]]:
         return 200, {
             "data": {
-                "id": "1600000000000000001",
+                "id": ACCOUNT_ID,
                 "name": "Newsbot Test",
-                "username": "newsbot_test",
+                "username": ACCOUNT_USERNAME,
             }
         }
+
+    # ---- GET /2/users/:id/tweets (fakes.x_timeline: what X shows of its posts)
+    def _do_users_tweets(
+        self, route: str, query: dict[str, list[str]], req: _Parsed
+    ) -> tuple[int, dict[str, Any]]:
+        from fakes.x_timeline import user_timeline
+
+        status, body = user_timeline(self.posts, route.split("/")[3], query,
+                                     now=time.time(), lag=self.timeline_lag)
+        if status >= 400:
+            raise _Reply(status, body)
+        return status, body
 
     def _new_media(self, category: str, mime: str | None, size: int) -> dict[str, Any]:
         media_id = self._new_id()
@@ -872,6 +890,8 @@ def _route_key(method: str, route: str) -> str | None:
         return "media_metadata"
     if route == "/2/users/me" and method == "GET":
         return "users_me"
+    if method == "GET" and re.fullmatch(r"/2/users/[^/]+/tweets", route):
+        return "users_tweets"
     return None
 
 
