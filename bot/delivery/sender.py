@@ -53,6 +53,7 @@ from bot.delivery.services import (
     PUSH_ANYWAY,
     Services,
 )
+from bot.delivery.x_doubt import check_before_resend
 from bot.images import ImageFailure
 from bot.logs import log_event, redact
 from bot.platforms.base import DeliveryError, Publisher, Receipt
@@ -198,7 +199,15 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
              publisher: Publisher, spec: RateSpec, owner: str, now: float | None, *,
              override: bool) -> str:
     state = svc.state
-    if rec.maybe_sent and rec.inflight_fp and rec.inflight_fp != fp:
+    # An earlier attempt may be out: where the platform can be read (X), look before posting.
+    settled = check_before_resend(publisher, rec, post, item,
+                                  state.now() if now is None else now)
+    if settled.outcome == "found" and settled.receipt is not None:
+        return _complete(svc, rec, item, settled.receipt, spec, owner, now)
+    if settled.outcome == "unreadable" and settled.error is not None:
+        return _unreadable(svc, rec, owner, settled.error, now)
+    if settled.outcome != "absent" and rec.maybe_sent and rec.inflight_fp \
+            and rec.inflight_fp != fp:
         # A repeat is recognised by the platform only if it is the same post.
         text = ("an earlier attempt may be out with the earlier content (the post changed "
                 "since): check the account, then resend or mark it sent")
@@ -395,6 +404,23 @@ def _on_error(svc: Services, rec: Record, publisher: Publisher, err: DeliveryErr
     _event(rec, "sending", "failed", reason=reason)
     _notify_failed(svc, rec, reason)
     return "failed"
+
+
+def _unreadable(svc: Services, rec: Record, owner: str, err: DeliveryError,
+                now: float | None) -> str:
+    """The account could not be read to settle an uncertain send: a rate limit is waited
+    out (the read's own window, not the posting bucket); anything else goes to the editors."""
+    reason = redact(err.reason)
+    if err.kind == "rate_limited":
+        t = svc.state.now() if now is None else now
+        after = float(err.retry_after) if err.retry_after is not None else 60.0
+        text = f"rate limited reading the account to settle an uncertain send: {reason}"
+        svc.state.fail_send(*rec.ref, owner=owner, reason=text, retry_at=t + after, now=t)
+        _event(rec, "sending", "retry_wait", reason=text, retry_after=after)
+        return "retry_wait"
+    return _doubt(svc, rec, owner, f"{reason} {UNCERTAIN_MARK}: an earlier attempt may be out "
+                                   f"and {rec.platform} could not be read to check; check the "
+                                   "account, then resend or mark it sent", now)
 
 
 def _doubt(svc: Services, rec: Record, owner: str, reason: str, now: float | None) -> str:

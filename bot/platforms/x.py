@@ -17,11 +17,13 @@ from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
+from bot.platforms.x_lookup import find_own_post
 from bot.posts import Post
 
 log = logging.getLogger(__name__)
 
 HANDLE_RETRY_SECONDS = 3600.0
+FOUND_NOTE = "found on the account's recent posts after an uncertain send"
 
 
 class XPublisher:
@@ -47,6 +49,7 @@ class XPublisher:
         self._lock = threading.Lock()
         self._handle: str | None = None
         self._handle_asked_at: float | None = None
+        self._user_id: str | None = None
 
     def __repr__(self) -> str:
         return f"XPublisher(api_url={self._api.api_url!r})"
@@ -84,6 +87,28 @@ class XPublisher:
             notes=notes,
             meta=meta,
         )
+
+    def find_sent(self, post: Post, item: PlatformTeaser, *, since: float) -> Receipt | None:
+        """The post already on the account (created since ``since``), found by its link or its
+        text, as a receipt; None when X shows no such post.  Raises ``DeliveryError`` when X
+        cannot be read (then nobody knows, and an editor decides)."""
+        with self._lock:
+            try:
+                if self._user_id is None:
+                    self._user_id, handle = self._api.me()
+                    self._handle = self._handle or handle or None
+                posts = self._api.own_posts(self._user_id, since=since)
+            except XApiError as exc:
+                raise self._error("read own posts", exc) from None
+        found = find_own_post(posts, url=post.url, text=item.teaser.text)
+        if found is None:
+            return None
+        post_id = str(found.get("id"))
+        meta: dict[str, object] = {"found": True}
+        if self._handle:
+            meta["account"] = f"@{self._handle}"
+        return Receipt(id=post_id, url=f"https://x.com/i/web/status/{post_id}",
+                       notes=(FOUND_NOTE,), meta=meta)
 
     def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
              sent_image: str, caption: str | None = None) -> EditOutcome:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -300,7 +301,50 @@ class XApi:
             raise XApiError("transient", "users/me answer without data.username")
         return username.strip()
 
+    def me(self) -> tuple[str, str]:
+        """(user id, @handle without the @) of the account, through tweepy's ``get_me``."""
+        body = self._tweepy(lambda: self.client.get_me(user_auth=True))
+        data = body.get("data")
+        user_id = data.get("id") if isinstance(data, dict) else None
+        username = data.get("username") if isinstance(data, dict) else None
+        if not isinstance(user_id, str) or not user_id.isdigit():
+            raise XApiError("transient", "users/me answer without data.id")
+        return user_id, username.strip() if isinstance(username, str) else ""
+
+    def own_posts(self, user_id: str, *, since: float, pages: int = 2,
+                  per_page: int = 100) -> list[dict[str, Any]]:
+        """The account's posts created since ``since`` (epoch s), newest first, as X shows them
+        (``text`` with t.co links, ``entities.urls`` with the expanded links), at most
+        ``pages`` pages: GET /2/users/:id/tweets through tweepy's ``get_users_tweets``.  Each
+        page is an owned read ($0.001 on pay-per-use, platform-contracts B5)."""
+        start = datetime.fromtimestamp(max(since, 0.0), UTC)
+        out: list[dict[str, Any]] = []
+        token: str | None = None
+        for _ in range(max(pages, 1)):
+            body = self._tweepy(lambda token=token: self.client.get_users_tweets(
+                user_id, user_auth=True, max_results=per_page, start_time=start,
+                pagination_token=token, tweet_fields=["created_at", "entities"]))
+            data = body.get("data")
+            if data is None and body.get("errors"):
+                raise XApiError("permanent", self._scrub(_problem_detail_of(body)))
+            out += [p for p in data or [] if isinstance(p, dict)]
+            meta = body.get("meta")
+            token = meta.get("next_token") if isinstance(meta, dict) else None
+            if not isinstance(token, str) or not token:
+                break
+        return out
+
     # ------------------------------------------------------------------ internals
+    def _tweepy(self, call: Callable[[], Any]) -> dict[str, Any]:
+        """One read through a tweepy ``Client`` method, its errors classified like ours."""
+        try:
+            response = call()
+        except tweepy.HTTPException as exc:
+            raise self._from_response(exc.response) from exc
+        except requests.RequestException as exc:
+            raise XApiError("transient", self._scrub(_network_detail(exc))) from exc
+        return _json(response)
+
     def _call(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         """Our own v2 request through tweepy's session and OAuth 1.0a signer."""
         auth = tweepy.OAuth1UserHandler(
@@ -374,6 +418,16 @@ def _problem_detail(response: requests.Response) -> str:
         if isinstance(body.get(key), str) and body[key]:
             return body[key]
     return f"{response.status_code} {response.reason}"
+
+
+def _problem_detail_of(body: dict[str, Any]) -> str:
+    """The detail of a 200 answer that holds only ``errors`` (an unknown user, say)."""
+    for error in body.get("errors") or []:
+        if isinstance(error, dict):
+            for key in ("detail", "message", "title"):
+                if isinstance(error.get(key), str) and error[key]:
+                    return error[key]
+    return "X answered without data"
 
 
 def _network_detail(exc: requests.RequestException) -> str:

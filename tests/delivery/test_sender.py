@@ -119,6 +119,9 @@ def test_x_duplicate_after_an_uncertain_send_counts_as_sent(
     tg = TelegramPublisher(env["telegram_bot_token"], CHANNEL, api_url=fake_tg.base_url)
     svc = make_services(publishers=[tg, slow], **env)
     key = queued_post(svc, site)["x"]
+    # X's timeline has not shown the post yet when the retry reads it (they lag): the retry
+    # posts again, and X's duplicate refusal is what settles it.
+    fake_x.timeline_lag = 60.0
     fake_x.delay_next("/2/tweets", 1.5)
     now = svc.state.now()
     assert deliver(svc, key, owner="a", now=now) == "retry_wait"

@@ -1,0 +1,75 @@
+"""An X send that may be out, settled by reading the account's own recent posts.
+
+Where a doubt comes from: a lost answer (a timeout or a dropped connection after the request
+left: ``sender._on_error`` retries it, ``maybe_sent`` set) or a worker gone past the fence (the
+lease reaper's ``settle_lost`` queues a retry at the fence deadline, ``maybe_sent`` set). Before
+this, the retry simply posted again and X's duplicate-content refusal said "it was out" (with no
+post id), which fails when the content changed in between (then the record went to the editors).
+
+Now the retry first reads the account's posts created since the record exists (GET
+/2/users/:id/tweets, an owned read at $0.001, platform-contracts B5) and looks for the post's
+link or its text (``bot.platforms.x_lookup``):
+
+- found: the record is ``sent`` with that post's id as its receipt; nothing is posted;
+- absent: the retry runs only once the earlier attempt can no longer land (the lease and its
+  fence deadline have passed; ACQUIRE waits for that), so it posts. X's timelines lag a
+  little: a post created seconds ago may not show yet, and then the duplicate-content refusal
+  still catches an identical repeat, as before;
+- X cannot be read (an error other than a rate limit): the record goes to ``in_doubt`` and the
+  editors decide with [Send again] [It went out], as for Telegram. A rate-limited read waits for
+  its reset and is tried again.
+
+A publisher takes part by having ``find_sent(post, item, since=...)`` (``XPublisher``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.logs import redact
+from bot.platforms.base import DeliveryError, Publisher, Receipt
+from bot.platforms.outgoing import PlatformTeaser
+from bot.posts import Post
+from bot.state import Record
+
+__all__ = ["LOOKBACK_MARGIN", "MAX_LOOKBACK", "Settled", "check_before_resend"]
+
+log = logging.getLogger(__name__)
+
+#: Read from a little before the record was created: the server clocks of Redis and X differ.
+LOOKBACK_MARGIN = 300.0
+#: A record without a creation time reads this far back.
+MAX_LOOKBACK = 7 * 86400.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settled:
+    outcome: Literal["not_needed", "found", "absent", "unreadable"]
+    receipt: Receipt | None = None
+    error: DeliveryError | None = None
+
+
+def check_before_resend(publisher: Publisher, rec: Record, post: Post, item: PlatformTeaser,
+                        now: float) -> Settled:
+    """Whether an earlier attempt of ``rec`` is already on the platform (see the module)."""
+    finder = getattr(publisher, "find_sent", None)
+    if finder is None or not rec.maybe_sent:
+        return Settled("not_needed")
+    since = (rec.created_at if rec.created_at is not None else now - MAX_LOOKBACK)
+    try:
+        receipt = finder(post, item, since=since - LOOKBACK_MARGIN)
+    except DeliveryError as err:
+        log.warning("%s %s: cannot read the account to settle an uncertain send: %s",
+                    rec.platform, rec.post, redact(err.reason))
+        return Settled("unreadable", error=err)
+    except Exception as exc:  # a bug in reading must not post again blindly
+        reason = redact(f"unexpected {type(exc).__name__}: {exc}")[:500]
+        log.warning("%s %s: reading the account failed: %s", rec.platform, rec.post, reason)
+        return Settled("unreadable", error=DeliveryError("transient", reason))
+    if receipt is None:
+        log.info("%s %s: the earlier attempt is not on the account: sending", rec.platform,
+                 rec.post)
+        return Settled("absent")
+    return Settled("found", receipt=receipt)
