@@ -442,7 +442,7 @@ def judge(phases: list[Phase], result: Result) -> None:
     stuck: list[str] = []
     doubts: list[Doubt] = []
     x_doubt: list[str] = []
-    x_reaped = x_dup_sent = 0
+    x_reaped = x_dup_sent = x_found = 0
     kills = [k for p in phases for k in p.kills]
     inside = 0
     crashed = [c for p in phases for c in p.crashed]
@@ -478,6 +478,7 @@ def judge(phases: list[Phase], result: Result) -> None:
                        for h in hist):
                     x_reaped += 1
                     x_dup_sent += int(bool(rec.receipt_id and "duplicate" in rec.receipt_id))
+                    x_found += int(any("found on the account" in n for n in rec.notes))
 
     posts = sum(len(p.urls) for p in phases)
     r.figure("posts (split / run)", " / ".join(str(len(p.urls)) for p in phases))
@@ -490,8 +491,8 @@ def judge(phases: list[Phase], result: Result) -> None:
     posted = sum(d.posted for d in doubts)
     r.figure("Telegram in_doubt (posted / not posted)",
              f"{len(doubts)} ({posted} / {len(doubts) - posted})")
-    r.figure("X sends caught by a kill, retried (settled by X's duplicate answer)",
-             f"{x_reaped} ({x_dup_sent})")
+    r.figure("X sends caught by a kill, retried (found on the account / settled by X's "
+             "duplicate answer)", f"{x_reaped} ({x_found} / {x_dup_sent})")
     r.figure("X records in_doubt", len(x_doubt))
     for kind, origin in (("worker", "kill"), ("run", "restart of newsbot run")):
         times = [d.notice_s for d in doubts

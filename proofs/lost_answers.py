@@ -41,6 +41,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.delivery.sender import DUPLICATE_NOTE
+from bot.platforms.x import FOUND_NOTE
 from bot.state import Record, State
 from bot.state.notices import NoticeQueue
 
@@ -65,6 +66,7 @@ class Row:
     expect: str  # "in_doubt" or "sent"
     drops: int = 0
     from_duplicate: int = 0  # X: recorded sent from X's duplicate answer to the retry
+    from_read: int = 0  # X: found on the account's own recent posts before the retry
     states: Counter[str] = field(default_factory=Counter)
     copies: Counter[int] = field(default_factory=Counter)  # times on the platform -> posts
 
@@ -75,7 +77,10 @@ class Row:
     def outcome(self) -> str:
         states = ", ".join(f"{n} {s}" for s, n in sorted(self.states.items()))
         out = ", ".join(f"{n} posts {t}x" for t, n in sorted(self.copies.items()))
-        dup = f" ({self.from_duplicate} by X's duplicate answer)" if self.from_duplicate else ""
+        how = [f"{n} {what}" for n, what in ((self.from_read, "found on the account"),
+                                            (self.from_duplicate, "by X's duplicate answer"))
+               if n]
+        dup = f" ({', '.join(how)})" if how else ""
         return (f"{self.drops} drops; {states}{dup}; on {self.platform}: {out}; "
                 f"duplicates {self.duplicates}")
 
@@ -239,6 +244,7 @@ def run(mode: Mode) -> Result:
                     url = rec.post if rec else ""
                     row.copies[ledger.get(url, Counter())[row.platform]] += 1
                     row.from_duplicate += bool(rec and DUPLICATE_NOTE in rec.notes)
+                    row.from_read += bool(rec and FOUND_NOTE in rec.notes)
         for phase in phases:
             for row in phase.rows:
                 result.figure(f"{row.platform} {row.method}", row.outcome())

@@ -18,8 +18,10 @@ Why the order of steps matters:
   own and now covers the longest possible send.  A worker that lost its lease never sends;
 * an answer that may hide a sent post (a timeout or a connection dropped after the request left)
   is never retried blindly on Telegram, which has no idempotency: the record goes to ``in_doubt``
-  and the editors are asked.  X refuses an identical repeat, so there the retry is safe, as long
-  as it repeats the same content, and its duplicate answer is recorded as sent;
+  and the editors are asked.  On X the retry first reads the account's own recent posts
+  (``x_doubt.check_before_resend``): found is sent with that post's id, absent is posted (X's
+  refusal of an identical repeat still catches a post its timeline did not show yet), and an
+  account that cannot be read goes to the editors;
 * every outcome, including an exception nobody expected, ends in one state transition;
 * the editors hear about each outcome worth a human's eye (failed, in doubt, published, a
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
