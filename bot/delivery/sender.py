@@ -208,8 +208,8 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         return _complete(svc, rec, item, settled.receipt, spec, owner, now)
     if settled.outcome == "unreadable" and settled.error is not None:
         return _unreadable(svc, rec, owner, settled.error, now)
-    if settled.outcome != "absent" and rec.maybe_sent and rec.inflight_fp \
-            and rec.inflight_fp != fp:
+    if not (settled.outcome == "absent" and settled.by_link) and rec.maybe_sent \
+            and rec.inflight_fp and rec.inflight_fp != fp:
         # A repeat is recognised by the platform only if it is the same post.
         text = ("an earlier attempt may be out with the earlier content (the post changed "
                 "since): check the account, then resend or mark it sent")

@@ -14,7 +14,10 @@ link or its text (``bot.platforms.x_lookup``):
 - absent: the retry runs only once the earlier attempt can no longer land (the lease and its
   fence deadline have passed; ACQUIRE waits for that), so it posts. X's timelines lag a
   little: a post created seconds ago may not show yet, and then the duplicate-content refusal
-  still catches an identical repeat, as before;
+  still catches an identical repeat, as before. When the post changed since the earlier
+  attempt and carries no link X recognises (``X_LINK_MODE=none``, a URL without a known
+  top-level domain), "absent" only means "not with today's text": that goes to the editors,
+  as before;
 - X cannot be read (an error other than a rate limit): the record goes to ``in_doubt`` and the
   editors decide with [Send again] [It went out], as for Telegram. A rate-limited read waits for
   its reset and is tried again.
@@ -31,6 +34,7 @@ from typing import Literal
 from bot.logs import redact
 from bot.platforms.base import DeliveryError, Publisher, Receipt
 from bot.platforms.outgoing import PlatformTeaser
+from bot.platforms.x_lookup import carries_link
 from bot.posts import Post
 from bot.state import Record
 
@@ -49,6 +53,9 @@ class Settled:
     outcome: Literal["not_needed", "found", "absent", "unreadable"]
     receipt: Receipt | None = None
     error: DeliveryError | None = None
+    by_link: bool = False
+    """For ``absent``: the post would have been found by its link, so "absent" holds even if
+    its text changed since the earlier attempt (a text-only search cannot know old text)."""
 
 
 def check_before_resend(publisher: Publisher, rec: Record, post: Post, item: PlatformTeaser,
@@ -71,5 +78,5 @@ def check_before_resend(publisher: Publisher, rec: Record, post: Post, item: Pla
     if receipt is None:
         log.info("%s %s: the earlier attempt is not on the account: sending", rec.platform,
                  rec.post)
-        return Settled("absent")
+        return Settled("absent", by_link=carries_link(item.teaser.text, post.url))
     return Settled("found", receipt=receipt)

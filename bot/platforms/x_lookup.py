@@ -16,9 +16,11 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from twitter_text import extract_urls
+
 from bot.teasers.links import strip_utm
 
-__all__ = ["find_own_post", "shown_text"]
+__all__ = ["carries_link", "find_own_post", "shown_text"]
 
 
 def shown_text(item: Mapping[str, Any]) -> str:
@@ -52,6 +54,13 @@ def find_own_post(items: Iterable[Mapping[str, Any]], *, url: str | None,
         if want_text and _normal(shown_text(item)) == want_text:
             return item
     return None
+
+
+def carries_link(text: str, url: str) -> bool:
+    """Whether X sees ``url`` as a link in ``text`` (twitter-text: only with a known top-level
+    domain), i.e. whether a post of this text can be found by its link whatever else changed."""
+    want = _same_link(url)
+    return any(_same_link(found) == want for found in extract_urls(text))
 
 
 def _urls(item: Mapping[str, Any]) -> list[Mapping[str, Any]]:

@@ -72,6 +72,7 @@ def test_duplicate_after_an_uncertain_send_is_announced_as_published_with_the_no
     tg = TelegramPublisher(str(env["telegram_bot_token"]), CHANNEL, api_url=fake_tg.base_url)
     svc = make_services(publishers=[tg, slow], **env)
     key = queued_post(svc, site)["x"]
+    fake_x.timeline_lag = 60.0  # the retry's read does not see it yet: X's refusal settles it
     fake_x.delay_next("/2/tweets", 1.5)
     now = svc.state.now()
     assert deliver(svc, key, owner="a", now=now) == "retry_wait"

@@ -95,6 +95,21 @@ def test_lost_answer_after_x_posted_is_settled_sent_with_the_posts_id(
     assert svc.state.destination_names().get("x:x") == "@newsbot_test"
 
 
+def test_a_post_found_on_the_account_is_announced_as_published(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    svc = _services(make_services, fake_tg, fake_x, notify_published=True)
+    key = queued_post(svc, site)["x"]
+    fake_x.drop_next("/2/tweets", after_processing=True, method="POST")
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    assert _editor_chat(svc, fake_tg) == []  # a retry_wait is nobody's business yet
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
+    (notice,) = _editor_chat(svc, fake_tg)
+    assert "Published" in notice.text
+    assert fake_x.posts[0].id in notice.text
+
+
 def test_crash_before_x_posted_is_sent_once(
     make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
 ) -> None:
@@ -150,6 +165,40 @@ def test_changed_content_is_still_recognised_by_its_link(
     assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
     [tweet] = fake_x.posts
     assert svc.state.get_by_key(key).receipt_id == tweet.id and "Big news" in tweet.text
+
+
+def test_changed_content_absent_from_the_account_goes_out_once(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    """The connection dropped before X acted: the account has no post with the link, so the
+    edited text goes out, once."""
+    svc = _services(make_services, fake_tg, fake_x)
+    key = queued_post(svc, site, slug="edited")["x"]
+    fake_x.drop_next("/2/tweets", method="POST")  # dropped before X carried it out
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    assert svc.state.get_by_key(key).maybe_sent and fake_x.posts == []
+    path = next((site / "_posts").iterdir())
+    path.write_text(path.read_text().replace("Big news edited", "Bigger news edited"))
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
+    [tweet] = fake_x.posts
+    assert "Bigger news" in tweet.text and svc.state.get_by_key(key).receipt_id == tweet.id
+
+
+def test_changed_text_without_a_link_still_goes_to_the_editors(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    """Without a link only the text identifies the post, and it changed: not found proves
+    nothing, so the editors decide (as before), and nothing is posted a second time."""
+    svc = _services(make_services, fake_tg, fake_x, x_link_mode="none")
+    key = queued_post(svc, site, slug="edited")["x"]
+    fake_x.drop_next("/2/tweets", after_processing=True, method="POST")
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    path = next((site / "_posts").iterdir())
+    path.write_text(path.read_text().replace("Big news edited", "Bigger news edited"))
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "in_doubt"
+    assert len(fake_x.posts) == 1 and _posts_made(fake_x) == 1
 
 
 def test_without_a_link_the_post_is_recognised_by_its_text(
