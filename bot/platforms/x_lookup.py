@@ -79,4 +79,7 @@ def _same_link(url: str) -> str:
 
 
 def _normal(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", text).split())
+    """Whitespace and Unicode composition aside, and without URL schemes: X expands a link
+    written without one (``example.com``) to ``http://example.com``."""
+    text = unicodedata.normalize("NFC", text).replace("https://", "").replace("http://", "")
+    return " ".join(text.split())
