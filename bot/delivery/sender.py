@@ -55,7 +55,7 @@ from bot.delivery.services import (
     PUSH_ANYWAY,
     Services,
 )
-from bot.delivery.x_doubt import check_before_resend
+from bot.delivery.x_doubt import check_before_resend, editor_resent
 from bot.images import ImageFailure
 from bot.logs import log_event, redact
 from bot.platforms.base import DeliveryError, Publisher, Receipt
@@ -206,7 +206,8 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
                                   state.now() if now is None else now)
     if settled.outcome == "found" and settled.receipt is not None:
         return _complete(svc, rec, item, settled.receipt, spec, owner, now)
-    if settled.outcome == "unreadable" and settled.error is not None:
+    if settled.outcome == "unreadable" and settled.error is not None \
+            and not editor_resent(state, rec):
         return _unreadable(svc, rec, owner, settled.error, now)
     if not (settled.outcome == "absent" and settled.by_link) and rec.maybe_sent \
             and rec.inflight_fp and rec.inflight_fp != fp:

@@ -20,7 +20,9 @@ link or its text (``bot.platforms.x_lookup``):
   as before;
 - X cannot be read (an error other than a rate limit): the record goes to ``in_doubt`` and the
   editors decide with [Send again] [It went out], as for Telegram. A rate-limited read waits for
-  its reset and is tried again.
+  its reset and is tried again. After an editor's [Send again] the account is still read (a
+  post found is recorded, not posted twice), but an unreadable account no longer sends the
+  record back to the editors: they decided, it is sent.
 
 A publisher takes part by having ``find_sent(post, item, since=...)`` (``XPublisher``).
 """
@@ -36,9 +38,9 @@ from bot.platforms.base import DeliveryError, Publisher, Receipt
 from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_lookup import carries_link
 from bot.posts import Post
-from bot.state import Record
+from bot.state import Record, State
 
-__all__ = ["LOOKBACK_MARGIN", "MAX_LOOKBACK", "Settled", "check_before_resend"]
+__all__ = ["LOOKBACK_MARGIN", "MAX_LOOKBACK", "Settled", "check_before_resend", "editor_resent"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,21 @@ class Settled:
     by_link: bool = False
     """For ``absent``: the post would have been found by its link, so "absent" holds even if
     its text changed since the earlier attempt (a text-only search cannot know old text)."""
+
+
+def editor_resent(state: State, rec: Record) -> bool:
+    """Whether this attempt follows an editor's [Send again] of an in-doubt record: then the
+    editors have decided, and an account that still cannot be read must not send the record
+    back to them (it is sent, as they asked)."""
+    try:
+        entries = state.history(*rec.ref)
+    except Exception:
+        return False
+    for entry in reversed(entries):
+        if entry.get("to") == "sending":
+            continue
+        return entry.get("from") == "in_doubt" and entry.get("to") == "queued"
+    return False
 
 
 def check_before_resend(publisher: Publisher, rec: Record, post: Post, item: PlatformTeaser,

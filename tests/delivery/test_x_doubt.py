@@ -232,6 +232,25 @@ def test_x_unreadable_leaves_it_in_doubt_for_the_editors(
     assert len(doubts) == 1 and doubts[0].reply_markup  # [Send again] [It went out]
 
 
+def test_an_editors_send_again_is_honoured_when_x_still_cannot_be_read(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    """The connection dropped before X acted, X cannot be read, the editors checked and pressed
+    [Send again]: the read fails again, and the post goes out (once) instead of coming back to
+    them."""
+    svc = _services(make_services, fake_tg, fake_x)
+    key = queued_post(svc, site)["x"]
+    fake_x.drop_next("/2/tweets", method="POST")  # not carried out
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    fake_x.fail_next("/2/users/", status=503, count=10)
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "in_doubt"
+    svc.state.editor_resolve(*rec.ref, "resend", "tg:1001")
+    assert deliver(svc, key, owner="c") == "sent"
+    [tweet] = fake_x.posts
+    assert svc.state.get_by_key(key).receipt_id == tweet.id and _posts_made(fake_x) == 2
+
+
 def test_a_rate_limited_read_waits_for_its_reset(
     make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
 ) -> None:
