@@ -52,6 +52,7 @@ from bot.delivery.planner import scan as run_scan
 from bot.delivery.sender import deliver
 from bot.delivery.sender import notify_in_doubt as notify
 from bot.delivery.services import PUSH_ANYWAY
+from bot.delivery.x_doubt import DoubtRechecker
 from bot.logs import log_event
 from bot.state.outage import through_outage
 from bot.wiring import open_services, setup_logging
@@ -213,11 +214,17 @@ class LeaseReaper:
         return self
 
     def _run(self) -> None:
+        rechecker = DoubtRechecker()  # X doubts held for an unreadable account (x_doubt.py)
         while not self._stop.wait(self.every):
             try:
                 settle_lost_leases()
             except Exception as exc:  # Redis restarting: the next round tries again
                 log.debug("lease reaper round failed: %s", type(exc).__name__)
+            try:
+                for rec in rechecker.run(get_services()):
+                    enqueue_publish(rec.key)
+            except Exception as exc:
+                log.debug("in-doubt re-check round failed: %s", type(exc).__name__)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

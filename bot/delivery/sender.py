@@ -55,7 +55,7 @@ from bot.delivery.services import (
     PUSH_ANYWAY,
     Services,
 )
-from bot.delivery.x_doubt import check_before_resend, editor_resent
+from bot.delivery.x_doubt import UNREADABLE_MARK, check_before_resend, editor_resent
 from bot.images import ImageFailure
 from bot.logs import log_event, redact
 from bot.platforms.base import DeliveryError, Publisher, Receipt
@@ -422,8 +422,9 @@ def _unreadable(svc: Services, rec: Record, owner: str, err: DeliveryError,
         _event(rec, "sending", "retry_wait", reason=text, retry_after=after)
         return "retry_wait"
     return _doubt(svc, rec, owner, f"{reason} {UNCERTAIN_MARK}: an earlier attempt may be out "
-                                   f"and {rec.platform} could not be read to check; check the "
-                                   "account, then resend or mark it sent", now)
+                                   f"and {rec.platform} {UNREADABLE_MARK}; check the account, "
+                                   "then resend or mark it sent (settled by itself once the "
+                                   "account can be read again)", now)
 
 
 def _doubt(svc: Services, rec: Record, owner: str, reason: str, now: float | None) -> str:

@@ -22,7 +22,9 @@ link or its text (``bot.platforms.x_lookup``):
   editors decide with [Send again] [It went out], as for Telegram. A rate-limited read waits for
   its reset and is tried again. After an editor's [Send again] the account is still read (a
   post found is recorded, not posted twice), but an unreadable account no longer sends the
-  record back to the editors: they decided, it is sent.
+  record back to the editors: they decided, it is sent. And once the account can be read
+  again, a record still waiting for the editors is handed back to delivery by itself
+  (``DoubtRechecker``, in the process that runs the schedule).
 
 A publisher takes part by having ``find_sent(post, item, since=...)`` (``XPublisher``).
 """
@@ -31,7 +33,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from bot.logs import redact
 from bot.platforms.base import DeliveryError, Publisher, Receipt
@@ -40,7 +42,11 @@ from bot.platforms.x_lookup import carries_link
 from bot.posts import Post
 from bot.state import Record, State
 
-__all__ = ["LOOKBACK_MARGIN", "MAX_LOOKBACK", "Settled", "check_before_resend", "editor_resent"]
+if TYPE_CHECKING:
+    from bot.delivery.services import Services
+
+__all__ = ["LOOKBACK_MARGIN", "MAX_LOOKBACK", "RECHECKER", "UNREADABLE_MARK", "DoubtRechecker",
+           "Settled", "check_before_resend", "editor_resent"]
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +54,15 @@ log = logging.getLogger(__name__)
 LOOKBACK_MARGIN = 300.0
 #: A record without a creation time reads this far back.
 MAX_LOOKBACK = 7 * 86400.0
+#: In the reason of a record the editors got because the account could not be read.
+UNREADABLE_MARK = "could not be read to check"
+#: Who hands such a record back once the account can be read again (history ``by``).
+RECHECKER = "newsbot:read-check"
+#: How often a record in doubt for an unreadable account is tried again: from a minute, one
+#: quarter of its time in doubt, up to an hour (each try is one owned read, $0.001).
+RECHECK_MIN, RECHECK_MAX = 60.0, 3600.0
+#: How often the reaper thread looks at the in-doubt records at all.
+RECHECK_EVERY = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +86,8 @@ def editor_resent(state: State, rec: Record) -> bool:
     for entry in reversed(entries):
         if entry.get("to") == "sending":
             continue
-        return entry.get("from") == "in_doubt" and entry.get("to") == "queued"
+        return (entry.get("from") == "in_doubt" and entry.get("to") == "queued"
+                and entry.get("by") != RECHECKER)
     return False
 
 
@@ -97,3 +113,73 @@ def check_before_resend(publisher: Publisher, rec: Record, post: Post, item: Pla
                  rec.post)
         return Settled("absent", by_link=carries_link(item.teaser.text, post.url))
     return Settled("found", receipt=receipt)
+
+
+class DoubtRechecker:
+    """Hands a record back to delivery once the account that could not be read can be again.
+
+    Runs in the one process that runs the schedule (``tasks.LeaseReaper``), so its memory of
+    when each record was last tried is the only one. A record qualifies when it is
+    ``in_doubt`` because reading failed (``UNREADABLE_MARK``), may be out (``maybe_sent``) and
+    its publisher can read (``find_sent``). The read here only proves the account readable and
+    answers found/absent; the record is then queued as an editor's resend would (by
+    ``RECHECKER``), and the sender reads again under its lease before deciding (found: sent
+    with the id; absent: posted). The editors' buttons on the earlier notice then answer
+    "changed meanwhile".
+    """
+
+    def __init__(self) -> None:
+        self._tried: dict[str, float] = {}
+        self._looked_at = float("-inf")
+
+    def run(self, svc: Services, now: float | None = None) -> list[Record]:
+        """The records handed back (queued) in this round; never raises for one record."""
+        state = svc.state
+        current = state.now() if now is None else now
+        if current - self._looked_at < RECHECK_EVERY:
+            return []
+        self._looked_at = current
+        handed: list[Record] = []
+        doubted = [r for r in state.records(state="in_doubt")
+                   if r.maybe_sent and UNREADABLE_MARK in r.reason]
+        keys = {r.key for r in doubted}
+        self._tried = {k: t for k, t in self._tried.items() if k in keys}
+        for rec in doubted:
+            since_doubt = current - (rec.updated_at or current)
+            wait = min(RECHECK_MAX, max(RECHECK_MIN, since_doubt / 4))
+            if current - self._tried.get(rec.key, float("-inf")) < wait:
+                continue
+            self._tried[rec.key] = current
+            try:
+                moved = self._recheck(svc, rec, current)
+            except Exception as exc:  # one record must not stop the others (or the reaper)
+                log.warning("re-checking %s on %s failed: %s", rec.post, rec.platform,
+                            type(exc).__name__)
+                continue
+            if moved is not None:
+                handed.append(moved)
+        return handed
+
+    def _recheck(self, svc: Services, rec: Record, now: float) -> Record | None:
+        publisher = svc.publisher_for(rec.platform, rec.destination)
+        if publisher is None or getattr(publisher, "find_sent", None) is None:
+            return None
+        post = svc.find_post_by_url(rec.post)
+        if post is None:
+            return None
+        # The text alone (no image decision, which may fetch): enough to recognise the post.
+        teaser = svc.tools.renderer.x(post) if rec.platform == "x" else None
+        if teaser is None:
+            return None
+        item = PlatformTeaser(platform=rec.platform, teaser=teaser, image=None)
+        settled = check_before_resend(publisher, rec, post, item, now)
+        if settled.outcome not in ("found", "absent"):
+            return None
+        how = ("found on the account" if settled.outcome == "found"
+               else "not on the account")
+        try:
+            return svc.state.editor_resolve(
+                *rec.ref, "resend", RECHECKER,
+                reason=f"the account can be read again ({how}): settled by delivery")
+        except Exception:  # an editor decided meanwhile
+            return None

@@ -287,3 +287,54 @@ def test_timeline_lag_falls_back_on_xs_duplicate_refusal(
     assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "sent"
     assert DUPLICATE_NOTE in (svc.state.get_by_key(key).receipt_id or "")
     assert len(fake_x.posts) == 1
+
+
+def test_once_x_can_be_read_again_the_doubt_settles_by_itself(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    """X could not be read, so the editors were asked; nobody answered.  Once the account can be
+    read again, the record is handed back to delivery, which finds the post and records it
+    sent with its id: no second post, and the editors' old buttons answer "changed"."""
+    from bot.delivery.x_doubt import RECHECK_MIN, RECHECKER, DoubtRechecker
+
+    svc = _services(make_services, fake_tg, fake_x)
+    key = queued_post(svc, site)["x"]
+    fake_x.drop_next("/2/tweets", after_processing=True, method="POST")
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    fake_x.fail_next("/2/users/", status=503, count=2)  # the sender's read, the first re-check
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "in_doubt"
+    checker = DoubtRechecker()
+    t = svc.state.now()
+    assert checker.run(svc, now=t) == []  # still unreadable: stays with the editors
+    assert svc.state.get_by_key(key).state == "in_doubt"
+    assert checker.run(svc, now=t + 1) == []  # not again before its interval
+    reads = len(fake_x.calls("/2/users/"))
+    assert checker.run(svc, now=t + RECHECK_MIN + 1) != []  # readable now: handed back
+    assert len(fake_x.calls("/2/users/")) > reads
+    queued = svc.state.get_by_key(key)
+    assert queued.state == "queued" and queued.maybe_sent
+    assert svc.state.history(*queued.ref)[-1]["by"] == RECHECKER
+    assert deliver(svc, key, owner="c") == "sent"
+    done = svc.state.get_by_key(key)
+    assert done.receipt_id == fake_x.posts[0].id and len(fake_x.posts) == 1
+    assert _posts_made(fake_x) == 1
+
+
+def test_a_handed_back_record_that_meets_an_unreadable_account_again_returns_to_the_editors(
+    make_services, site: Path, fake_tg: FakeTelegram, fake_x: FakeX
+) -> None:
+    """Only an editor's [Send again] sends without a read; the re-checker's hand-back does not."""
+    from bot.delivery.x_doubt import RECHECK_MIN, DoubtRechecker
+
+    svc = _services(make_services, fake_tg, fake_x)
+    key = queued_post(svc, site)["x"]
+    fake_x.drop_next("/2/tweets", method="POST")
+    assert deliver(svc, key, owner="a", now=svc.state.now()) == "retry_wait"
+    fake_x.fail_next("/2/users/", status=503, count=1)
+    rec = svc.state.get_by_key(key)
+    assert deliver(svc, key, owner="b", now=rec.scheduled_at + 0.01) == "in_doubt"
+    assert DoubtRechecker().run(svc, now=svc.state.now() + RECHECK_MIN) != []
+    fake_x.fail_next("/2/users/", status=503, count=1)
+    assert deliver(svc, key, owner="c") == "in_doubt"
+    assert fake_x.posts == []
