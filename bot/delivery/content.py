@@ -62,7 +62,8 @@ def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
             fallback = tools.renderer.telegram(post, photo=False)
     else:
         teaser = tools.renderer.x(post)
-    return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback)
+    return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback,
+                          link=tools.renderer.link(post, platform))
 
 
 def fingerprint(items: Sequence[PlatformTeaser]) -> str:

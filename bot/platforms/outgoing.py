@@ -22,6 +22,8 @@ class PlatformTeaser:
     image: ImageVariant | ImageFailure | None
     fallback: Teaser | None = None
     """Telegram text teaser (4096 limit) to send instead when the platform refuses the photo."""
+    link: str | None = None
+    """The post's link as it goes out here (UTM tags included): Telegram's link preview."""
 
     @property
     def has_photo(self) -> bool:

@@ -122,7 +122,7 @@ class TelegramPublisher:
         """Photo with caption when there is a usable image, else text with a large preview."""
         if isinstance(item.image, ImageVariant):
             return self._run(self._send_photo_or_text(post, item, item.image))
-        message = self._run(self._send_text(post, item.teaser.text))
+        message = self._run(self._send_text(post, item.teaser.text, item.link))
         return self._receipt(message, kind="text")
 
     def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
@@ -191,7 +191,7 @@ class TelegramPublisher:
                     "permanent", f"sendPhoto: photo refused by Telegram ({refusal})"
                 ) from None
             log.warning("telegram: photo refused (%s), sending the text teaser", refusal)
-            message = await self._send_text(post, item.fallback.text)
+            message = await self._send_text(post, item.fallback.text, item.link)
             return self._receipt(
                 message, notes=(f"photo refused by Telegram ({refusal}): sent as text",),
                 kind="text")
@@ -232,7 +232,7 @@ class TelegramPublisher:
                 await bot.edit_message_text(
                     text, chat_id=self._chat_id, message_id=message_id,
                     parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(url=post.url,
+                    link_preview_options=LinkPreviewOptions(url=item.link or post.url,
                                                             prefer_large_media=True))
         except BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
@@ -269,14 +269,15 @@ class TelegramPublisher:
             return DeliveryError("transient", err.reason)
         return err
 
-    async def _send_text(self, post: Post, text: str) -> Message:
+    async def _send_text(self, post: Post, text: str, link: str | None = None) -> Message:
         bot = await self._ready()
         try:
             return await bot.send_message(
                 chat_id=self._chat_id,
                 text=text,
                 parse_mode=ParseMode.HTML,
-                link_preview_options=LinkPreviewOptions(url=post.url, prefer_large_media=True),
+                link_preview_options=LinkPreviewOptions(url=link or post.url,
+                                                        prefer_large_media=True),
             )
         except TelegramError as exc:
             raise self._error("sendMessage", exc) from None
