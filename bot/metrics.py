@@ -45,6 +45,7 @@ __all__ = [
     "MetricsServer",
     "QueueCollector",
     "enable_multiprocess",
+    "initialize",
     "mark_process_dead",
     "multiprocess_dir",
     "parse_listen",
@@ -150,6 +151,32 @@ def record_x_spend(kind: str, usd: float) -> None:
 def set_destination_health(platform: str, destination: str, ok: bool) -> None:
     """The result of the latest connection check of one destination."""
     _safely(lambda: HEALTH.labels(platform, destination).set(1.0 if ok else 0.0))
+
+
+#: The kinds of billable X calls (issue 12's price table): their spend series start at 0.
+X_SPEND_KINDS: Final = ("post", "post_with_url", "media", "delete", "read")
+
+
+def initialize(platforms: Iterable[str], *, x_spend: bool = False) -> None:
+    """Create every known series at 0 for ``platforms``: a counter that has not moved yet is
+    then a 0 in the scrape, not a missing series (``rate()`` and alerts need it from the start;
+    in multi-process mode a series nobody recorded is not served at all)."""
+    def do() -> None:
+        for platform in platforms:
+            for outcome in SEND_OUTCOMES:
+                SENDS.labels(platform, outcome)
+            FILE_TO_SEND.labels(platform)
+            LIVE_TO_SEND.labels(platform)
+            for reason in ("transient", "rate_limited"):
+                RETRIES.labels(platform, reason)
+            for source in ("local", "platform"):
+                RATE_WAITS.labels(platform, source)
+                RATE_WAIT_SECONDS.labels(platform, source)
+        if x_spend:
+            for kind in X_SPEND_KINDS:
+                X_SPEND.labels(kind)
+                X_CALLS.labels(kind)
+    _safely(do)
 
 
 # --- queue depth, computed at scrape time ---------------------------------------------------

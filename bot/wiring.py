@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from bot.config import Settings
 from bot.logs import add_secrets, as_one_line, configure_logging
-from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
+from bot.platforms.registry import build_publishers, is_dry_run, secrets_of, targets
 
 if TYPE_CHECKING:
     from bot.delivery.services import Services
@@ -96,6 +96,9 @@ def setup_logging(settings: Settings, *, level: str | None = None) -> None:
     configure_logging(level or settings.log_level,
                       secrets=[*settings.secret_values(), *secrets_of(settings)],
                       json_lines=settings.log_format == "json")
+    # A shipper reads one JSON object a line: Python's warnings (Celery's superuser warning,
+    # deprecations) become log records instead of raw multi-line text on stderr.
+    logging.captureWarnings(settings.log_format == "json")
     _install_outage_lines()
     if (level or settings.log_level) != "DEBUG":
         for name in CHATTY_LOGGERS:
@@ -178,6 +181,8 @@ def start_metrics(settings: Settings, redis_url: str | None, role: str, *,
     from bot import metrics
 
     metrics.enable_multiprocess(metrics.multiprocess_dir(settings.data_dir, role))
+    live = [platform for platform, _ in targets(settings)]
+    metrics.initialize(live or ["telegram", "x"], x_spend="x" in live)  # none: a dry run of both
     extra = []
     if queue and redis_url:
         from bot.state import State

@@ -204,3 +204,14 @@ def test_multiprocess_mode_sums_forked_children(tmp_path: Path):
     assert spend == [pytest.approx(0.4)]
     assert not stale.exists()  # a gone process's folder of this host is cleaned at start
     assert other_host.exists()  # another host's is left to that host
+
+
+def test_initialized_series_are_served_as_zeros_before_anything_happened():
+    metrics.initialize(["fresh"], x_spend=True)
+    assert REGISTRY.get_sample_value("newsbot_sends_total",
+                                     {"platform": "fresh", "outcome": "in_doubt"}) == 0.0
+    assert REGISTRY.get_sample_value("newsbot_rate_limit_wait_seconds_total",
+                                     {"platform": "fresh", "source": "local"}) == 0.0
+    assert REGISTRY.get_sample_value("newsbot_live_to_send_seconds_count",
+                                     {"platform": "fresh"}) == 0.0
+    assert REGISTRY.get_sample_value("newsbot_x_billable_calls_total", {"kind": "read"}) == 0.0
