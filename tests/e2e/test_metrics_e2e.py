@@ -139,3 +139,29 @@ def _json_lines(text: str) -> list[dict]:
             continue
         objects.append(json.loads(line))
     return objects
+
+
+def test_newsbot_run_serves_its_metrics_and_cleans_them_at_start(e2e):
+    """`newsbot run` (threads pool, a dry run): the same families from the one process; a
+    restart starts from a clean folder (the old process's files are gone)."""
+    port = _free_port()
+    env = {"METRICS_LISTEN": f"127.0.0.1:{port}"}
+    run = e2e.start("run", extra_env=env)
+    wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
+    time.sleep(1)  # the baseline scan
+    write_post(e2e.site, "dry", now_utc() - timedelta(minutes=1), title="Dry news")
+    wait_for(lambda: len(e2e.records("sent")) == 2, 30, "both dry-run sends")
+    families = _scrape(port)
+    for platform in ("telegram", "x"):
+        assert _get(families, "newsbot_sends", "newsbot_sends_total", platform=platform,
+                    outcome="sent") == 1
+        assert _get(families, "newsbot_live_to_send_seconds",
+                    "newsbot_live_to_send_seconds_count", platform=platform) == 1
+    assert _get(families, "newsbot_queue_depth", "newsbot_queue_depth", state="sent") == 2
+    assert run.stop() == 0
+    [old] = list((e2e.data / "metrics").iterdir())
+    e2e.start("run", extra_env=env)
+    wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the scrape after restart")
+    assert not old.exists()
+    assert _get(_scrape(port), "newsbot_sends", "newsbot_sends_total", platform="telegram",
+                outcome="sent") == 0
