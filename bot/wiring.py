@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.logs import add_secrets, as_one_line, configure_logging
 from bot.platforms.registry import build_publishers, is_dry_run, secrets_of, targets
 
@@ -190,7 +190,11 @@ def start_metrics(settings: Settings, redis_url: str | None, role: str, *,
         state = State.from_url(redis_url, namespace=namespace)
         client = state.client
         extra.append(metrics.QueueCollector(state.counts, lambda: int(client.llen("celery"))))
-    server = metrics.serve(settings.metrics_listen, extra=extra)
+    try:
+        server = metrics.serve(settings.metrics_listen, extra=extra)
+    except OSError as exc:  # the port is taken, the address is not this host's
+        raise ConfigError(f"METRICS_LISTEN={settings.metrics_listen}: cannot serve metrics "
+                          f"there ({exc.strerror or exc})") from None
     logging.getLogger("newsbot.metrics").info(
         "metrics served on http://%s/metrics", settings.metrics_listen)
     return server

@@ -140,3 +140,38 @@ def test_log_format_json_is_one_object_a_line_with_the_logfmt_fields(
 def test_log_format_refuses_other_values(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="log_format"):
         Settings(_env_file=None, site_dir=tmp_path, log_format="xml")  # type: ignore[call-arg]
+
+
+def test_metrics_listen_on_a_taken_port_is_one_config_line(tmp_path: Path) -> None:
+    """In a child interpreter: serving switches the process to multi-process mode for good."""
+    import socket
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bot.config import ConfigError, Settings\n"
+        "from bot.wiring import start_metrics\n"
+        "s = Settings(_env_file=None, site_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[1]),"
+        " metrics_listen=sys.argv[2])\n"
+        "try:\n"
+        "    start_metrics(s, None, 'test')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path), listen],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.startswith(f"METRICS_LISTEN={listen}: cannot serve metrics there ("), out
+
+
+def test_metrics_are_off_without_metrics_listen(tmp_path: Path) -> None:
+    from bot.wiring import start_metrics
+
+    settings = Settings(_env_file=None, site_dir=tmp_path)  # type: ignore[call-arg]
+    assert start_metrics(settings, None, "test") is None
+    assert not (tmp_path / ".newsbot" / "metrics").exists()
