@@ -349,8 +349,9 @@ def run_bot_process(settings: Settings, announce: Callable[[str], None] | None =
     say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
     url, embedded = connect_redis(settings)
     services = open_services(settings, url)
-    server = start_metrics(settings, url, "bot", queue=False)
+    server = None
     try:
+        server = start_metrics(settings, url, "bot", queue=False)
         run_bot(settings, services, enqueue=celery_enqueue(settings, url),
                 report=lambda kind, line: say(f"newsbot: {line}"))
         say("newsbot stopped")
