@@ -10,8 +10,9 @@ memory, and the process that serves ``/metrics`` would see none of their counts.
 ``PROMETHEUS_MULTIPROC_DIR`` every process writes its values to mmapped files in one folder and
 the serving process sums them (``prometheus_client.multiprocess``).  The folder is per serving
 process (``<DATA_DIR>/metrics/<role>-<host>-<pid>``, its children included), cleaned at start,
-so two deployments sharing a data volume never mix or wipe each other's counts; folders of
-processes that are gone are removed at the next start on that host.
+so two deployments sharing a data volume never mix or wipe each other's counts.  Folders of
+processes that are gone are removed at the next start: this host's when their pid is gone, any
+host's (a Compose volume shared by containers) when their keepalive file is an hour old.
 
 Metric children are created lazily (every metric has labels), so switching the value class to
 the mmapped one at start (`enable_multiprocess`) applies to every value recorded afterwards.
@@ -29,6 +30,7 @@ import os
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final
@@ -229,18 +231,53 @@ def multiprocess_dir(data_dir: Path, role: str) -> Path:
     return Path(data_dir) / "metrics" / f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def _clean_stale(parent: Path, keep: Path) -> None:
-    """Remove folders of gone processes of this host (``<role>-<host>-<pid>``) and ``keep``."""
+#: A serving process touches ``ALIVE_FILE`` in its folder this often ...
+KEEPALIVE_SECONDS: Final = 60.0
+#: ... so a folder whose file is older than this belongs to a process that is gone (another
+#: host's or container's too: a shared data volume collects them).
+STALE_AFTER_SECONDS: Final = 3600.0
+ALIVE_FILE: Final = "alive"
+
+
+def _clean_stale(parent: Path, keep: Path, *, now: float | None = None) -> None:
+    """Remove ``keep`` (this process starts from zero) and the folders of gone processes: of
+    this host when their pid is gone, of any host when their keepalive is stale."""
     host = socket.gethostname()
+    current = time.time() if now is None else now
     for entry in parent.iterdir() if parent.is_dir() else ():
+        if not entry.is_dir():
+            continue
         if entry == keep:
             shutil.rmtree(entry, ignore_errors=True)
             continue
         rest, _, pid = entry.name.rpartition("-")
-        if not rest.endswith(f"-{host}") or not pid.isdigit():
-            continue  # another host's (a shared volume): its own start cleans it
-        if not pid_alive(int(pid)):
+        dead = rest.endswith(f"-{host}") and pid.isdigit() and not pid_alive(int(pid))
+        try:
+            touched = (entry / ALIVE_FILE).stat().st_mtime
+        except OSError:
+            touched = entry.stat().st_mtime  # a folder without one: its own age
+        if dead or current - touched > STALE_AFTER_SECONDS:
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _keep_alive(directory: Path) -> None:
+    """Touch ``directory/alive`` now and every KEEPALIVE_SECONDS (a daemon thread; forked
+    children have no copy of it, and need none: the folder is their parent's)."""
+    marker = directory / ALIVE_FILE
+
+    def touch() -> None:
+        with contextlib.suppress(OSError):
+            marker.touch()
+
+    def loop() -> None:
+        while not _stop_keepalive.wait(KEEPALIVE_SECONDS):
+            touch()
+
+    touch()
+    threading.Thread(target=loop, name="metrics-keepalive", daemon=True).start()
+
+
+_stop_keepalive = threading.Event()
 
 
 def enable_multiprocess(directory: Path) -> Path:
@@ -251,6 +288,7 @@ def enable_multiprocess(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     os.environ[ENV_DIR] = str(directory)
     values.ValueClass = values.MultiProcessValue()
+    _keep_alive(directory)
     return directory
 
 

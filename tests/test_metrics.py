@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import httpx
@@ -189,6 +190,12 @@ def test_multiprocess_mode_sums_forked_children(tmp_path: Path):
     (stale / "counter_1.db").write_bytes(b"")
     other_host = tmp_path / "metrics" / "worker-elsewhere-1"
     other_host.mkdir()
+    (other_host / "alive").touch()
+    gone_container = tmp_path / "metrics" / "worker-3f2a9c1d-7"
+    gone_container.mkdir()
+    (gone_container / "alive").touch()
+    two_hours_ago = time.time() - 7200
+    os.utime(gone_container / "alive", (two_hours_ago, two_hours_ago))
     directory = tmp_path / "metrics" / f"run-{socket.gethostname()}-{os.getpid()}"
     out = subprocess.run([sys.executable, "-c", _CHILDREN, str(directory)], capture_output=True,
                          text=True, timeout=60, check=True).stdout
@@ -203,7 +210,9 @@ def test_multiprocess_mode_sums_forked_children(tmp_path: Path):
              if s.name.endswith("_total")]
     assert spend == [pytest.approx(0.4)]
     assert not stale.exists()  # a gone process's folder of this host is cleaned at start
-    assert other_host.exists()  # another host's is left to that host
+    assert other_host.exists()  # another host's live process keeps its folder
+    assert not gone_container.exists()  # a container gone for an hour: its folder goes
+    assert (directory / "alive").is_file()
 
 
 def test_initialized_series_are_served_as_zeros_before_anything_happened():
