@@ -172,6 +172,7 @@ _CHILDREN = textwrap.dedent("""
         for _ in range(n):
             metrics.record_send("telegram", "sent", file_seconds=1.0, live_seconds=1.0)
         metrics.record_x_spend("post_with_url", 0.2)
+        metrics.set_destination_health("telegram", "@news", False)
         metrics.mark_process_dead()
 
     ctx = multiprocessing.get_context("fork")
@@ -179,6 +180,7 @@ _CHILDREN = textwrap.dedent("""
     for p in procs: p.start()
     for p in procs: p.join()
     metrics.record_send("telegram", "failed")
+    metrics.set_destination_health("telegram", "@news", True)  # after the child's False
     print(httpx.get(f"http://127.0.0.1:{server.port}/metrics", timeout=5).text)
     server.stop()
 """)
@@ -209,6 +211,8 @@ def test_multiprocess_mode_sums_forked_children(tmp_path: Path):
     spend = [s.value for s in families["newsbot_x_spend_usd"].samples
              if s.name.endswith("_total")]
     assert spend == [pytest.approx(0.4)]
+    health = [s.value for s in families["newsbot_destination_healthy"].samples]
+    assert health == [1.0]  # the most recent check wins, whichever process made it
     assert not stale.exists()  # a gone process's folder of this host is cleaned at start
     assert other_host.exists()  # another host's live process keeps its folder
     assert not gone_container.exists()  # a container gone for an hour: its folder goes

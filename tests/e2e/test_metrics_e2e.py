@@ -62,7 +62,8 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
     env = {k.upper(): str(v) for k, v in live_env(fake_tg, fake_x).items()}
     worker = e2e.start("worker", "--pool", "prefork", "--concurrency", "2", extra_env={
         **env, "METRICS_LISTEN": f"127.0.0.1:{port}", "LOG_FORMAT": "json"})
-    e2e.start("beat", extra_env=env, ready="for new and changed posts")
+    beat = e2e.start("beat", extra_env={**env, "LOG_FORMAT": "json"},
+                     ready="for new and changed posts")
     wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
 
     # One Telegram 429 (a platform rate wait and a retry), one X 503 (a transient retry).
@@ -129,6 +130,7 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
     assert all({"ts", "level", "logger", "post", "platform", "old", "new"} <= set(o)
                for o in sent)
     assert "TEST-fake-token" not in worker.text()
+    assert any(o.get("logger") == "bot.watcher" for o in _json_lines(beat.text()))
 
 
 def _json_lines(text: str) -> list[dict]:
