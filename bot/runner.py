@@ -262,7 +262,8 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
-    parts = _Parts(watcher=_start_watcher(settings), metrics=start_metrics(settings, url, "beat"))
+    server = start_metrics(settings, url, "beat")  # a taken port: refused before anything runs
+    parts = _Parts(watcher=_start_watcher(settings), metrics=server)
     health = Heartbeat.for_url(url, "beat")
     try:
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
