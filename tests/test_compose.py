@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -502,3 +504,23 @@ def test_the_dashboard_has_a_panel_for_every_metric() -> None:
     assert used <= samples, used - samples
     queried = {f for f in families if any(u == f or u.startswith(f + "_") for u in used)}
     assert queried == families, families - queried
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Prometheus) not installed")
+def test_promtool_accepts_the_config_and_every_dashboard_query(tmp_path: Path) -> None:
+    """Prometheus's own checker, where it is installed: the scrape config, and each panel's
+    PromQL as a recording rule (Grafana's `$__range` stands in as `1h`)."""
+    config = subprocess.run(["promtool", "check", "config",
+                             str(DEPLOY / "prometheus" / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert config.returncode == 0, config.stdout + config.stderr
+    rules = [{"record": f"newsbot:panel{p['id']}_{t['refId'].lower()}",
+              "expr": t["expr"].replace("$__range", "1h")}
+             for p in _dashboard()["panels"] for t in p["targets"]]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}),
+                    encoding="utf-8")
+    checked = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in checked.stdout
