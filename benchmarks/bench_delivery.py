@@ -100,7 +100,9 @@ class Run:
             if not pid_file.exists():
                 return False
             port = int(pid_file.read_text().split()[1])
-            client = redis.Redis(port=port, decode_responses=True)
+            secret = self.data / "redis" / "password"  # the embedded server requires it
+            password = secret.read_text().strip() if secret.exists() else None
+            client = redis.Redis(port=port, password=password, decode_responses=True)
             try:
                 return bool(client.keys("newsbot:site:*:baseline")) and bool(
                     client.hlen("newsbot:heartbeat"))

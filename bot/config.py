@@ -77,6 +77,11 @@ class Settings(BaseSettings):
     )
     redis_url: str | None = Field(None, description="Use this Redis instead of the embedded one.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["logfmt", "json"] = Field(
+        "logfmt", description="Log lines as logfmt text, or one JSON object a line (shippers).")
+    metrics_listen: str | None = Field(
+        None, description="host:port serving Prometheus /metrics (e.g. 127.0.0.1:9464); "
+                          "unset = off.")
 
     # --- platforms ---------------------------------------------------------------------------
     telegram_bot_token: SecretStr | None = None
@@ -164,6 +169,21 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name.upper()} and {env} are both set: keep one")
             data[name] = _read_secret_file(env, Path(str(path)).expanduser())
         return data
+
+    @field_validator("metrics_listen")
+    @classmethod
+    def _metrics_listen(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        _host, sep, port = value.strip().rpartition(":")
+        if not sep or not port.isdigit() or int(port) > 65535:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:9464 (or empty for off)")
+        return value.strip()
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("log_level", mode="before")
     @classmethod

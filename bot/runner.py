@@ -32,7 +32,14 @@ from bot.logs import add_secrets
 from bot.redis_embedded import resolve_redis_url
 from bot.state.health import Heartbeat
 from bot.watcher import PostWatcher
-from bot.wiring import celery_enqueue, connect_redis, describe_mode, open_services, setup_logging
+from bot.wiring import (
+    celery_enqueue,
+    connect_redis,
+    describe_mode,
+    open_services,
+    setup_logging,
+    start_metrics,
+)
 
 __all__ = ["run_all", "run_beat", "run_bot_process", "run_worker"]
 
@@ -53,6 +60,7 @@ class _Parts:
     editor: object | None = None
     services: object | None = None
     reaper: object | None = None
+    metrics: object | None = None
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -185,6 +193,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         embedded.supervise(on_restart=lambda line: announce(f"newsbot: {line}"),
                            on_give_up=give_up)
     try:
+        parts.metrics = start_metrics(settings, url, "run")
         tasks.configure(settings, redis_url=url)
         where = f"embedded Redis in {embedded.directory}" if embedded else f"Redis {_safe(url)}"
         announce(f"newsbot: {mode}; state in {where}; site {Path(settings.site_dir).resolve()}")
@@ -230,6 +239,7 @@ def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
+    server = start_metrics(settings, url, "worker")  # before the pool forks its children
     watch = _WorkerWatch(url, ("worker",))
     try:
         worker = _worker(settings, hostname=f"newsbot-worker@{socket.gethostname()}",
@@ -239,6 +249,8 @@ def run_worker(settings: Settings, *, concurrency: int = DEFAULT_CONCURRENCY,
         return 0 if watch.signal else code
     finally:
         watch.close()
+        if server is not None:
+            server.stop()
         (announce or _stderr)("newsbot stopped")
 
 
@@ -250,7 +262,8 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
 
     url = _require_redis(settings)
     tasks.configure(settings, redis_url=url)
-    parts = _Parts(watcher=_start_watcher(settings))
+    server = start_metrics(settings, url, "beat")  # a taken port: refused before anything runs
+    parts = _Parts(watcher=_start_watcher(settings), metrics=server)
     health = Heartbeat.for_url(url, "beat")
     try:
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
@@ -313,6 +326,8 @@ def _stop(parts: _Parts) -> None:
         parts.watcher.stop()
     if parts.beat is not None:
         parts.beat.stop()  # type: ignore[attr-defined]
+    if parts.metrics is not None:
+        parts.metrics.stop()  # type: ignore[attr-defined]
 
 
 def _stderr(line: str) -> None:
@@ -335,13 +350,17 @@ def run_bot_process(settings: Settings, announce: Callable[[str], None] | None =
     say = announce or (lambda line: print(line, file=sys.stderr, flush=True))
     url, embedded = connect_redis(settings)
     services = open_services(settings, url)
+    server = None
     try:
+        server = start_metrics(settings, url, "bot", queue=False)
         run_bot(settings, services, enqueue=celery_enqueue(settings, url),
                 report=lambda kind, line: say(f"newsbot: {line}"))
         say("newsbot stopped")
     except BotRejectedError as exc:
         raise ConfigError(str(exc).removeprefix("editors' bot stopped: ")) from None
     finally:
+        if server is not None:
+            server.stop()
         services.close()
         if embedded is not None:
             embedded.stop()

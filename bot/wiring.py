@@ -22,16 +22,17 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.logs import add_secrets, as_one_line, configure_logging
-from bot.platforms.registry import build_publishers, is_dry_run, secrets_of
+from bot.platforms.registry import build_publishers, is_dry_run, secrets_of, targets
 
 if TYPE_CHECKING:
     from bot.delivery.services import Services
+    from bot.metrics import MetricsServer
     from bot.redis_embedded import Attachment
 
 __all__ = ["CHATTY_LOGGERS", "celery_enqueue", "connect_redis", "describe_mode", "open_services",
-           "setup_logging"]
+           "setup_logging", "start_metrics"]
 
 Enqueue = Callable[[str], None]
 
@@ -93,7 +94,11 @@ def setup_logging(settings: Settings, *, level: str | None = None) -> None:
     own and the platform clients'), one line per lost connection.  ``level`` overrides
     LOG_LEVEL (the CLI commands log only warnings unless ``-v``)."""
     configure_logging(level or settings.log_level,
-                      secrets=[*settings.secret_values(), *secrets_of(settings)])
+                      secrets=[*settings.secret_values(), *secrets_of(settings)],
+                      json_lines=settings.log_format == "json")
+    # A shipper reads one JSON object a line: Python's warnings (Celery's superuser warning,
+    # deprecations) become log records instead of raw multi-line text on stderr.
+    logging.captureWarnings(settings.log_format == "json")
     _install_outage_lines()
     if (level or settings.log_level) != "DEBUG":
         for name in CHATTY_LOGGERS:
@@ -163,3 +168,33 @@ def celery_enqueue(settings: Settings, redis_url: str) -> Enqueue:
         ready[0](record_key)
 
     return enqueue
+
+
+def start_metrics(settings: Settings, redis_url: str | None, role: str, *,
+                  namespace: str = "newsbot", queue: bool = True) -> MetricsServer | None:
+    """METRICS_LISTEN set: multi-process mode for this process and the children it forks, and
+    ``/metrics`` served; with ``queue`` (and a Redis) the queue depth is read at each scrape.
+    Returns the server (stop it when the process ends), or None when metrics are off."""
+    if not settings.metrics_listen:
+        return None
+    # Imported here: most commands never serve metrics, and prometheus_client costs an import.
+    from bot import metrics
+
+    metrics.enable_multiprocess(metrics.multiprocess_dir(settings.data_dir, role))
+    live = [platform for platform, _ in targets(settings)]
+    metrics.initialize(live or ["telegram", "x"], x_spend="x" in live)  # none: a dry run of both
+    extra = []
+    if queue and redis_url:
+        from bot.state import State
+
+        state = State.from_url(redis_url, namespace=namespace)
+        client = state.client
+        extra.append(metrics.QueueCollector(state.counts, lambda: int(client.llen("celery"))))
+    try:
+        server = metrics.serve(settings.metrics_listen, extra=extra)
+    except OSError as exc:  # the port is taken, the address is not this host's
+        raise ConfigError(f"METRICS_LISTEN={settings.metrics_listen}: cannot serve metrics "
+                          f"there ({exc.strerror or exc})") from None
+    logging.getLogger("newsbot.metrics").info(
+        "metrics served on http://%s/metrics", settings.metrics_listen)
+    return server

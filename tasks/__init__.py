@@ -54,6 +54,7 @@ from bot.delivery.sender import notify_in_doubt as notify
 from bot.delivery.services import PUSH_ANYWAY
 from bot.delivery.x_doubt import DoubtRechecker
 from bot.logs import log_event
+from bot.metrics import mark_process_dead
 from bot.state.outage import through_outage
 from bot.wiring import open_services, setup_logging
 
@@ -278,6 +279,12 @@ def _setup_logging(**_: Any) -> None:
     current = configured()
     if current is not None:
         setup_logging(current.settings)
+
+
+@signals.worker_process_shutdown.connect
+def _metrics_child_exit(**_: Any) -> None:
+    """A prefork child ends: its live gauges leave the served sums (multi-process mode)."""
+    mark_process_dead(os.getpid())
 
 
 @signals.worker_shutdown.connect

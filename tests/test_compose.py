@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
+import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
@@ -281,7 +283,8 @@ def test_images_are_pinned(compose: dict[str, Any]) -> None:
     for image in pulled + froms:
         _name, _, tag = image.partition(":")
         assert tag and tag != "latest", f"{image}: no tag or `latest`"
-        assert re.match(r"\d+\.\d+\.\d+", tag), f"{image}: pin a full version, not {tag}"
+        # prom/prometheus tags its releases `v3.2.1`
+        assert re.match(r"v?\d+\.\d+\.\d+", tag), f"{image}: pin a full version, not {tag}"
 
 
 def test_secrets_override_feeds_the_file_settings() -> None:
@@ -404,3 +407,120 @@ def test_dockerignore_keeps_secrets_out_and_sources_in() -> None:
         assert not ignored(source.rstrip("/"), patterns), source
     assert not ignored("bot/teasers/env.py", patterns)
     assert ignored("bot/__pycache__/x.pyc", patterns)
+
+
+# --- metrics profile, Prometheus and Grafana (deploy/) ------------------------------------------
+
+DEPLOY = REPO / "deploy"
+METRICS_SERVICES = ("prometheus", "grafana")
+
+
+def test_metrics_services_wait_for_their_profile(services: dict[str, dict[str, Any]]) -> None:
+    """A plain `up` starts no Prometheus or Grafana; `--profile metrics` starts both."""
+    for name in METRICS_SERVICES:
+        assert services[name]["profiles"] == ["metrics"], name
+    unprofiled = {name for name, s in services.items() if "profiles" not in s}
+    assert unprofiled == {"redis", "worker", "beat"}
+    assert not any(set(s.get("depends_on", {})) & set(METRICS_SERVICES) for name, s in
+                   services.items() if name not in METRICS_SERVICES)
+
+
+def _bind_sources(service: dict[str, Any]) -> dict[str, Path]:
+    """target -> the host file of each bind mount (relative to the compose file)."""
+    return {v["target"]: REPO / v["source"] for v in service.get("volumes", [])
+            if isinstance(v, dict) and v.get("type") == "bind"}
+
+
+def test_every_newsbot_process_serves_metrics_where_prometheus_scrapes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    from bot.config import Settings
+
+    prom = services["prometheus"]
+    mounts = _bind_sources(prom)
+    config_path = mounts["/etc/prometheus/prometheus.yml"]
+    assert "--config.file=/etc/prometheus/prometheus.yml" in prom["command"]
+    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+    [job] = config["scrape_configs"]
+    [dns] = job["dns_sd_configs"]
+    assert set(dns["names"]) == set(NEWSBOT_SERVICES) and dns["type"] == "A"
+    for name in NEWSBOT_SERVICES:
+        listen = services[name]["environment"]["METRICS_LISTEN"]
+        host, _, port = listen.rpartition(":")
+        assert host == "0.0.0.0" and int(port) == dns["port"]
+        Settings(_env_file=None, metrics_listen=listen)  # type: ignore[call-arg]
+        # never published on the host: Prometheus reaches it inside the network
+        assert not any(str(p).endswith(f":{port}") for p in services[name].get("ports", []))
+
+
+def test_grafana_is_provisioned_with_the_dashboard_and_prometheus(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    mounts = _bind_sources(services["grafana"])
+    provisioning = mounts["/etc/grafana/provisioning"]
+    dashboard = mounts["/var/lib/grafana/dashboards/newsbot-dashboard.json"]
+    assert dashboard == DEPLOY / "grafana" / "newsbot-dashboard.json" and dashboard.is_file()
+    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text(
+        encoding="utf-8"))["datasources"]
+    assert source["url"] == "http://prometheus:9090" and source["uid"] == "prometheus"
+    [provider] = yaml.safe_load((provisioning / "dashboards" / "newsbot.yml").read_text(
+        encoding="utf-8"))["providers"]
+    assert provider["options"]["path"] == str(Path(
+        "/var/lib/grafana/dashboards/newsbot-dashboard.json").parent)
+
+
+def _dashboard() -> dict[str, Any]:
+    return json.loads((DEPLOY / "grafana" / "newsbot-dashboard.json").read_text(encoding="utf-8"))
+
+
+def test_the_dashboard_has_a_panel_for_every_metric() -> None:
+    """Every family bot.metrics defines (and the queue collector's) is queried by a panel, and
+    every name a panel queries exists: a renamed metric breaks this, not the dashboard."""
+    from bot import metrics
+
+    defined = {m.name for m in metrics.REGISTRY.collect()}
+    samples = set()
+    for family in metrics.REGISTRY.collect():
+        kind = family.type
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"]}.get(
+            kind, [""])
+        samples |= {family.name + s for s in suffixes}
+    samples |= {"newsbot_queue_depth", "newsbot_broker_queue_length"}
+    families = defined | {"newsbot_queue_depth", "newsbot_broker_queue_length"}
+    dash = _dashboard()
+    assert dash["uid"] == "newsbot" and isinstance(dash["schemaVersion"], int)
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+    used: set[str] = set()
+    for panel in dash["panels"]:
+        assert panel["type"] in {"timeseries", "stat", "gauge", "bargauge", "table"}
+        grid = panel["gridPos"]
+        assert grid["x"] + grid["w"] <= 24 and grid["h"] > 0
+        assert panel["targets"], panel["title"]
+        for target in panel["targets"]:
+            assert target["datasource"]["uid"] == "prometheus"
+            assert target["expr"].count("(") == target["expr"].count(")"), target["expr"]
+            used |= set(re.findall(r"newsbot_[a-z_]+", target["expr"]))
+    assert used <= samples, used - samples
+    queried = {f for f in families if any(u == f or u.startswith(f + "_") for u in used)}
+    assert queried == families, families - queried
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Prometheus) not installed")
+def test_promtool_accepts_the_config_and_every_dashboard_query(tmp_path: Path) -> None:
+    """Prometheus's own checker, where it is installed: the scrape config, and each panel's
+    PromQL as a recording rule (Grafana's `$__range` stands in as `1h`)."""
+    config = subprocess.run(["promtool", "check", "config",
+                             str(DEPLOY / "prometheus" / "prometheus.yml")],
+                            capture_output=True, text=True, timeout=60)
+    assert config.returncode == 0, config.stdout + config.stderr
+    rules = [{"record": f"newsbot:panel{p['id']}_{t['refId'].lower()}",
+              "expr": t["expr"].replace("$__range", "1h")}
+             for p in _dashboard()["panels"] for t in p["targets"]]
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}),
+                    encoding="utf-8")
+    checked = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True,
+                             text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"SUCCESS: {len(rules)} rules found" in checked.stdout

@@ -201,3 +201,19 @@ def test_x_edit_is_refused_with_the_reason(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("EDIT_PUBLISHED", "true")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.edit_published is True and settings.x_edit is False
+
+
+@pytest.mark.parametrize("value", ["127.0.0.1:9464", "0.0.0.0:9464", "[::1]:9464", ":9464"])
+def test_metrics_listen_accepts_host_and_port(value: str) -> None:
+    assert Settings(_env_file=None, metrics_listen=value).metrics_listen == value  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("value", ["9464", "localhost", "host:http", "host:70000"])
+def test_metrics_listen_refuses_what_is_not_host_and_port(value: str) -> None:
+    with pytest.raises(ValueError, match="host:port"):
+        Settings(_env_file=None, metrics_listen=value)  # type: ignore[call-arg]
+
+
+def test_metrics_listen_empty_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("METRICS_LISTEN", "")
+    assert Settings(_env_file=None).metrics_listen is None  # type: ignore[call-arg]

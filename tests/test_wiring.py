@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
 import redis
 
 from bot.config import Settings, load_settings
+from bot.logs import log_event
 from bot.redis_embedded import start_embedded
 from bot.wiring import connect_redis, setup_logging
 
@@ -84,3 +87,91 @@ def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -
     finally:
         assert started is not None
         started.stop()
+
+
+TOKEN = "123456789:TEST-fake-token-not-real-abcdefghijklmnopqrstuv"
+_LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
+
+
+def _logfmt_fields(line: str) -> dict[str, str]:
+    """``k=v`` pairs of a logfmt text line (after ``logger: ``), quotes removed."""
+    message = line.split(": ", 1)[1]
+    return {k: json.loads(v) if v.startswith('"') else v
+            for k, v in _LOGFMT_PAIR.findall(message)}
+
+
+def _emit(settings: Settings) -> None:
+    setup_logging(settings)
+    log = logging.getLogger("newsbot.test")
+    log_event(log, "state_change", post="https://news.example/a.html", platform="telegram",
+              old="sending", new="sent", attempt=1, reason=f"token {TOKEN} in a reason",
+              receipt={"id": "42", "url": None})
+    log.warning("plain line with %s", TOKEN)
+    try:
+        raise RuntimeError(f"boom {TOKEN}")
+    except RuntimeError:
+        log.exception("it failed")
+
+
+@pytest.mark.parametrize("fmt", ["json", "JSON"])
+def test_log_format_json_is_one_object_a_line_with_the_logfmt_fields(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str) -> None:
+    base = {"_env_file": None, "site_dir": tmp_path, "telegram_bot_token": TOKEN}
+    _emit(Settings(**base, log_format="logfmt"))  # type: ignore[arg-type]
+    text = capsys.readouterr().err
+    _emit(Settings(**base, log_format=fmt))  # type: ignore[arg-type]
+    lines = capsys.readouterr().err.splitlines()
+    assert TOKEN not in text and TOKEN not in "\n".join(lines)
+    assert "TEST-fake-token" not in text + "\n".join(lines)
+    objects = [json.loads(line) for line in lines]  # every line is one JSON object
+    assert len(objects) == 3
+    event, plain, failure = objects
+    text_event = next(line for line in text.splitlines() if "event=state_change" in line)
+    fields = _logfmt_fields(text_event)
+    assert {k: event[k] for k in fields} == {
+        **fields, "attempt": 1, "receipt": {"id": "42", "url": None}}
+    assert set(event) == {*fields, "ts", "level", "logger"}
+    assert event["level"] == "INFO" and event["logger"] == "newsbot.test"
+    assert "[REDACTED]" in event["reason"]
+    assert plain["msg"] == "plain line with [REDACTED]" and plain["level"] == "WARNING"
+    assert failure["msg"] == "it failed" and "RuntimeError: boom [REDACTED]" in failure["exc"]
+
+
+def test_log_format_refuses_other_values(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="log_format"):
+        Settings(_env_file=None, site_dir=tmp_path, log_format="xml")  # type: ignore[call-arg]
+
+
+def test_metrics_listen_on_a_taken_port_is_one_config_line(tmp_path: Path) -> None:
+    """In a child interpreter: serving switches the process to multi-process mode for good."""
+    import socket
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from bot.config import ConfigError, Settings\n"
+        "from bot.wiring import start_metrics\n"
+        "s = Settings(_env_file=None, site_dir=Path(sys.argv[1]), data_dir=Path(sys.argv[1]),"
+        " metrics_listen=sys.argv[2])\n"
+        "try:\n"
+        "    start_metrics(s, None, 'test')\n"
+        "except ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        listen = f"127.0.0.1:{taken.getsockname()[1]}"
+        out = subprocess.run([sys.executable, "-c", code, str(tmp_path), listen],
+                             capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.startswith(f"METRICS_LISTEN={listen}: cannot serve metrics there ("), out
+
+
+def test_metrics_are_off_without_metrics_listen(tmp_path: Path) -> None:
+    from bot.wiring import start_metrics
+
+    settings = Settings(_env_file=None, site_dir=tmp_path)  # type: ignore[call-arg]
+    assert start_metrics(settings, None, "test") is None
+    assert not (tmp_path / ".newsbot" / "metrics").exists()

@@ -43,6 +43,7 @@ from typing import TypeVar
 
 import redis
 
+from bot.delivery import observe
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
@@ -123,6 +124,7 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
     wait, current = _wait_briefly(svc, spec, current, sleep=now is None)
     if wait > 0:
+        observe.rate_wait(rec.platform, wait)
         outcome = _move(svc, rec, "waiting", "rate limit", current, scheduled_at=current + wait)
         return "rate_wait" if outcome == "waiting" else outcome
 
@@ -191,6 +193,7 @@ def _wait_briefly(svc: Services, spec: RateSpec, current: float, *, sleep: bool,
     for _ in range(5):
         if not sleep or not 0 < wait <= short:
             break
+        observe.rate_wait(spec.bucket, wait)
         time.sleep(wait)
         current = svc.state.now()
         wait = check(spec.bucket, spec.rules, spacing=spec.spacing, now=current)
@@ -245,15 +248,18 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         try:
             receipt = publisher.send(post, item)
         except DeliveryError as err:
-            return _on_error(svc, rec, publisher, err, spec, owner, now)
+            return observe.attempt_ended(
+                rec, post, _on_error(svc, rec, publisher, err, spec, owner, now), err=err)
         except Exception as exc:  # the request may have left: as uncertain as a timeout
             err = DeliveryError(
                 "transient", redact(f"unexpected {type(exc).__name__}: {exc}")[:500],
                 uncertain=True)
-            return _on_error(svc, rec, publisher, err, spec, owner, now)
+            return observe.attempt_ended(
+                rec, post, _on_error(svc, rec, publisher, err, spec, owner, now), err=err)
         finally:
             took = time.monotonic() - started
-        outcome = _complete(svc, rec, item, receipt, spec, owner, now)
+        outcome = observe.attempt_ended(
+            rec, post, _complete(svc, rec, item, receipt, spec, owner, now))
         # The request reached the platform somewhere within `took` after our slot.  When that
         # is more than the rules' jitter allowance (a first send that initialises its client, a
         # slow network, a busy machine), the slot counts from the answer for every worker (the
@@ -285,6 +291,7 @@ def _not_ours_any_more(svc: Services, rec: Record, owner: str, now: float | None
 
 def _slot_wait(svc: Services, rec: Record, owner: str, current: float, wait: float) -> str:
     text = "rate limit: waiting for a send slot"
+    observe.rate_wait(rec.platform, wait)
     svc.state.fail_send(*rec.ref, owner=owner, reason=text, retry_at=current + wait, now=current)
     _event(rec, "sending", "retry_wait", reason=text)
     return "rate_wait"

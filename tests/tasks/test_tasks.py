@@ -175,3 +175,22 @@ def test_a_broker_pool_closed_under_the_producer_is_replaced(
     before = redis_client.llen("celery")
     tasks.enqueue_publish("after-close")
     assert redis_client.llen("celery") == before + 1
+
+
+def test_a_prefork_child_exiting_takes_its_live_gauges_out_of_the_sums(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Celery's worker_process_shutdown (sent in the child) -> bot.metrics.mark_process_dead:
+    the child's live-gauge files go, its counters stay (they were counted)."""
+    from celery import signals
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    pid = os.getpid()
+    live = tmp_path / f"gauge_livesum_{pid}.db"
+    counter = tmp_path / f"counter_{pid}.db"
+    other = tmp_path / f"gauge_livesum_{pid + 1}.db"
+    for path in (live, counter, other):
+        path.write_bytes(b"")
+    signals.worker_process_shutdown.send(sender=None, pid=pid, exitcode=0)
+    assert not live.exists()
+    assert counter.exists() and other.exists()
