@@ -16,7 +16,9 @@ from dataclasses import asdict
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
+from bot.platforms.probes import ProbeResult
 from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
+from bot.platforms.x_health import probe_account
 from bot.posts import Post
 
 log = logging.getLogger(__name__)
@@ -115,6 +117,15 @@ class XPublisher:
                 log.info("x: account name not learnt (%s)", exc)
         return self._handle
 
+    def check_health(self) -> ProbeResult:
+        """GET /2/users/me with the configured keys (``x_health``); never raises.  Learns the
+        account's @handle on the way."""
+        with self._lock:
+            result = probe_account(self._api.client, scrub=self._api._scrub)
+            if result.ok and result.account and self._handle is None:
+                self._handle = result.account.lstrip("@")
+        return result
+
     def close(self) -> None:
         self._api.client.session.close()
 
@@ -140,6 +151,8 @@ class XPublisher:
         if exc.kind == "transient":
             uncertain = what == "create post" and _maybe_created(exc)
             return DeliveryError("transient", reason, uncertain=uncertain)
+        if exc.unhealthy:
+            return DeliveryError(exc.kind, f"{what}: {exc.unhealthy}", unhealthy=True)
         return DeliveryError(exc.kind, reason)
 
 
