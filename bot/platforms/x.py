@@ -66,7 +66,7 @@ class XPublisher:
             try:
                 media_ids = [self._upload(post, item.image)]
             except XApiError as exc:
-                if exc.kind != "permanent":
+                if exc.kind != "permanent" or exc.unhealthy:  # the account, not the image
                     raise self._error("media upload", exc) from None
                 log.warning("x: image refused (%s), posting text only", exc.detail)
                 notes = (f"image refused by X ({_one_line(exc.detail)}): posted without it",)
