@@ -194,3 +194,42 @@ def test_no_answer_counts_only_after_several_checks(
     reason = health_book(svc).unhealthy_reason("telegram", "@newsfake") or ""
     assert f"no answer in {UNREACHABLE_LIMIT} checks in a row" in reason
     assert DEFAULT_TOKEN not in reason
+
+
+def test_status_json_cli_and_desk_show_each_destinations_health(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX) -> None:
+    import io
+    import json
+
+    from rich.console import Console
+
+    from bot.actions.status import status
+    from bot.cli.status import print_status
+    from bot.editor.render import status_lines
+
+    svc = make_services(**env(fake_tg, fake_x))
+    before = status(svc).to_json()["health"]
+    assert {k: v["status"] for k, v in before.items()} == {"telegram:@newsfake": "unknown",
+                                                          "x:x": "unknown"}
+    fake_x.deplete_credits()
+    check_destinations(svc, Queue())
+    report = status(svc)
+    data = json.loads(json.dumps(report.to_json()))
+    tg, x = data["health"]["telegram:@newsfake"], data["health"]["x:x"]
+    assert tg["status"] == "ok" and tg["checked_at"] and tg["reason"] == ""
+    assert x["status"] == "unhealthy" and "X credits are spent (402" in x["reason"]
+    assert x["since"] and x["checked_at"]
+
+    out = io.StringIO()
+    print_status(Console(file=out, width=300, color_system=None), report)
+    text = out.getvalue()
+    assert "health telegram @newsfake: ok (checked " in text
+    assert "health x account: UNHEALTHY since" in text and "X credits are spent" in text
+
+    _, lines = status_lines("en", report)
+    health = [line for line in lines if line.startswith("<b>Health</b>")]
+    assert len(health) == 1 and "telegram @newsfake: ok" in health[0]
+    assert "x x: ❌ users/me: X credits are spent" in health[0]
+
+    off = make_services(**env(fake_tg, fake_x, health_seconds=0))
+    assert {v["status"] for v in status(off).to_json()["health"].values()} == {"off"}
