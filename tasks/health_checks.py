@@ -28,8 +28,10 @@ class HealthChecker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> HealthChecker | None:
-        """Starts the loop (first round at once); None when HEALTH_SECONDS is 0."""
+        """Starts the loop (first round at once); None when HEALTH_SECONDS is 0 (one round
+        then only hands back what an earlier configuration held)."""
         if self.every <= 0:
+            self.run_once()
             return None
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()

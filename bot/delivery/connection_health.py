@@ -118,8 +118,13 @@ def on_unhealthy_answer(svc: Services, rec: Record, owner: str, err: DeliveryErr
 
 # ------------------------------------------------------------------ the checker's side
 def check_destinations(svc: Services, enqueue: Callable[[str], None]) -> list[CheckOutcome]:
-    """One round: every configured destination checked, recorded, told, released."""
+    """One round: every configured destination checked, recorded, told, released.
+
+    With the checks off (HEALTH_SECONDS=0) nothing holds a record any more: records a former
+    configuration held are handed back to the queue, and nothing is checked."""
     if not enabled(svc):
+        for platform, destination in svc.destinations():
+            release_held(svc, platform, destination, enqueue)
         return []
     out: list[CheckOutcome] = []
     for publisher in svc.publishers:

@@ -170,10 +170,17 @@ def test_revoked_x_keys_and_a_locked_account(
 
 def test_with_checks_off_a_refusal_fails_as_before(
         make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX) -> None:
-    svc = make_services(**env(fake_tg, fake_x, health_seconds=0))
-    keys = queued_post(svc, site, "off")
+    held = make_services(**env(fake_tg, fake_x))
+    keys = queued_post(held, site, "off")
     fake_tg.demote_bot(CHAT_ID, "member")
-    assert check_destinations(svc, Queue()) == []
+    check_destinations(held, Queue())
+    assert deliver(held, keys["telegram"], owner="w1") == "unhealthy"
+    # the operator turns the checks off: what was held goes back to the queue, and a refusal
+    # fails as it did before health checks existed
+    svc = make_services(**env(fake_tg, fake_x, health_seconds=0))
+    released = Queue()
+    assert check_destinations(svc, released) == []
+    assert released.keys == [keys["telegram"]]
     assert deliver(svc, keys["telegram"], owner="w1") == "failed"
 
 
