@@ -43,14 +43,17 @@ class HealthChecker:
         try:
             check_destinations(tasks.get_services(), tasks.enqueue_publish)
         except Exception as exc:  # Redis restarting: the next round tries again
-            log.warning("health check round failed: %s", type(exc).__name__)
+            if not self._stop.is_set():  # (stopping: the services closed under the check)
+                log.warning("health check round failed: %s", type(exc).__name__)
 
     def _run(self) -> None:
         self.run_once()
         while not self._stop.wait(self.every):
             self.run_once()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """A check in flight may wait on a slow platform: the daemon thread is not waited for
+        longer than ``timeout`` (stopping must stay quick)."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():

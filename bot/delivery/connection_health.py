@@ -164,7 +164,10 @@ def _record(svc: Services, platform: str, destination: str, result: Any,
     if change.changed and change.status == "unhealthy":
         _tell(svc, platform, destination, change, book.unhealthy_reason(platform, destination)
               or reason)
-    log_event(log, "health_check", platform=platform, destination=destination,
+    # a routine good check is DEBUG; a change, a refusal or no answer is worth the log
+    level = logging.DEBUG if result.outcome == "ok" and not change.changed else (
+        logging.INFO if result.outcome == "ok" else logging.WARNING)
+    log_event(log, "health_check", level=level, platform=platform, destination=destination,
               outcome=result.outcome, status=change.status or "unknown", reason=reason,
               changed=change.changed, released=released)
     return CheckOutcome(platform, destination, result.outcome, reason, change.changed, released)
