@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.delivery.content import ContentTools, prepare
 from bot.platforms.base import DeliveryError
@@ -209,3 +211,44 @@ def test_account_problem_tells_account_from_post(status: int, body: object,
                                                  expected: str | None) -> None:
     problem = account_problem(status, body)
     assert (problem is None) if expected is None else (expected in (problem or ""))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.sampled_from(["creator", "administrator", "member", "restricted", "left", "kicked"]),
+       st.sampled_from([True, False, None]))
+def test_judge_member_ok_only_for_the_creator_or_an_admin_allowed_to_post(
+        status: str, can_post: bool | None) -> None:
+    """Every member shape PTB builds from the Bot API: ok exactly when the bot may post."""
+    from telegram import ChatMember, User
+
+    from bot.platforms.telegram_health import judge_member
+
+    user = {"id": 1, "is_bot": True, "first_name": "Bot", "username": "b_bot"}
+    data: dict[str, object] = {"status": status, "user": user}
+    if status == "administrator":
+        data |= dict.fromkeys(("can_be_edited", "is_anonymous", "can_manage_chat",
+                               "can_delete_messages", "can_manage_video_chats",
+                               "can_restrict_members", "can_promote_members",
+                               "can_change_info", "can_invite_users", "can_post_stories",
+                               "can_edit_stories", "can_delete_stories"), False)
+        if can_post is not None:
+            data["can_post_messages"] = can_post
+    elif status == "creator":
+        data["is_anonymous"] = False
+    elif status == "restricted":
+        data |= dict.fromkeys(("is_member", "can_send_messages", "can_send_audios",
+                               "can_send_documents", "can_send_photos", "can_send_videos",
+                               "can_send_video_notes", "can_send_voice_notes", "can_send_polls",
+                               "can_send_other_messages", "can_add_web_page_previews",
+                               "can_change_info", "can_invite_users", "can_pin_messages",
+                               "can_manage_topics", "can_edit_tag", "can_react_to_messages"),
+                              True) | {"until_date": 0}
+    elif status == "kicked":
+        data["until_date"] = 0
+    member = ChatMember.de_json(data, None)  # type: ignore[arg-type]
+    assert isinstance(member.user, User)
+    result = judge_member(member, "@news")
+    may_post = status == "creator" or (status == "administrator" and can_post is not False)
+    assert result.ok == may_post
+    if not may_post:
+        assert result.outcome == "unhealthy" and "@news" in result.reason
