@@ -165,3 +165,40 @@ def test_spent_credits_get_the_credits_problem_on_every_billable_call(x: FakeX,
     x.restore_account()
     _tweepy(x).create_tweet(text="hello")
     assert len(x.posts) == 1
+
+
+def test_python_m_fakes_health_breaks_and_fixes_each_destination(capsys: Any) -> None:
+    """`python -m fakes health <action>` through the control server of `python -m fakes serve`."""
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from fakes.__main__ import CHANNEL as TRIAL_CHANNEL
+    from fakes.__main__ import _control_handler, _Fakes, main
+
+    with FakeTelegram(enforce_rate_limits=False) as tg, FakeX() as x:
+        tg.add_chat(TRIAL_CHANNEL, "newsfake")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _control_handler(_Fakes(tg, x)))
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        control = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            assert main(["health", "telegram-demote", "--control", control]) == 0
+            assert _member_status(tg, TRIAL_CHANNEL) == "member"
+            assert main(["health", "telegram-restore", "--control", control]) == 0
+            assert _member_status(tg, TRIAL_CHANNEL) == "administrator"
+            assert main(["health", "x-credits", "--control", control]) == 0
+            assert _me(x).status_code == 402
+            assert main(["health", "x-restore", "--control", control]) == 0
+            assert _me(x).status_code == 200
+        finally:
+            server.shutdown()
+            server.server_close()
+    assert capsys.readouterr().out.split() == ["telegram-demote", "telegram-restore",
+                                               "x-credits", "x-restore"]
+
+
+def _member_status(server: FakeTelegram, chat: int) -> str:
+    async def go() -> str:
+        async with telegram.Bot(server.token, base_url=server.base_url + "/bot") as bot:
+            return (await bot.get_chat_member(chat, bot.id)).status
+    return asyncio.run(go())
