@@ -240,3 +240,23 @@ def test_status_json_cli_and_desk_show_each_destinations_health(
 
     off = make_services(**env(fake_tg, fake_x, health_seconds=0))
     assert {v["status"] for v in status(off).to_json()["health"].values()} == {"off"}
+
+
+def test_a_revoked_bot_token_holds_telegram_until_a_new_one_is_configured(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX) -> None:
+    svc = make_services(**env(fake_tg, fake_x))
+    keys = queued_post(svc, site, "revoked")
+    check_destinations(svc, Queue())  # initialised with the old token
+    old = fake_tg.token
+    new = fake_tg.revoke_token()
+    assert deliver(svc, keys["telegram"], owner="w1") == "unhealthy"
+    rec = svc.state.get_by_key(keys["telegram"])
+    assert rec.state == "waiting" and "rejected the bot token" in rec.reason
+    assert old not in rec.reason
+    assert check_destinations(svc, Queue())[0].outcome == "unhealthy"
+    # the operator configures the new token and restarts: the first check releases the post
+    fixed = make_services(**{**env(fake_tg, fake_x), "telegram_bot_token": new})
+    released = Queue()
+    check_destinations(fixed, released)
+    assert released.keys == [keys["telegram"]]
+    assert send_out(fixed, keys["telegram"], "w2") == "sent"
