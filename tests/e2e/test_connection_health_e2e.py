@@ -146,3 +146,29 @@ def _site_key(e2e: Any) -> str:
     from bot.sources.site import SiteConfig
 
     return site_key_of(SiteConfig.load(e2e.site))
+
+
+def test_split_deployment_beat_checks_and_workers_hold(e2e: Any, fake_tg: FakeTelegram,
+                                                      fake_x: FakeX) -> None:
+    """`newsbot beat` runs the checks, `newsbot worker` reads the health before each send."""
+    env = {k.upper(): str(v) for k, v in live_env(fake_tg, fake_x).items()}
+    env |= {"HEALTH_SECONDS": str(HEALTH_SECONDS), "RATE_TIME_SCALE": str(SCALE),
+            TESTING_SWITCH: "1"}
+    e2e.start("worker", "--concurrency", "2", extra_env=env)
+    e2e.start("beat", extra_env=env, ready="for new and changed posts")
+    book = HealthBook(e2e.state.client)
+    wait_for(lambda: (h := book.get("telegram", CHANNEL)) is not None and h.status == "ok", 30,
+             "beat's start-up check")
+    wait_for(lambda: e2e.state.baseline_done(_site_key(e2e)), 30, "the baseline")
+    fake_tg.demote_bot(CHAT_ID, "no_post")
+    wait_for(lambda: book.unhealthy_reason("telegram", CHANNEL), 10, "unhealthy")
+    tried = _channel_attempts(fake_tg)
+    write_post(e2e.site, "split", now_utc() - timedelta(minutes=2), title="Split", image=False)
+    wait_for(lambda: _sent(e2e, "x") == 1, 60, "x goes on")
+    wait_for(lambda: [r for r in e2e.records("waiting") if r.platform == "telegram"], 30,
+             "telegram held")
+    time.sleep(2 * HEALTH_SECONDS)
+    assert _channel_attempts(fake_tg) == tried
+    fake_tg.restore_bot(CHAT_ID)
+    wait_for(lambda: _sent(e2e, "telegram") == 1, 30, "drained after the fix")
+    assert len(fake_tg.channel_posts(CHAT_ID)) == 1 and e2e.records("failed") == []
