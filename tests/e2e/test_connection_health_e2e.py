@@ -132,7 +132,10 @@ def test_health_figure(e2e: Any, fake_tg: FakeTelegram, fake_x: FakeX) -> None:
         print(f"\nhealth {name}: unhealthy after {f['detected']:.2f} s, editors told after "
               f"{f['noticed']:.2f} s, 0 sends attempted while unhealthy, {POSTS} held posts "
               f"drained {f['drained']:.2f} s after the fix (HEALTH_SECONDS={HEALTH_SECONDS:g})")
+        # found by the next check (one interval, plus the check's own time); the notice then
+        # goes through the editors' bot queue at Telegram's pace
         assert f["detected"] <= HEALTH_SECONDS + 1.0, (name, f)
+        assert f["noticed"] <= HEALTH_SECONDS + 3.0, (name, f)
     assert len(fake_tg.channel_posts(CHAT_ID)) == 3 * POSTS
     assert len(fake_x.posts) == 3 * POSTS
     log = proc.text()
