@@ -39,8 +39,8 @@ from bot.state import Record
 from bot.state.destination_health import HealthBook, HealthChange
 
 __all__ = ["UNHEALTHY_PREFIX", "UNREACHABLE_LIMIT", "CheckOutcome", "check_destinations",
-           "enabled", "health_book", "hold_if_unhealthy", "on_unhealthy_answer",
-           "release_held"]
+           "edit_hold", "enabled", "health_book", "hold_if_unhealthy", "mark_unhealthy",
+           "on_unhealthy_answer", "release_held"]
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,22 @@ def hold_if_unhealthy(svc: Services, rec: Record, now: float) -> str | None:
     return "unhealthy"
 
 
+def mark_unhealthy(svc: Services, platform: str, destination: str, reason: str,
+                   now: float | None = None) -> None:
+    """A send (or an edit) met a refusal of the destination: unhealthy now, editors told once."""
+    change = health_book(svc).record(platform, destination, "unhealthy", reason, now=now)
+    if change.changed:
+        _tell(svc, platform, destination, change, reason)
+
+
+def edit_hold(svc: Services, platform: str, destination: str, now: float) -> float | None:
+    """When a correction of a sent message should be tried again, if the destination is
+    unhealthy now (the edit waits, as sends do; the tick hands it over when due)."""
+    if not enabled(svc) or health_book(svc).unhealthy_reason(platform, destination) is None:
+        return None
+    return now + float(svc.settings.health_seconds)
+
+
 def on_unhealthy_answer(svc: Services, rec: Record, owner: str, err: DeliveryError,
                         now: float | None) -> str | None:
     """A send refused for the destination's sake: the destination is unhealthy (the editors
@@ -97,9 +113,7 @@ def on_unhealthy_answer(svc: Services, rec: Record, owner: str, err: DeliveryErr
     reason = redact(err.reason)
     state = svc.state
     t = state.now() if now is None else now
-    change = health_book(svc).record(rec.platform, rec.destination, "unhealthy", reason, now=t)
-    if change.changed:
-        _tell(svc, rec.platform, rec.destination, change, reason)
+    mark_unhealthy(svc, rec.platform, rec.destination, reason, now=t)
     text = UNHEALTHY_PREFIX + reason
     # The attempt ends as a retry later (the request was refused: nothing went out), then
     # waits with no due time: the first healthy check releases it.  If the second step is

@@ -260,3 +260,37 @@ def test_a_revoked_bot_token_holds_telegram_until_a_new_one_is_configured(
     check_destinations(fixed, released)
     assert released.keys == [keys["telegram"]]
     assert send_out(fixed, keys["telegram"], "w2") == "sent"
+
+
+def test_a_correction_waits_for_the_channels_health_too(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX) -> None:
+    """EDIT_PUBLISHED: an edit to a channel that refuses the bot is not reported as refused
+    (nothing an editor could fix per message): it is tried again after HEALTH_SECONDS."""
+    from datetime import timedelta
+
+    from delivery_helpers import now_utc, write_post
+
+    from bot.delivery.planner import scan
+
+    svc = make_services(**env(fake_tg, fake_x, edit_published=True))
+    keys = queued_post(svc, site, "fix")
+    assert send_out(svc, keys["telegram"], "w1") == "sent"
+    [message] = fake_tg.channel_posts(CHAT_ID)
+    fake_tg.demote_bot(CHAT_ID, "member")
+    path = write_post(site, "fix", now_utc() - timedelta(minutes=2), title="Corrected fix")
+    scan(svc, paths=[path], enqueue=Queue())
+    now = svc.state.now()
+    # between two checks: the edit itself meets the refusal
+    assert deliver(svc, keys["telegram"], owner="w2", now=now) == "unhealthy"
+    assert health_book(svc).unhealthy_reason("telegram", "@newsfake") is not None
+    assert [e for e in svc.state.audit_log() if e["action"] == "edit_failed"] == []
+    assert svc.state.edits.claim(keys["telegram"], lease=60, now=now + 299) is None
+    edits_tried = len(fake_tg.calls("editMessageCaption"))
+    # still unhealthy when it comes due: not even tried
+    assert deliver(svc, keys["telegram"], owner="w3", now=now + 301) == "unhealthy"
+    assert len(fake_tg.calls("editMessageCaption")) == edits_tried
+    fake_tg.restore_bot(CHAT_ID)
+    check_destinations(svc, Queue())
+    assert deliver(svc, keys["telegram"], owner="w4", now=now + 602) == "edited"
+    [after] = fake_tg.channel_posts(CHAT_ID)
+    assert after.message_id == message.message_id and after.caption.startswith("Corrected fix")
