@@ -137,6 +137,10 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         120.0, gt=0, description="How long a lease outlives its last renewal."
     )
+    health_seconds: float = Field(
+        300.0, ge=0,
+        description="Connection health check interval (Telegram getMe + getChatMember, X "
+                    "GET /2/users/me), also run at start; 0 turns the checks off.")
     # `<NAME>_FILE`: read the secret from this file (Compose secrets); never both.
     telegram_bot_token_file: Path | None = Field(None, exclude=True, repr=False)
     x_api_key_file: Path | None = Field(None, exclude=True, repr=False)

@@ -61,6 +61,7 @@ class _Parts:
     services: object | None = None
     reaper: object | None = None
     metrics: object | None = None
+    health: object | None = None  # tasks.health_checks.HealthChecker (HEALTH_SECONDS > 0)
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -199,6 +200,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         announce(f"newsbot: {mode}; state in {where}; site {Path(settings.site_dir).resolve()}")
         tasks.enqueue_scan()  # catch up with whatever changed while we were stopped
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
+        parts.health = _start_health_checks(settings)
         beat = EmbeddedService(tasks.app, thread=True, scheduler_cls="celery.beat:Scheduler")
         beat.start()
         parts.beat = beat
@@ -267,6 +269,7 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
     health = Heartbeat.for_url(url, "beat")
     try:
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
+        parts.health = _start_health_checks(settings)
         tasks.enqueue_scan()
         health.start()
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
@@ -315,9 +318,19 @@ def _start_editor_bot(
     parts.editor = bot
 
 
+def _start_health_checks(settings: Settings) -> object | None:
+    """Connection health of every destination, at once and every HEALTH_SECONDS (a thread of
+    the process that runs the schedule, as the lease reaper)."""
+    from tasks.health_checks import HealthChecker
+
+    return HealthChecker(settings.health_seconds).start()
+
+
 def _stop(parts: _Parts) -> None:
     if parts.reaper is not None:
         parts.reaper.stop()  # type: ignore[attr-defined]
+    if parts.health is not None:
+        parts.health.stop()  # type: ignore[attr-defined]
     if parts.editor is not None:
         parts.editor.stop()  # type: ignore[attr-defined]
     if parts.services is not None:

@@ -65,6 +65,22 @@ class _Fakes:
         self.telegram.push_update(self.telegram.make_message_update(user, text=text))
         return {"before": before}
 
+    def health(self, action: str) -> dict[str, Any]:
+        """Break or fix a destination, as an owner or X would (connection health trials)."""
+        actions = {
+            "telegram-demote": lambda: self.telegram.demote_bot(CHANNEL, "member"),
+            "telegram-kick": lambda: self.telegram.demote_bot(CHANNEL, "kicked"),
+            "telegram-restore": lambda: self.telegram.restore_bot(CHANNEL),
+            "x-revoke": self.x.revoke_credentials,
+            "x-lock": self.x.lock_account,
+            "x-credits": self.x.deplete_credits,
+            "x-restore": self.x.restore_account,
+        }
+        if action not in actions:
+            return {"error": f"one of {', '.join(actions)}"}
+        actions[action]()
+        return {"done": action}
+
     def replies(self, user: int, after: int) -> list[str]:
         return [m.text or m.caption or "" for m in self.telegram.channel_posts(user)[after:]]
 
@@ -99,6 +115,10 @@ def _control_handler(fakes: _Fakes) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 body = json.loads(self.rfile.read(min(length, 65536)) or b"{}")
+                if self.path == "/health":
+                    done = fakes.health(str(body.get("action", "")))
+                    self._reply(done, 400 if "error" in done else 200)
+                    return
                 text, user = str(body["text"]), int(body.get("user", EDITOR))
             except (ValueError, KeyError, TypeError):
                 self._reply({"error": "send {\"text\": ..., \"user\": id}"}, 400)
@@ -233,12 +253,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("--x-port", type=int, default=PORTS["x"])
     run.add_argument("--control-port", type=int, default=PORTS["control"])
     for name, help_text in (("sent", "what the fakes received"),
-                            ("say", "an editor's message to the bot, and its answer")):
+                            ("say", "an editor's message to the bot, and its answer"),
+                            ("health", "break or fix a destination (connection health)")):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("--control", help=f"control URL (default ${CONTROL_ENV} or "
                                            f"http://127.0.0.1:{PORTS['control']})")
         if name == "sent":
             cmd.add_argument("--json", action="store_true")
+        elif name == "health":
+            cmd.add_argument("action", choices=("telegram-demote", "telegram-kick",
+                                                "telegram-restore", "x-revoke", "x-lock",
+                                                "x-credits", "x-restore"))
         else:
             cmd.add_argument("text", help='e.g. "/status" or "/preview exaone-3-open-source"')
             cmd.add_argument("--user", type=int, default=EDITOR, help="the sender's user id")
@@ -247,6 +272,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "serve":
         return serve(args)
     try:
+        if args.command == "health":
+            print(_call(f"{_control_url(args)}/health", {"action": args.action})["done"])
+            return 0
         return show_sent(args) if args.command == "sent" else say(args)
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)

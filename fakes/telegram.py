@@ -374,6 +374,36 @@ class FakeTelegram(BotApiMethods):
         with self._lock:
             self.fault_plan = None
 
+    def set_bot_rights(self, chat: int | str, status: str = "administrator", *,
+                       can_post_messages: bool = True) -> None:
+        """What an owner does to the bot in ``chat`` (id or ``@username``): ``administrator``
+        (with or without ``can_post_messages``), ``member`` (demoted), ``left`` (removed) or
+        ``kicked`` (banned).  getChatMember then answers with the matching ChatMember shape and
+        sends meet the real refusals (400 need administrator rights, 403 not a member / was
+        kicked)."""
+        if status not in ("administrator", "member", "left", "kicked"):
+            raise ValueError(f"unknown member status {status!r}")
+        with self._lock:
+            state = self._find_chat(chat)
+            if state is None:
+                raise KeyError(f"no chat {chat!r}")
+            state.bot_is_admin = status == "administrator"
+            state.bot_can_post = status == "administrator" and can_post_messages
+            state.bot_is_member = status in ("administrator", "member")
+            state.bot_is_banned = status == "kicked"
+
+    def demote_bot(self, chat: int | str, to: str = "member") -> None:
+        """The bot loses its right to post in ``chat``: ``member`` (demoted), ``no_post`` (still
+        an administrator, without can_post_messages), ``left`` or ``kicked``."""
+        if to == "no_post":
+            self.set_bot_rights(chat, "administrator", can_post_messages=False)
+        else:
+            self.set_bot_rights(chat, to)
+
+    def restore_bot(self, chat: int | str) -> None:
+        """The bot is an administrator allowed to post in ``chat`` again."""
+        self.set_bot_rights(chat, "administrator", can_post_messages=True)
+
     def revoke_token(self) -> str:
         """@BotFather's /revoke: every call with the old token gets 401 Unauthorized from now
         on (a long poll already waiting ends as usual); returns the new token."""

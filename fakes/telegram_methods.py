@@ -109,9 +109,11 @@ class BotApiMethods:
             if chat.type == "channel"
             else ("supergroup" if chat.type == "supergroup" else "group")
         )
+        if chat.bot_is_banned:
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
         if not chat.bot_is_member:
             raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
-        if chat.type == "channel" and not chat.bot_is_admin:
+        if chat.type == "channel" and not (chat.bot_is_admin and chat.bot_can_post):
             raise ApiError(400, "Bad Request: need administrator rights in the channel chat")
 
     def _check_rate(self, chat: ChatState) -> None:
@@ -608,7 +610,7 @@ class BotApiMethods:
                 rights = dict.fromkeys(
                     ("can_manage_chat", "can_delete_messages", "can_invite_users",
                      "can_post_messages", "can_edit_messages", "can_change_info"), True,
-                ) | dict.fromkeys(
+                ) | {"can_post_messages": chat.bot_can_post} | dict.fromkeys(
                     ("can_be_edited", "is_anonymous", "can_manage_video_chats",
                      "can_restrict_members", "can_promote_members", "can_post_stories",
                      "can_edit_stories", "can_delete_stories"), False,
@@ -627,6 +629,11 @@ class BotApiMethods:
     def _m_getchatmember(self, params: dict[str, Any], files: dict[str, bytes]) -> Result:
         with self._lock:
             chat = self._chat_param(params)
+            if chat.bot_is_banned and chat.type != "private":
+                # the Bot API server refuses any call on a chat the bot was banned from
+                # [TGSRV check_chat_access]
+                kind = "channel" if chat.type == "channel" else "supergroup"
+                raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
             user_id = as_int(params.get("user_id"))
             if user_id is None:
                 raise ApiError(400, "Bad Request: user not found")

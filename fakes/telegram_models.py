@@ -96,6 +96,10 @@ class ChatState:
     bot_is_admin: bool
     bot_is_member: bool
     first_name: str | None = None
+    # the administrator right to post in a channel (ChatMemberAdministrator.can_post_messages)
+    bot_can_post: bool = True
+    # the bot was banned from the chat (ChatMemberBanned; every call answers 403 "kicked")
+    bot_is_banned: bool = False
     next_message_id: int = 1
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     # rate limiting state

@@ -49,6 +49,14 @@ TOO_LONG_DETAIL = (
 DUPLICATE_DETAIL = "You are not allowed to create a Tweet with duplicate content."
 INVALID_REQUEST_DETAIL = "One or more parameters to your request was invalid."
 INVALID_REQUEST_TYPE = "https://api.twitter.com/2/problems/invalid-request"
+# The account states an operator meets (health checks): bodies as X sends them.
+# 403 of a suspended account: github.com/akrherz/iembot/issues/156 (2026).
+SUSPENDED_BODY = {"detail": "The user used for authentication is suspended", "title": "Forbidden",
+                  "status": 403, "type": "https://api.twitter.com/2/problems/user-suspended"}
+# 402 of a pay-per-use account without credits (no "status" member; tweepy shows
+# "402 Payment Required\n<detail>"): public client fixtures and logs, 2026.
+CREDITS_TYPE = "https://api.twitter.com/2/problems/credits"
+FAKE_ACCOUNT_ID = 1600000000000000001
 NOT_FOUND_TYPE = "https://api.twitter.com/2/problems/resource-not-found"
 IMAGE_MAX_BYTES = 5 * 1024 * 1024
 GIF_MAX_BYTES = 15 * 1024 * 1024
@@ -298,6 +306,8 @@ class FakeX:
         self._app_24h = _Window(app_24h_limit, WINDOW_24H * time_scale)
         self._processing_steps = 0
         self._processing_fail = False
+        # account state (``revoke_credentials``, ``lock_account``, ``deplete_credits``)
+        self.account_problem: tuple[int, dict[str, Any]] | None = None
         self._ids: Iterator[int] = itertools.count(
             1_860_000_000_000_000_000 + random.randrange(10**15), 7919
         )
@@ -413,6 +423,32 @@ class FakeX:
             self._user_24h.refresh(time.time())
             self._user_24h.remaining = remaining
 
+    def revoke_credentials(self) -> None:
+        """The access token was revoked (or the keys regenerated): every call gets X's 401."""
+        with self._lock:
+            self.account_problem = (401, _problem(401, "Unauthorized", "Unauthorized"))
+
+    def lock_account(self) -> None:
+        """The account is suspended or locked: every call gets X's 403 user-suspended."""
+        with self._lock:
+            self.account_problem = (403, dict(SUSPENDED_BODY))
+
+    def deplete_credits(self, status: int = 402) -> None:
+        """The pay-per-use credit balance is spent: every billable call (posts, media, reads,
+        users/me) gets ``402 Payment Required`` with X's CreditsDepleted problem; ``status=403``
+        gives the same billing problem as a 403, as X has also been seen to answer."""
+        body = {"account_id": FAKE_ACCOUNT_ID, "title": "CreditsDepleted",
+                "detail": f"Your enrolled account [{FAKE_ACCOUNT_ID}] does not have any credits "
+                          "to fulfill this request.",
+                "type": CREDITS_TYPE}
+        with self._lock:
+            self.account_problem = (status, body)
+
+    def restore_account(self) -> None:
+        """Keys valid, account in good standing, credits bought: calls succeed again."""
+        with self._lock:
+            self.account_problem = None
+
     def set_media_processing(self, steps: int, *, fail: bool = False) -> None:
         """Make later image uploads report processing_info for ``steps`` STATUS polls."""
         with self._lock:
@@ -433,6 +469,7 @@ class FakeX:
             self._processing_steps = 0
             self._processing_fail = False
             self.count_429 = 0
+            self.account_problem = None
 
     # ------------------------------------------------------------------ internals
     def _new_id(self) -> str:
@@ -531,6 +568,9 @@ class FakeX:
         req: _Parsed,
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         self._check_auth(req.headers)
+        if self.account_problem is not None:
+            status, problem = self.account_problem
+            raise _Reply(status, dict(problem))
         # A spent 24 h counter shows in its own headers; the 15-min ones stay as they are.
         if window.remaining <= 0 or (
             key == "tweets" and (self._user_24h.remaining <= 0 or self._app_24h.remaining <= 0)

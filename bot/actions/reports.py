@@ -123,6 +123,8 @@ class StatusReport:
     generated_at: str
     workers_stale: dict[str, float] = field(default_factory=dict)  # silent, maybe gone
     destination_names: dict[str, str] = field(default_factory=dict)  # "x:x" -> "@handle"
+    #: "platform:destination" -> connection health (``bot.actions.status.destination_health``)
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `newsbot status --json` shape."""
@@ -137,6 +139,7 @@ class StatusReport:
             "workers": dict(self.workers),
             "workers_stale": dict(self.workers_stale),
             "destination_names": dict(self.destination_names),
+            "health": {k: dict(v) for k, v in self.health.items()},
             "mode": self.mode,
             "total": self.total,
             "generated_at": self.generated_at,

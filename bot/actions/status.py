@@ -13,6 +13,7 @@ from bot.actions.reports import StatusReport
 from bot.actions.services import DeliveryServices
 from bot.delivery.schedule import bucket_name, rate_spec
 from bot.state import STATES, Record
+from bot.state.destination_health import HealthBook
 from bot.state.records import iso
 
 __all__ = [
@@ -90,6 +91,29 @@ def _rate(svc: DeliveryServices, now: float) -> dict[str, Any]:
     return out
 
 
+def destination_health(svc: DeliveryServices) -> dict[str, dict[str, Any]]:
+    """Connection health per live destination, as the last check (or send) found it:
+    ``status`` ok, unhealthy (with ``reason`` and ``since``), unknown (never checked yet) or
+    off (HEALTH_SECONDS=0); ``checked_at`` the last check."""
+    if svc.dry_run:
+        return {}
+    off = float(getattr(svc.settings, "health_seconds", 0) or 0) <= 0
+    book = HealthBook(svc.state.client, namespace=svc.state.namespace)
+    out: dict[str, dict[str, Any]] = {}
+    for platform, destination in svc.destinations():
+        seen = book.get(platform, destination)
+        entry = {"platform": platform, "destination": destination, "status": "unknown",
+                 "reason": "", "since": None, "checked_at": None, "check_error": "",
+                 "failures": 0}
+        if seen is not None:
+            entry |= seen.to_json()
+            entry["status"] = seen.status or "unknown"
+        if off:
+            entry["status"] = "off"
+        out[f"{platform}:{destination}"] = entry
+    return out
+
+
 def split_heartbeats(ages: Mapping[str, float]) -> tuple[dict[str, float], dict[str, float]]:
     """(fresh, stale) worker heartbeats, name -> seconds since the last one.
 
@@ -142,6 +166,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
         workers=workers,
         workers_stale=stale,
         destination_names=state.destination_names(),
+        health=destination_health(svc),
         mode="dry-run" if svc.dry_run else "live",
         total=sum(counts.values()),
         generated_at=iso(now) or "",

@@ -118,7 +118,33 @@ def print_status(console: Console, report: Any) -> None:
 
     for entry in report.rate.values():
         _line(console, _rate_line(entry, names))
+    for entry in (getattr(report, "health", None) or {}).values():
+        _line(console, _health_line(entry, names))
     _print_workers(console, report.workers, report.workers_stale)
+
+
+def _health_line(entry: Mapping[str, Any], names: Mapping[str, str]) -> Text:
+    """``health telegram @news: ok (checked 02:14:05 UTC)`` or ``UNHEALTHY since ...: why``."""
+    line = Text.assemble("health ", literal(destination_label(
+        entry["platform"], entry["destination"], names)), ": ")
+    status = entry.get("status") or "unknown"
+    checked = f"checked {_short(entry['checked_at'])[11:19]} UTC" if entry.get(
+        "checked_at") else "not checked yet"
+    if status == "unhealthy":
+        line.append("UNHEALTHY", "bold red")
+        line.append_text(literal(f" since {_short(entry.get('since'))[5:19]} UTC ({checked}): "
+                                 f"{entry.get('reason') or ''}; sends wait"))
+    elif status == "ok":
+        line.append("ok", "green")
+        line.append_text(literal(f" ({checked})"))
+        if entry.get("check_error"):
+            line.append_text(literal(f"; last check got no answer: {entry['check_error']}",
+                                     "yellow"))
+    elif status == "off":
+        line.append_text(literal("not checked (HEALTH_SECONDS=0)", "dim"))
+    else:
+        line.append_text(literal(f"unknown ({checked})", "dim"))
+    return line
 
 
 def _rate_line(entry: Mapping[str, Any], names: Mapping[str, str]) -> Text:

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bot.delivery.connection_health import edit_hold, enabled, mark_unhealthy
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.notify import Notice
 from bot.delivery.schedule import rate_spec
@@ -112,7 +113,8 @@ def _can_edit(svc: Services, rec: Record) -> bool:
 def apply_edit(svc: Services, record_key: str, *, owner: str = "worker",
                now: float | None = None) -> str:
     """Carry out the pending edit of a sent record; returns an outcome word: edited,
-    unchanged, rate_wait, retry_wait, edit_failed, not_queued (nothing pending or held)."""
+    unchanged, rate_wait, retry_wait, edit_failed, unhealthy (the channel refuses the bot: tried
+    again after HEALTH_SECONDS), not_queued (nothing pending or held)."""
     edits = svc.state.edits
     claim = edits.claim(record_key, lease=EDIT_LEASE_SECONDS, now=now)
     if claim is None:
@@ -160,6 +162,10 @@ def _edit_once(svc: Services, key: str, owner: str, now: float | None
     caption = None
     if kind == "photo" and not isinstance(item.image, ImageVariant):
         caption = svc.tools.renderer.telegram(post, photo=True).text  # fitted to 1024
+    # the bot may not post (or edit) there now: the edit waits for the destination's health
+    held = edit_hold(svc, rec.platform, rec.destination, state.now() if now is None else now)
+    if held is not None:
+        return "unhealthy", held
     spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
     for _ in range(3):
         current = state.now() if now is None else now
@@ -183,6 +189,10 @@ def _edit_once(svc: Services, key: str, owner: str, now: float | None
             if err.kind == "transient":
                 log.warning("edit of %s: %s; retrying", rec.post, redact(err.reason))
                 return "retry_wait", current + TRANSIENT_RETRY_SECONDS
+            if err.unhealthy and enabled(svc):  # the channel refused, not this message
+                mark_unhealthy(svc, rec.platform, rec.destination, redact(err.reason),
+                               now=current)
+                return "unhealthy", current + float(svc.settings.health_seconds)
             _edit_refused(svc, rec, redact(err.reason), owner)
             return "edit_failed", None
         _edited(svc, rec, out, fp, owner)

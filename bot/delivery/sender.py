@@ -27,7 +27,8 @@ Why the order of steps matters:
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
 Outcome words returned: sent, rate_wait, retry_wait, failed, in_doubt, waiting, skipped, paused,
-busy, missing, not_queued, lease_lost; for a sent record with a pending correction, those of
+busy, missing, not_queued, lease_lost, unhealthy (the destination's connection health holds
+it: ``connection_health``); for a sent record with a pending correction, those of
 ``corrections.apply_edit`` (edited, unchanged, edit_failed, ...).
 """
 
@@ -44,6 +45,7 @@ from typing import TypeVar
 import redis
 
 from bot.delivery import observe
+from bot.delivery.connection_health import hold_if_unhealthy, on_unhealthy_answer
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
@@ -114,6 +116,11 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
     override = bool(rec.extra.get(PUSH_ANYWAY))
     if not override and state.is_paused():
         return "paused"
+    # A destination that refuses every send (bot demoted, keys revoked, X credits spent):
+    # nothing is attempted; the health check releases the record (connection_health).
+    held = hold_if_unhealthy(svc, rec, current)
+    if held is not None:
+        return held
     if rec.send_deadline is not None and rec.send_deadline > current:
         return _move(svc, rec, "waiting",
                      "an earlier attempt may still land until "
@@ -410,6 +417,10 @@ def _on_error(svc: Services, rec: Record, publisher: Publisher, err: DeliveryErr
                 text=f"{rec.platform}: {DUPLICATE_NOTE}",
                 dedupe=f"{rec.key}|duplicate|{rec.attempts}"))
         return "sent"
+    if err.unhealthy:  # the destination refused, not this post: wait for its health
+        outcome = on_unhealthy_answer(svc, rec, owner, err, now)
+        if outcome is not None:
+            return outcome
     state.fail_send(*rec.ref, owner=owner, reason=reason, permanent=True, now=now)
     _event(rec, "sending", "failed", reason=reason)
     _notify_failed(svc, rec, reason)

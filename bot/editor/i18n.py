@@ -140,6 +140,17 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "📝 <b>Waiting for approval</b> {title}\n{details}",
     ),
     "n_generic": ("ℹ️ {text}", "ℹ️ {text}"),
+    "n_unhealthy": (
+        "🔌 <b>연결 이상</b> {where}\n사유: {reason}\n고칠 때까지 아무것도 보내지 않습니다. "
+        "대기 중인 글은 다음 점검 뒤 저절로 나갑니다.",
+        "🔌 <b>Connection unhealthy</b> {where}\nReason: {reason}\nNothing is sent there "
+        "until it is fixed; the waiting posts go out by themselves after the next check.",
+    ),
+    "n_healthy": (
+        "🔌 <b>연결 정상</b> {where}\n대기 중인 글을 이제 보냅니다.",
+        "🔌 <b>Connection healthy again</b> {where}\nThe waiting posts go out now.",
+    ),
+    "status_health": ("연결 상태", "Health"),
     "n_retraction": (
         "🗑 <b>철회된 글</b> {title}\n({reason})\n{details}\n이미 나간 메시지를 삭제할까요? "
         "텔레그램은 48시간 안에 보낸 메시지만 지울 수 있습니다.",

@@ -108,6 +108,13 @@ class NoticeRenderer:
                 self._button("b_delete", "retract", notice.post_url, group=group),
                 self._button("b_keep", "keeppost", notice.post_url, group=group),
             ]])
+        elif notice.kind == "health":
+            # a destination became unhealthy (reason given) or healthy again (no reason)
+            if notice.reason:
+                text = t(lang, "n_unhealthy", where=self._where(notice),
+                         reason=esc(notice.reason, 600))
+            else:
+                text = t(lang, "n_healthy", where=self._where(notice))
         elif notice.kind == "bad_file":
             text = t(lang, "n_bad_file", file=esc(notice.file, 300),
                      reason=esc(notice.reason, 600))

@@ -181,6 +181,17 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
     if rate_parts:
         lines.append(f"<b>{t(language, 'status_rate')}</b>: {'; '.join(rate_parts)}")
 
+    health_parts = []
+    for entry in (data.get("health") or {}).values():
+        where = esc(f"{entry['platform']} {entry['destination']}", 80)
+        checked = when(entry.get("checked_at")) if entry.get("checked_at") else "—"
+        if entry.get("status") == "unhealthy":
+            health_parts.append(f"{where}: ❌ {esc(entry.get('reason'), 300)} ({checked})")
+        else:
+            health_parts.append(f"{where}: {esc(entry.get('status'))} ({checked})")
+    if health_parts:
+        lines.append(f"<b>{t(language, 'status_health')}</b>: {'; '.join(health_parts)}")
+
     listed = list(records)
     failures = [r.to_dict() for r in listed if r.state == "failed"]
     doubts = [r.to_dict() for r in listed if r.state == "in_doubt"]

@@ -55,6 +55,9 @@ class DeliveryError(Exception):
     act), `duplicate` (X says this text already exists: after an uncertain send, it is ours).
     `uncertain` is True when the request may have reached the platform (a timeout after the body
     was sent), which matters for deciding what a later `duplicate` means.
+    `unhealthy` is True when the refusal is about the destination, not the post (the bot may not
+    post in the channel, the keys were revoked, X credits are spent): the queue of that
+    destination waits for the connection health check instead of failing post after post.
     """
 
     def __init__(
@@ -64,24 +67,28 @@ class DeliveryError(Exception):
         *,
         retry_after: float | None = None,
         uncertain: bool = False,
+        unhealthy: bool = False,
     ) -> None:
         super().__init__(f"{kind}: {reason}")
         self.kind: ErrorKind = kind
         self.reason = reason
         self.retry_after = retry_after
         self.uncertain = uncertain
+        self.unhealthy = unhealthy
 
     def __reduce__(self):  # keep the fields when Celery pickles the exception
         return (
             _rebuild_delivery_error,
-            (self.kind, self.reason, self.retry_after, self.uncertain),
+            (self.kind, self.reason, self.retry_after, self.uncertain, self.unhealthy),
         )
 
 
 def _rebuild_delivery_error(
-    kind: ErrorKind, reason: str, retry_after: float | None, uncertain: bool
+    kind: ErrorKind, reason: str, retry_after: float | None, uncertain: bool,
+    unhealthy: bool = False,
 ) -> DeliveryError:
-    return DeliveryError(kind, reason, retry_after=retry_after, uncertain=uncertain)
+    return DeliveryError(kind, reason, retry_after=retry_after, uncertain=uncertain,
+                         unhealthy=unhealthy)
 
 
 class Publisher(Protocol):

@@ -40,6 +40,8 @@ from telegram.request import HTTPXRequest
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
+from bot.platforms.probes import ProbeResult
+from bot.platforms.telegram_health import channel_refusal, probe_channel
 from bot.posts import Post
 
 log = logging.getLogger(__name__)
@@ -140,6 +142,25 @@ class TelegramPublisher:
     def delete(self, message_id: str) -> str:
         """deleteMessage: ``deleted``, or ``already gone`` when Telegram no longer has it."""
         return self._run(self._delete(int(message_id)))
+
+    def check_health(self) -> ProbeResult:
+        """getMe + getChatMember of the bot in the channel (``telegram_health``); never raises."""
+        try:
+            return self._run(self._check_health())
+        except DeliveryError as err:  # no answer in time, or the publisher is closed
+            return ProbeResult("unhealthy" if err.unhealthy else "unreachable", err.reason)
+
+    async def _check_health(self) -> ProbeResult:
+        try:
+            bot = await self._ready()
+        except DeliveryError as err:
+            return ProbeResult("unhealthy" if err.unhealthy else "unreachable", err.reason)
+
+        def error(method: str, exc: TelegramError) -> tuple[str, bool]:
+            err = self._error(method, exc)
+            return err.reason, err.unhealthy
+
+        return await probe_channel(bot, self._chat_id, self.destination, error)
 
     def close(self) -> None:
         """Close the HTTP pool and stop the loop thread; later sends raise."""
@@ -389,7 +410,13 @@ class TelegramPublisher:
         )
 
     def _error(self, method: str, exc: TelegramError) -> DeliveryError:
-        """PTB exception -> DeliveryError with a one-line, token-free reason."""
+        """PTB exception -> DeliveryError with a one-line, token-free reason; a refusal of the
+        channel itself (bot demoted, removed, token revoked) is marked ``unhealthy``."""
+        err = self._classify(method, exc)
+        err.unhealthy = channel_refusal(exc)
+        return err
+
+    def _classify(self, method: str, exc: TelegramError) -> DeliveryError:
         if isinstance(exc, RetryAfter):
             seconds = _retry_after_seconds(exc)
             return DeliveryError(

@@ -16,7 +16,9 @@ from dataclasses import asdict
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, EditOutcome, Receipt
 from bot.platforms.outgoing import PlatformTeaser
+from bot.platforms.probes import ProbeResult
 from bot.platforms.x_api import ALT_TEXT_MAX, DEFAULT_API_URL, XApi, XApiError, XCredentials
+from bot.platforms.x_health import probe_account
 from bot.platforms.x_lookup import find_own_post
 from bot.posts import Post
 
@@ -67,7 +69,7 @@ class XPublisher:
             try:
                 media_ids = [self._upload(post, item.image)]
             except XApiError as exc:
-                if exc.kind != "permanent":
+                if exc.kind != "permanent" or exc.unhealthy:  # the account, not the image
                     raise self._error("media upload", exc) from None
                 log.warning("x: image refused (%s), posting text only", exc.detail)
                 notes = (f"image refused by X ({_one_line(exc.detail)}): posted without it",)
@@ -140,6 +142,15 @@ class XPublisher:
                 log.info("x: account name not learnt (%s)", exc)
         return self._handle
 
+    def check_health(self) -> ProbeResult:
+        """GET /2/users/me with the configured keys (``x_health``); never raises.  Learns the
+        account's @handle on the way."""
+        with self._lock:
+            result = probe_account(self._api.client, scrub=self._api._scrub)
+            if result.ok and result.account and self._handle is None:
+                self._handle = result.account.lstrip("@")
+        return result
+
     def close(self) -> None:
         self._api.client.session.close()
 
@@ -165,6 +176,8 @@ class XPublisher:
         if exc.kind == "transient":
             uncertain = what == "create post" and _maybe_created(exc)
             return DeliveryError("transient", reason, uncertain=uncertain)
+        if exc.unhealthy:
+            return DeliveryError(exc.kind, f"{what}: {exc.unhealthy}", unhealthy=True)
         return DeliveryError(exc.kind, reason)
 
 

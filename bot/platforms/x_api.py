@@ -23,6 +23,8 @@ import requests
 import tweepy
 from requests.adapters import HTTPAdapter
 
+from bot.platforms.x_health import account_problem
+
 ErrorKind = Literal["rate_limited", "transient", "permanent", "duplicate"]
 
 DEFAULT_API_URL = "https://api.x.com"
@@ -38,23 +40,28 @@ class XApiError(Exception):
     """A failed X call, classified for the scheduler; the message never holds secrets."""
 
     def __init__(self, kind: ErrorKind, detail: str, *, status: int | None = None,
-                 reset_at: float | None = None, limits: XLimits | None = None) -> None:
+                 reset_at: float | None = None, limits: XLimits | None = None,
+                 unhealthy: str = "") -> None:
         self.kind = kind
         self.detail = detail
         self.status = status
         self.reset_at = reset_at
         self.limits = limits
+        #: the account-wide reason (revoked keys, suspended account, spent credits), else ""
+        self.unhealthy = unhealthy
         super().__init__(f"X API {kind} ({status if status is not None else 'no status'}): "
                          f"{detail}")
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Celery pickles task exceptions; the default reduce would call __init__(message).
-        return (_rebuild_error, (self.kind, self.detail, self.status, self.reset_at, self.limits))
+        return (_rebuild_error, (self.kind, self.detail, self.status, self.reset_at, self.limits,
+                                 self.unhealthy))
 
 
 def _rebuild_error(kind: ErrorKind, detail: str, status: int | None, reset_at: float | None,
-                   limits: XLimits | None) -> XApiError:
-    return XApiError(kind, detail, status=status, reset_at=reset_at, limits=limits)
+                   limits: XLimits | None, unhealthy: str = "") -> XApiError:
+    return XApiError(kind, detail, status=status, reset_at=reset_at, limits=limits,
+                     unhealthy=unhealthy)
 
 
 @dataclass(frozen=True)
@@ -378,7 +385,13 @@ class XApi:
             return XApiError("transient", detail, status=status, limits=limits)
         if status == 403 and DUPLICATE_MARKER in detail.lower():
             return XApiError("duplicate", detail, status=status, limits=limits)
-        return XApiError("permanent", detail, status=status, limits=limits)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        problem = account_problem(status, body)
+        return XApiError("permanent", detail, status=status, limits=limits,
+                         unhealthy=self._scrub(problem) if problem else "")
 
     def _scrub(self, text: str) -> str:
         for secret in self._creds.values():

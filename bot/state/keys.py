@@ -52,6 +52,13 @@ Scanning, control, audit
                                               is alive; short TTL, refreshed by its lease keeper
 ``{ns}:health:{role}``           hash         "host:pid" -> server epoch: health beats of the
                                               worker, beat and bot processes (``bot.health``)
+``{ns}:dest_health:{platform}:{destination}``
+                                 hash         connection health of one destination
+                                              (``destination_health.py``, written by
+                                              ``bot.delivery.connection_health``): status (ok,
+                                              unhealthy), reason, since, checked_at,
+                                              check_error, failures (checks in a row without
+                                              an answer)
 ===============================  ===========  =====================================================
 
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
@@ -234,6 +241,13 @@ class Keys:
         if role not in ("worker", "beat", "bot"):
             raise ValueError(f"unknown role {role!r}")
         return f"{self.ns}:health:{role}"
+
+    def dest_health(self, platform: str, destination: str) -> str:
+        """Connection health of one destination (``destination_health.py``)."""
+        for part in (platform, destination):
+            if not part or any(c in part for c in " \t\r\n{}"):
+                raise ValueError(f"bad destination {platform!r} {destination!r}")
+        return f"{self.ns}:dest_health:{platform}:{destination}"
 
     # once-only claims and blobs
     def once(self, kind: str, ident: str) -> str:

@@ -102,11 +102,13 @@ def test_permanent_refusal_fails_at_once_with_the_platform_reason(
 ):
     svc = live()
     key = queued_post(svc, site)["telegram"]
-    fake_tg.fail_next("sendPhoto", status=403,
-                      description="Forbidden: bot is not a member of the channel chat")
+    # a refusal of this post (a refusal of the channel itself waits instead: see
+    # test_connection_health.py)
+    fake_tg.fail_next("sendPhoto", status=400, description="Bad Request: can't parse "
+                      "entities: Unsupported start tag \"p\" at byte offset 0")
     assert deliver(svc, key, owner="a") == "failed"
     rec = svc.state.get_by_key(key)
-    assert rec.state == "failed" and "bot is not a member of the channel chat" in rec.reason
+    assert rec.state == "failed" and "unsupported start tag" in rec.reason
     assert rec.attempts == 1
 
 

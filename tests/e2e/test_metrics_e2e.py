@@ -58,11 +58,12 @@ def _get(families: dict, family: str, name: str, **labels: str) -> float:
 
 
 def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg, fake_x):
-    port = _free_port()
+    port, beat_port = _free_port(), _free_port()
     env = {k.upper(): str(v) for k, v in live_env(fake_tg, fake_x).items()}
     worker = e2e.start("worker", "--pool", "prefork", "--concurrency", "2", extra_env={
         **env, "METRICS_LISTEN": f"127.0.0.1:{port}", "LOG_FORMAT": "json"})
-    beat = e2e.start("beat", extra_env={**env, "LOG_FORMAT": "json"},
+    beat = e2e.start("beat", extra_env={**env, "LOG_FORMAT": "json",
+                                        "METRICS_LISTEN": f"127.0.0.1:{beat_port}"},
                      ready="for new and changed posts")
     wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
 
@@ -113,14 +114,21 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
     # X spend: the series exist from the start (the ledger records into them).
     for kind in ("post", "post_with_url", "media", "delete", "read"):
         assert ("newsbot_x_spend_usd_total", (("kind", kind),)) in families["newsbot_x_spend_usd"]
+    # Destination health: beat runs the connection checks (one at start) and serves their gauge.
+    health = wait_for(lambda: _scrape(beat_port).get("newsbot_destination_healthy"), 30,
+                      "the health gauge in beat's scrape")
+    assert sorted(dict(labels)["platform"] for (_, labels) in health) == ["telegram", "x"]
+    assert set(health.values()) == {1.0}, health
     # Queue depth, read from Redis at the scrape.
     assert _get(families, "newsbot_queue_depth", "newsbot_queue_depth", state="sent") == 2 * POSTS
     assert _get(families, "newsbot_queue_depth", "newsbot_queue_depth", state="queued") == 0
     assert "newsbot_broker_queue_length" in families
 
     # The sends ran in the prefork children, not in the process that serves.
-    assert len(list((e2e.data / "metrics").iterdir())) == 1
-    db_files = list(next((e2e.data / "metrics").iterdir()).glob("counter_*.db"))
+    folders = sorted(d.name.split("-")[0] for d in (e2e.data / "metrics").iterdir())
+    assert folders == ["beat", "worker"], folders  # one folder per serving process
+    worker_dir = next(d for d in (e2e.data / "metrics").iterdir() if d.name.startswith("worker-"))
+    db_files = list(worker_dir.glob("counter_*.db"))
     assert len(db_files) >= 2, db_files  # the parent's zeros and at least one child's counts
 
     # LOG_FORMAT=json: every line the worker logged is one JSON object, state changes included.

@@ -183,12 +183,13 @@ def test_a_queued_record_nobody_approved_is_parked_and_previewed(make_desk: Any)
 # ----------------------------------------------------------------------------- failures
 def test_failed_send_from_the_worker_notifies_once_with_retry(desk: Any) -> None:
     svc = desk.services
-    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
     post = find_post(svc.tools.site, KOSPI)
     (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="t", enqueue=desk.worker)
     assert desk.worker.outcomes == [(rec.key, "failed")]
     (card,) = cards(desk)
-    assert "Delivery failed" in card.text and "Reason: sendMessage: Chat not found" in card.text
+    assert "Delivery failed" in card.text
+    assert "Reason: sendMessage: Message is too long" in card.text
     assert "telegram" in card.text
     assert labels(card) == ["Retry"]
     assert deliver(svc, rec.key, owner="again") == "not_queued"
@@ -199,7 +200,7 @@ def test_failed_send_from_the_worker_notifies_once_with_retry(desk: Any) -> None
     assert len(desk.fake.channel_posts(desk.channel)) == 1
     # A later failure of the same record (new attempt) is a new notice.
     svc.state.editor_resolve(*rec.ref, "force", "tg:1001")
-    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
     later = svc.state.now() + 120  # past the channel's rate windows
     assert deliver(svc, rec.key, owner="third", now=later) == "failed"
     failures = [m for m in desk.messages(desk.editor_chat) if "Delivery failed" in m.text]
@@ -282,7 +283,7 @@ def test_an_approved_record_stays_approved_through_a_failure_retry_and_a_rate_wa
     desk = make_desk(approval_required=True)
     svc, state = desk.services, desk.services.state
     post = find_post(svc.tools.site, KOSPI)
-    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
     (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="tg:1001",
                          enqueue=desk.worker)  # the push approves the teaser as it is now
     assert state.get_by_key(rec.key).state == "failed"
@@ -354,7 +355,7 @@ def test_an_approval_preview_survives_a_telegram_outage(make_desk: Any) -> None:
 def test_a_failure_notice_survives_telegram_errors_and_arrives_once(desk: Any) -> None:
     """Regression: a notice sent straight from the worker was lost on a 5xx."""
     svc = desk.services
-    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: chat not found")
+    desk.fake.fail_next("sendMessage", status=400, description="Bad Request: message is too long")
     desk.fake.fail_next("sendMessage", status=500)  # the notice's first try
     post = find_post(svc.tools.site, KOSPI)
     (rec,) = plan_manual(svc, post, ["telegram"], force=False, who="t", enqueue=desk.worker)
