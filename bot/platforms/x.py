@@ -51,6 +51,11 @@ class XPublisher:
     def __repr__(self) -> str:
         return f"XPublisher(api_url={self._api.api_url!r})"
 
+    def set_meter(self, meter: Callable[[str], None] | None) -> None:
+        """Price every billable call this publisher makes (``bot.state.spend`` through the
+        delivery services): ``meter(kind)`` after each call X answered with 2xx."""
+        self._api.meter = meter
+
     def send(self, post: Post, item: PlatformTeaser) -> Receipt:
         # tweepy's Client and its requests.Session are not documented as thread-safe, and X
         # allows a few posts per minute at best: serialising costs nothing.
