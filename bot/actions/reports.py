@@ -123,6 +123,7 @@ class StatusReport:
     generated_at: str
     workers_stale: dict[str, float] = field(default_factory=dict)  # silent, maybe gone
     destination_names: dict[str, str] = field(default_factory=dict)  # "x:x" -> "@handle"
+    spend: dict[str, Any] | None = None  # X spend this month (``bot.actions.spend``)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `newsbot status --json` shape."""
@@ -140,6 +141,7 @@ class StatusReport:
             "mode": self.mode,
             "total": self.total,
             "generated_at": self.generated_at,
+            "spend": dict(self.spend) if self.spend is not None else None,
         }
 
 

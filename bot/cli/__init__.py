@@ -224,9 +224,11 @@ def _register_more() -> None:
     """Delivery and operations commands live in their own modules to keep this one small."""
     from bot.cli import ops as cli_ops
     from bot.cli import run as cli_run
+    from bot.cli import spend as cli_spend
 
     cli_run.register(app)
     cli_ops.register(app)
+    cli_spend.register(app)
 
 
 _register_more()

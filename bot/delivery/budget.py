@@ -21,7 +21,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 
-from bot.config import Settings
 from bot.delivery.notify import Notice
 from bot.delivery.services import Services
 from bot.logs import log_event
@@ -30,7 +29,7 @@ from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_price import planned_calls
 from bot.posts import Post
 from bot.state import Record
-from bot.state.spend import holding, money, to_micro
+from bot.state.spend import caps, holding, money
 
 __all__ = ["BUDGET_REASON", "BudgetHold", "caps", "hold_for", "is_budget_wait",
            "release_budget_waits"]
@@ -42,14 +41,6 @@ log = logging.getLogger(__name__)
 BUDGET_REASON = "budget"
 #: A hold outlives the longest send by this much, then lapses by itself (a worker died).
 HOLD_MARGIN_SECONDS = 60.0
-
-
-def caps(settings: Settings) -> tuple[int | None, int | None]:
-    """(daily, monthly) caps in micro-USD; None where no budget is set."""
-    daily = settings.x_daily_budget
-    monthly = settings.x_monthly_budget
-    return (None if daily is None else to_micro(daily),
-            None if monthly is None else to_micro(monthly))
 
 
 def is_budget_wait(rec: Record) -> bool:

@@ -30,13 +30,13 @@ from typing import Any
 
 import redis
 
-from bot.config import X_DEFAULT_PRICES
+from bot.config import X_DEFAULT_PRICES, Settings
 
 from .keys import Keys
 from .store import check_decoding, server_time
 
-__all__ = ["KINDS", "MICRO", "Reservation", "SpendLedger", "SpendReport", "current_holder",
-           "holding", "money", "to_micro"]
+__all__ = ["KINDS", "MICRO", "Reservation", "SpendLedger", "SpendReport", "caps",
+           "current_holder", "holding", "money", "to_micro"]
 
 KINDS: tuple[str, ...] = ("post", "post_url", "media", "delete", "read")
 MICRO = 1_000_000
@@ -104,6 +104,14 @@ return 1
 def to_micro(usd: float) -> int:
     """USD -> integer micro-dollars (rounded: 0.015 is 15000, not 14999)."""
     return round(float(usd) * MICRO)
+
+
+def caps(settings: Settings) -> tuple[int | None, int | None]:
+    """(X_DAILY_BUDGET, X_MONTHLY_BUDGET) in micro-USD; None where no budget is set."""
+    daily = settings.x_daily_budget
+    monthly = settings.x_monthly_budget
+    return (None if daily is None else to_micro(daily),
+            None if monthly is None else to_micro(monthly))
 
 
 def money(micro: int | None) -> str:
