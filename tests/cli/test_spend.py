@@ -76,3 +76,21 @@ def test_status_shows_the_spend(cli, ledger: SpendLedger) -> None:
     text = cli("status")
     assert "X spend: $0.015 this month" in text
     assert "daily budget $1.000 ($0.985 left)" in text
+
+
+def test_preview_shows_each_x_posts_price(tmp_path: Path) -> None:
+    """`newsbot preview` prices the X post at X_PRICES: the demo post has a link and a photo
+    with alt text (1 post with a URL, an upload and an alt-text call)."""
+    sample = sorted((DEMO_SITE / "_posts").glob("*exaone*"))[0]
+    runner = CliRunner()
+    env = {"DATA_DIR": str(tmp_path / "var"), "X_PRICES": "post_url=0.25"}
+    result = runner.invoke(app, ["preview", str(sample), "--site", str(DEMO_SITE), "--json"],
+                           env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    x = json.loads(result.stdout)["teasers"]["x"]
+    assert x["billable"] == {"post_url": 1, "media": 2}
+    assert x["price_usd"] == 0.26
+    assert "price_usd" not in json.loads(result.stdout)["teasers"]["telegram"]
+    text = runner.invoke(app, ["preview", str(sample), "--site", str(DEMO_SITE), "-p", "x"],
+                         env=env, catch_exceptions=False).stdout
+    assert "X price $0.260 (1× post_url, 2× media; X_PRICES)" in text

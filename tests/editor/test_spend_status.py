@@ -33,3 +33,22 @@ def test_a_budget_wait_is_labelled_and_no_spend_line_without_x() -> None:
     _, lines = status_lines("en", report(None, pending))
     assert any(x.startswith("• waiting (budget) x") for x in lines)
     assert not any("X spend" in x for x in lines)
+
+
+def test_the_editors_preview_shows_the_x_price(tmp_path) -> None:
+    from pathlib import Path
+
+    from bot.actions.lookup import find_post
+    from bot.config import Settings, parse_prices
+    from bot.delivery.content import ContentTools
+    from bot.editor.preview import prepare_both, preview_messages
+
+    demo = Path(__file__).resolve().parents[2] / "examples" / "site"
+    settings = Settings(_env_file=None, site_dir=demo, data_dir=tmp_path / "var")
+    tools = ContentTools.from_settings(settings)
+    post = find_post(tools.site, "exaone-3-open-source")
+    tg, x = prepare_both(tools, post)
+    _, details = preview_messages("en", post, tg, x, parse_prices("media=0.01"))
+    assert "X price $0.220 (1× post_url, 2× media)" in details.text
+    _, default = preview_messages("en", post, tg, x)
+    assert "X price $0.210" in default.text
