@@ -121,3 +121,18 @@ def test_the_editors_are_told_once_per_budget_and_period(
     assert len(budget) == 1
     assert "X_MONTHLY_BUDGET is $0.250" in budget[0]["text"]
     assert "nothing is dropped" in budget[0]["text"]
+
+
+def test_a_new_utc_day_releases_a_daily_budget_wait(live, site: Path, fake_x: FakeX):
+    link_site(site)
+    svc = live(x_daily_budget=0.30)
+    first, second = x_records(svc, site, 2)
+    assert deliver(svc, first, owner="w") == "sent"
+    assert deliver(svc, second, owner="w") == "budget_wait"
+    assert "or 20" in svc.state.get_by_key(second).reason  # "... or <tomorrow> 00:00 UTC"
+    released: list[str] = []
+    now = svc.state.now()
+    assert release_budget_waits(svc, released.append, now=now) == 0
+    assert release_budget_waits(svc, released.append, now=now + 86_400) == 1
+    assert released == [second] and svc.state.get_by_key(second).state == "queued"
+    assert svc.spend.waiting() == []
