@@ -28,7 +28,7 @@ from bot.platforms.base import Publisher
 from bot.platforms.outgoing import PlatformTeaser
 from bot.platforms.x_price import planned_calls
 from bot.posts import Post
-from bot.state import Record
+from bot.state import FINAL_STATES, Record
 from bot.state.spend import caps, holding, money
 
 __all__ = ["BUDGET_REASON", "BudgetHold", "caps", "hold_for", "is_budget_wait",
@@ -92,8 +92,11 @@ def hold_for(svc: Services, rec: Record, post: Post, item: PlatformTeaser,
     ledger = svc.spend
     need = ledger.cost(planned_calls(item, alt_text=bool(post.image_alt.strip())))
     bound = float(getattr(publisher, "max_send_seconds", 300.0))
+    # Posts already waiting for budget go first: a later one is held behind them.
+    ahead = ledger.ahead_of(rec.key) if ledger.waiting_count() else 0
     got = ledger.reserve(rec.key, need, daily_cap=daily, monthly_cap=monthly,
-                         hold_seconds=svc.lease_seconds + bound + HOLD_MARGIN_SECONDS, now=now)
+                         hold_seconds=svc.lease_seconds + bound + HOLD_MARGIN_SECONDS,
+                         ahead=ahead, now=now)
     if got.ok:
         ledger.unwait(rec.key)
         return BudgetHold(svc, rec.key, held=True)
@@ -107,7 +110,10 @@ def hold_for(svc: Services, rec: Record, post: Post, item: PlatformTeaser,
     else:
         period, what, name = at.strftime("%Y-%m-%d"), "day", "X_DAILY_BUDGET"
         opens = f"{at + timedelta(days=1):%Y-%m-%d} 00:00 UTC"
-    in_flight = f" + {money(got.held)} being sent" if got.held else ""
+    others = got.held - ahead
+    in_flight = f" + {money(others)} being sent" if others > 0 else ""
+    if ahead:
+        in_flight += f" + {money(ahead)} for posts waiting before it"
     reason = (f"{BUDGET_REASON}: {name} {money(cap)} reached this {what} ({money(spent)} "
               f"spent{in_flight}; this post costs {money(need)}): waits until the budget is "
               f"raised or {opens}")
@@ -132,8 +138,9 @@ def release_budget_waits(svc: Services, enqueue: Callable[[str], object], *,
     """Queue records waiting for budget, first waited first, while the budget has room.
 
     Run by the tick: one ZCARD when nothing waits.  Stops at the first post that does not fit,
-    so a cheaper later post never overtakes an earlier one.  Records that left the budget wait
-    otherwise (an editor pushed or skipped one) are forgotten here.
+    so a cheaper later post never overtakes an earlier one.  A released record stays listed
+    (in its place) until its send holds the money; records that left the budget wait
+    otherwise (sent by an editor's push, skipped) are forgotten here.
     """
     ledger = svc.spend
     if not ledger.waiting_count():
@@ -143,14 +150,20 @@ def release_budget_waits(svc: Services, enqueue: Callable[[str], object], *,
     released = 0
     for rid, need in ledger.waiting():
         rec = svc.state.get_by_key(rid)
-        if rec is None or not is_budget_wait(rec):
-            ledger.unwait(rid)
+        if rec is None or rec.state in FINAL_STATES or (
+                rec.state == "waiting" and not is_budget_wait(rec)):
+            ledger.unwait(rid)  # sent, skipped, or waiting for something else now
+            continue
+        if rec.state != "waiting":
+            # Released before and not yet sent: it keeps its place (``ahead_of``) until its
+            # send holds the money, which takes it off the list.
+            if rec.state != "sending" and room is not None:
+                room -= need
             continue
         if room is not None and need > room:
             break
         moved = svc.state.transition(*rec.ref, "waiting", "queued",
                                      reason="budget has room again", by="budget", now=now)
-        ledger.unwait(rid)
         if moved is None:
             continue
         if room is not None:

@@ -44,8 +44,10 @@ DAY_TTL = 400 * 86_400
 MONTH_TTL = 3 * 366 * 86_400
 
 # KEYS: day hash, month hash, holds hash.  ARGV: holder, micro wanted, day cap (-1: none),
-# month cap (-1: none), hold until, now.  Expired holds are dropped; the holder's own earlier
-# hold is replaced.  Returns {1|0, 'day'|'month'|'', day spent, month spent, held by others}.
+# month cap (-1: none), hold until, now, micro needed by posts waiting ahead of this one (they
+# must fit first, or a cheap later post would overtake them).  Expired holds are dropped; the
+# holder's own earlier hold is replaced.  Returns {1|0, 'day'|'month'|'', day spent, month
+# spent, held by others}.
 RESERVE = """
 local now = tonumber(ARGV[6])
 local held = 0
@@ -64,6 +66,8 @@ end
 local day = tonumber(redis.call('HGET', KEYS[1], 'total') or '0')
 local month = tonumber(redis.call('HGET', KEYS[2], 'total') or '0')
 local want = tonumber(ARGV[2])
+local ahead = tonumber(ARGV[7]) or 0
+held = held + ahead
 local dcap = tonumber(ARGV[3])
 local mcap = tonumber(ARGV[4])
 if mcap >= 0 and month + held + want > mcap then
@@ -257,16 +261,17 @@ class SpendLedger:
 
     # ------------------------------------------------------------------ budgets
     def reserve(self, holder: str, micro: int, *, daily_cap: int | None,
-                monthly_cap: int | None, hold_seconds: float,
+                monthly_cap: int | None, hold_seconds: float, ahead: int = 0,
                 now: float | None = None) -> Reservation:
-        """Hold ``micro`` for ``holder`` if neither cap would be passed (atomic)."""
+        """Hold ``micro`` for ``holder`` if neither cap would be passed (atomic); ``ahead`` is
+        what posts waiting before this one need (counted as held: they go first)."""
         at = self.now() if now is None else now
         k = self.keys
         ok, which, day, month, held = self._reserve(
             keys=[k.spend_day(_day(at)), k.spend_month(_month(at)), k.spend_holds],
             args=[holder, str(int(micro)), str(-1 if daily_cap is None else int(daily_cap)),
                   str(-1 if monthly_cap is None else int(monthly_cap)),
-                  repr(at + hold_seconds), repr(at)])
+                  repr(at + hold_seconds), repr(at), str(int(ahead))])
         return Reservation(bool(int(ok)), str(which), int(day), int(month), int(held),
                            int(micro))
 
@@ -321,6 +326,16 @@ class SpendLedger:
             return []
         needs = self.client.hmget(self.keys.spend_need, rids)
         return [(rid, int(need or 0)) for rid, need in zip(rids, needs, strict=True)]
+
+    def ahead_of(self, rid: str) -> int:
+        """Micro-USD that posts waiting for budget before ``rid`` need (all of them when
+        ``rid`` is not waiting)."""
+        total = 0
+        for other, need in self.waiting():
+            if other == rid:
+                break
+            total += need
+        return total
 
     def waiting_count(self) -> int:
         return int(self.client.zcard(self.keys.spend_waits))

@@ -135,4 +135,31 @@ def test_a_new_utc_day_releases_a_daily_budget_wait(live, site: Path, fake_x: Fa
     assert release_budget_waits(svc, released.append, now=now) == 0
     assert release_budget_waits(svc, released.append, now=now + 86_400) == 1
     assert released == [second] and svc.state.get_by_key(second).state == "queued"
-    assert svc.spend.waiting() == []
+    # Released, it keeps its place in line until its send holds the money.
+    assert [rid for rid, _ in svc.spend.waiting()] == [second]
+    assert release_budget_waits(svc, released.append, now=now + 86_400) == 0
+
+
+def test_a_later_cheaper_post_does_not_overtake_a_waiting_one(
+        live, site: Path, fake_x: FakeX):
+    """A $0.21 photo post waits; a later $0.20 link post would fit the room left, but it is
+    held behind the waiting one (released in order), until both fit."""
+    link_site(site)
+    svc = live(x_monthly_budget=0.405)
+    scan(svc, enqueue=Queue())
+    base = now_utc() - timedelta(minutes=10)
+    write_post(site, "a-first", base, image=False, title="First")
+    write_post(site, "b-photo", base + timedelta(seconds=1), image=True, title="Photo")
+    write_post(site, "c-link", base + timedelta(seconds=2), image=False, title="Link")
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    xs = {svc.state.get_by_key(k).post.rsplit("/", 1)[1]: k for k in queue.keys
+          if svc.state.get_by_key(k).platform == "x"}
+    assert deliver(svc, xs["a-first.html"], owner="w") == "sent"  # 0.201 spent with the read
+    assert deliver(svc, xs["b-photo.html"], owner="w") == "budget_wait"  # 0.21 > 0.204 left
+    rec = svc.state.get_by_key(xs["c-link.html"])
+    # 0.204 left would take the 0.20 link post, but the photo post waits before it.
+    assert deliver(svc, rec.key, owner="w") == "budget_wait"
+    assert "for posts waiting before it" in svc.state.get_by_key(rec.key).reason
+    assert [rid for rid, _ in svc.spend.waiting()] == [xs["b-photo.html"], xs["c-link.html"]]
+    assert len(fake_x.posts) == 1
