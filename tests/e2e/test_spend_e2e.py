@@ -13,7 +13,9 @@ not the figure's 5.  The read is still counted, and checked against the fake's c
 
 from __future__ import annotations
 
+import json
 import signal
+import subprocess
 import time
 from datetime import timedelta
 
@@ -24,6 +26,8 @@ from bot.config import parse_prices
 from bot.state.spend import SpendLedger
 from fakes.telegram import FakeTelegram
 from fakes.x import FakeX
+
+from .conftest import NEWSBOT
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -67,8 +71,10 @@ def x_states(e2e) -> dict[str, list]:
 def test_budget_figure_five_of_six_then_released(e2e, fake_tg, fake_x):
     # A real top-level domain: twitter-text (and X) finds no URL in ``news.example``.
     (e2e.site / "_config.yml").write_text(f"url: {SITE}\ntimezone: UTC\n", encoding="utf-8")
+    write_post(e2e.site, "already-there", now_utc() - timedelta(hours=3), image=False)
     run = e2e.start("run", extra_env=env_for(fake_tg, fake_x, "1.00"))
-    time.sleep(2)  # the first scan records the (empty) baseline
+    # The first scan records the site as it is as the baseline: nothing of it goes out.
+    wait_for(lambda: len(e2e.records("skipped")) == 2, 30, "the baseline records")
     base = now_utc() - timedelta(minutes=5)
     for i in range(6):
         write_post(e2e.site, f"link-{i}", base + timedelta(seconds=i), image=False,
@@ -93,6 +99,14 @@ def test_budget_figure_five_of_six_then_released(e2e, fake_tg, fake_x):
     report = ledger.report()
     assert {k: v["n"] for k, v in report.by_kind.items()} == billed
     assert report.total == sum(ledger.prices[k] * n for k, n in billed.items()) == 1_000_000
+    # What an operator sees meanwhile.
+    status = subprocess.run([NEWSBOT, "status", "--json"], cwd=e2e.tmp, capture_output=True,
+                            env={**e2e.env, **env_for(fake_tg, fake_x, "1.00")}, text=True,
+                            timeout=60, check=True)
+    data = json.loads(status.stdout)
+    assert data["spend"]["total_usd"] == 1.0 and data["spend"]["month_left_usd"] == 0
+    assert data["spend"]["waiting_for_budget"] == 1
+    assert [p["label"] for p in data["pending"] if p["platform"] == "x"] == ["waiting (budget)"]
 
     # Raise the budget: a setting, so a restart; the waiting post goes out by itself.
     assert run.stop(signal.SIGTERM) == 0
