@@ -43,6 +43,59 @@ _BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{10,200}")
 _PRINTABLE_KEY = re.compile(r"[\x21-\x7e]{1,500}")
 
 
+#: X's pay-per-use prices in USD per call (contracts B5, since 2026-02; the URL surcharge since
+#: 2026-04-20).  A table, not constants in the code: X changes them, so ``X_PRICES`` overrides
+#: any of them.  Kinds: a post, a post whose text holds a URL, a media call (upload or
+#: metadata), a delete, a read of the account's own data.
+X_DEFAULT_PRICES: dict[str, float] = {
+    "post": 0.015, "post_url": 0.20, "media": 0.005, "delete": 0.010, "read": 0.001,
+}
+
+
+def parse_prices(value: object) -> dict[str, float]:
+    """``X_PRICES`` as JSON (``{"post_url": 0.25}``) or ``post_url=0.25,read=0.001``; kinds not
+    named keep their default.  An unknown kind or a negative price is an error, never ignored:
+    a misspelt kind would silently keep the old price."""
+    if value is None:
+        return dict(X_DEFAULT_PRICES)
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return dict(X_DEFAULT_PRICES)
+        if text.startswith("{"):
+            try:
+                raw = json.loads(text)
+            except ValueError as exc:
+                raise ValueError("X_PRICES is not valid JSON") from exc
+        else:
+            raw = {}
+            for part in text.replace(";", ",").split(","):
+                if not part.strip():
+                    continue
+                name, sep, price = part.partition("=")
+                if not sep:
+                    raise ValueError(f"X_PRICES: {part.strip()!r} is not kind=price")
+                raw[name.strip()] = price.strip()
+    elif isinstance(value, dict):
+        raw = value
+    else:
+        raise ValueError("X_PRICES must be JSON or kind=price pairs")
+    out = dict(X_DEFAULT_PRICES)
+    for name, price in raw.items():
+        kind = str(name).strip().lower()
+        if kind not in X_DEFAULT_PRICES:
+            raise ValueError(f"X_PRICES: unknown kind {kind!r} (known: "
+                             f"{', '.join(X_DEFAULT_PRICES)})")
+        try:
+            number = float(price)
+        except (TypeError, ValueError):
+            raise ValueError(f"X_PRICES: {kind} price is not a number") from None
+        if not 0 <= number < 1000:
+            raise ValueError(f"X_PRICES: {kind} price must be between 0 and 1000 USD")
+        out[kind] = number
+    return out
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_file=".env",
@@ -99,6 +152,14 @@ class Settings(BaseSettings):
     utm_template: str | None = Field(
         None, description="Query tags added to each outgoing link, e.g. "
                           "utm_source={platform}&utm_medium=social&utm_campaign={slug}.")
+    x_prices: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=lambda: dict(X_DEFAULT_PRICES),
+        description="USD per billable X call, by kind (X changes them): JSON or "
+                    "`post=0.015,post_url=0.20,media=0.005,delete=0.010,read=0.001`.")
+    x_monthly_budget: float | None = Field(
+        None, ge=0, description="Most USD spent on X calls per calendar month (UTC).")
+    x_daily_budget: float | None = Field(
+        None, ge=0, description="Most USD spent on X calls per day (UTC).")
 
     # --- editors' desk (the editor bot) ---------------------------------------------------------
     telegram_editor_chat: str | None = Field(
@@ -188,6 +249,10 @@ class Settings(BaseSettings):
     @classmethod
     def _log_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+    @field_validator("x_prices", mode="before")
+    @classmethod
+    def _prices(cls, value: object) -> dict[str, float]:
+        return parse_prices(value)
 
     @field_validator("log_level", mode="before")
     @classmethod

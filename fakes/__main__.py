@@ -56,6 +56,7 @@ class _Fakes:
             "editors_chat": messages(EDITOR_CHAT),
             "editor_private": messages(EDITOR),
             "x": [{"id": p.id, "text": p.text, "media": len(p.media_ids)} for p in self.x.posts],
+            "x_billable": self.x.billable_calls(),  # what X would bill, by kind
         }
 
     def say(self, text: str, user: int) -> dict[str, Any]:
@@ -224,6 +225,8 @@ def show_sent(args: argparse.Namespace) -> int:
                 print(f"  {line}")
             if buttons:
                 print(f" {buttons}")
+    billed = ", ".join(f"{n} {kind}" for kind, n in (sent.get("x_billable") or {}).items() if n)
+    print(f"== X billable calls: {billed or 'none'}")
     return 0
 
 

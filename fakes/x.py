@@ -38,7 +38,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from twitter_text import parse_tweet
+from twitter_text import extract_urls, parse_tweet
 
 from fakes.faults import FAULT_KINDS, Fault, FaultPlan, RateWatch, peer_closed
 
@@ -296,6 +296,8 @@ class FakeX:
         self.deletes: list[str] = []  # ids of posts removed through DELETE /2/tweets/:id
         self.media: dict[str, dict[str, Any]] = {}
         self.count_429 = 0
+        # Calls X bills under pay-per-use (contracts B5), by kind: answered 2xx only.
+        self.billable: dict[str, int] = dict.fromkeys(BILLABLE_KINDS, 0)
         self._lock = threading.RLock()
         self._rules: list[_Rule] = []
         self.fault_plan: FaultPlan | None = None
@@ -470,6 +472,13 @@ class FakeX:
             self._processing_fail = False
             self.count_429 = 0
             self.account_problem = None
+            self.billable = dict.fromkeys(BILLABLE_KINDS, 0)
+
+    def billable_calls(self) -> dict[str, int]:
+        """How many billable calls X would charge for, by kind (post, post_url, media, delete,
+        read): what a spend ledger must equal once priced."""
+        with self._lock:
+            return dict(self.billable)
 
     # ------------------------------------------------------------------ internals
     def _new_id(self) -> str:
@@ -579,6 +588,9 @@ class FakeX:
         window.remaining -= 1
         headers |= window.headers("x-rate-limit")
         status, body = getattr(self, f"_do_{key}")(route, query, req)
+        kind = _billed_as(key, route, req, status)
+        if kind is not None:
+            self.billable[kind] += 1
         if key == "tweets" and status == 201:
             self._user_24h.remaining -= 1
             self._app_24h.remaining -= 1
@@ -912,6 +924,35 @@ def _blocked_until(headers: dict[str, str]) -> float:
     if not resets and "x-rate-limit-reset" in headers:
         resets.append(float(headers["x-rate-limit-reset"]))
     return max(resets, default=time.time())
+
+
+BILLABLE_KINDS = ("post", "post_url", "media", "delete", "read")
+
+
+def _billed_as(key: str, route: str, req: _Parsed, status: int) -> str | None:
+    """The pay-per-use kind of an answered call (contracts B5), None when X does not bill it.
+
+    A post whose text holds a URL (as X finds URLs: twitter-text) is the $0.20 kind; a media
+    upload (one-shot, or the chunked INIT) and a metadata call are media; users/me is an owned
+    read, and so is each page of the account's own posts; a delete is a delete.  A refused call
+    (4xx, 5xx) and a media STATUS poll cost nothing.
+    """
+    if not 200 <= status < 300:
+        return None
+    if key == "tweets":
+        text = req.json.get("text") if isinstance(req.json, dict) else None
+        return "post_url" if isinstance(text, str) and extract_urls(text) else "post"
+    if key == "tweets_delete":
+        return "delete"
+    if key == "media_upload":
+        return "media" if req.method == "POST" else None
+    if key == "media_chunked":
+        return "media" if route.endswith("/initialize") else None
+    if key == "media_metadata":
+        return "media"
+    if key in ("users_me", "users_tweets"):
+        return "read"
+    return None
 
 
 def _route_key(method: str, route: str) -> str | None:

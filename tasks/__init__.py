@@ -46,6 +46,7 @@ from bot.broker import (
     tick_seconds,
 )
 from bot.config import ConfigError, load_settings
+from bot.delivery.budget import release_budget_waits
 from bot.delivery.corrections import STALE_GRACE_SECONDS
 from bot.delivery.leases import new_owner, reap_lost_leases
 from bot.delivery.planner import scan as run_scan
@@ -164,9 +165,12 @@ def tick() -> dict[str, int]:
     stale_edits = state.edits.stale(grace=STALE_GRACE_SECONDS)
     for key in stale_edits:
         enqueue_publish(key)
+    # X posts waiting for budget, in order, once a raised budget or a new day/month has room.
+    budget = release_budget_waits(svc, enqueue_publish)
     settled = settle_lost_leases()
     state.heartbeat(_worker_name())
-    return {"promoted": len(promoted), "edits": len(stale_edits), **settled}
+    return {"promoted": len(promoted), "edits": len(stale_edits), "budget": budget,
+            **settled}
 
 
 def settle_lost_leases() -> dict[str, int]:

@@ -125,6 +125,7 @@ class StatusReport:
     destination_names: dict[str, str] = field(default_factory=dict)  # "x:x" -> "@handle"
     #: "platform:destination" -> connection health (``bot.actions.status.destination_health``)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spend: dict[str, Any] | None = None  # X spend this month (``bot.actions.spend``)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `newsbot status --json` shape."""
@@ -143,6 +144,7 @@ class StatusReport:
             "mode": self.mode,
             "total": self.total,
             "generated_at": self.generated_at,
+            "spend": dict(self.spend) if self.spend is not None else None,
         }
 
 

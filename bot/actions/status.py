@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.actions.reports import StatusReport
 from bot.actions.services import DeliveryServices
+from bot.actions.spend import spend_summary
 from bot.delivery.schedule import bucket_name, rate_spec
 from bot.state import STATES, Record
 from bot.state.destination_health import HealthBook
@@ -148,7 +149,8 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
     pending_records, pending_total = state.pending(limit)
     pending = [
         {"post": r.post, "platform": r.platform, "destination": r.destination, "state": r.state,
-         "eta": iso(r.scheduled_at), "reason": r.reason, "attempts": r.attempts}
+         "eta": iso(r.scheduled_at), "reason": r.reason, "attempts": r.attempts,
+         "label": _label(r)}
         for r in pending_records
     ]
     info = state.pause_info()
@@ -170,4 +172,19 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
         mode="dry-run" if svc.dry_run else "live",
         total=sum(counts.values()),
         generated_at=iso(now) or "",
+        spend=_spend(svc, now),
     )
+
+
+def _label(record: Record) -> str:
+    """``waiting (budget)`` for an X post held by X_DAILY/MONTHLY_BUDGET, else the state."""
+    if record.state == "waiting" and record.reason.startswith("budget:"):
+        return "waiting (budget)"
+    return record.state
+
+
+def _spend(svc: DeliveryServices, now: float) -> dict[str, Any] | None:
+    """X spend, where X is configured (live or dry run: a trial shows the same lines)."""
+    if not any(platform == "x" for platform, _ in svc.destinations()):
+        return None
+    return spend_summary(svc, now)

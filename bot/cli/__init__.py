@@ -195,9 +195,20 @@ def preview(
     for note in post.warnings:
         warn(note)
 
+    from bot.platforms.x_price import planned_calls, price_usd
+
+    def priced(item: Any) -> dict[str, Any]:
+        """teaser_json, and for X what the post costs at X_PRICES (a link is the $0.20 kind)."""
+        data = teaser_json(item)
+        if item.platform == "x":
+            calls = planned_calls(item, alt_text=bool(post.image_alt.strip()))
+            data["billable"] = calls
+            data["price_usd"] = price_usd(calls, settings.x_prices)
+        return data
+
     if as_json:
         print_json(
-            {"post": post_json(post), "teasers": {i.platform: teaser_json(i) for i in items}}
+            {"post": post_json(post), "teasers": {i.platform: priced(i) for i in items}}
         )
         return
     console.print(
@@ -218,15 +229,21 @@ def preview(
         print_teaser(console, Text.from_markup(f"{measure}{shortened}"), t.text)
         # Below the panel, not as its subtitle: a border cuts a long image failure reason.
         console.print(image_line(item.image))
+        if item.platform == "x":
+            cost = priced(item)
+            calls = ", ".join(f"{n}× {k}" for k, n in cost["billable"].items())
+            console.print(literal(f"X price ${cost['price_usd']:,.3f} ({calls}; X_PRICES)"))
 
 
 def _register_more() -> None:
     """Delivery and operations commands live in their own modules to keep this one small."""
     from bot.cli import ops as cli_ops
     from bot.cli import run as cli_run
+    from bot.cli import spend as cli_spend
 
     cli_run.register(app)
     cli_ops.register(app)
+    cli_spend.register(app)
 
 
 _register_more()

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from bot.cli.text import literal
 
-__all__ = ["ago", "destination_label", "print_status", "span"]
+__all__ = ["ago", "destination_label", "print_status", "span", "spend_line", "usd"]
 
 _STATE_STYLE = {
     "sent": "green", "queued": "blue", "sending": "blue", "waiting": "yellow",
@@ -110,7 +110,8 @@ def print_status(console: Console, report: Any) -> None:
                             f"pending: the {shown} soonest of {total} (due UTC)", style="bold"))
         for p in report.pending:
             _line(console, Text.assemble(
-                "  ", literal(_short(p["eta"]) or "now"), "  ", literal(p["state"]), "  ",
+                "  ", literal(_short(p["eta"]) or "now"), "  ",
+                literal(p.get("label") or p["state"]), "  ",
                 literal(destination_label(p["platform"], p["destination"], names))))
             _line(console, Text.assemble("    ", literal(unquote(p["post"]))))
             if p["reason"]:
@@ -120,6 +121,9 @@ def print_status(console: Console, report: Any) -> None:
         _line(console, _rate_line(entry, names))
     for entry in (getattr(report, "health", None) or {}).values():
         _line(console, _health_line(entry, names))
+    spend = getattr(report, "spend", None)
+    if spend:
+        _line(console, spend_line(spend))
     _print_workers(console, report.workers, report.workers_stale)
 
 
@@ -144,6 +148,27 @@ def _health_line(entry: Mapping[str, Any], names: Mapping[str, str]) -> Text:
         line.append_text(literal("not checked (HEALTH_SECONDS=0)", "dim"))
     else:
         line.append_text(literal(f"unknown ({checked})", "dim"))
+    return line
+
+
+def usd(value: float | None) -> str:
+    return "-" if value is None else f"${value:,.3f}"
+
+
+def spend_line(spend: dict[str, Any]) -> Text:
+    """One line for ``newsbot status``: this month, today, projection, budgets, waits."""
+    parts = [f"{usd(spend['total_usd'])} this month ({spend['month']} UTC)",
+             f"{usd(spend['today_usd'])} today",
+             f"projected {usd(spend['projection_usd'])}"]
+    if spend.get("monthly_budget_usd") is not None:
+        parts.append(f"monthly budget {usd(spend['monthly_budget_usd'])} "
+                     f"({usd(spend['month_left_usd'])} left)")
+    if spend.get("daily_budget_usd") is not None:
+        parts.append(f"daily budget {usd(spend['daily_budget_usd'])} "
+                     f"({usd(spend.get('today_left_usd'))} left)")
+    line = Text.assemble("X spend: ", literal(", ".join(parts)))
+    if spend.get("waiting_for_budget"):
+        line.append(f"; {spend['waiting_for_budget']} waiting (budget)", "yellow")
     return line
 
 

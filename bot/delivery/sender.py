@@ -26,9 +26,9 @@ Why the order of steps matters:
 * the editors hear about each outcome worth a human's eye (failed, in doubt, published, a
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
-Outcome words returned: sent, rate_wait, retry_wait, failed, in_doubt, waiting, skipped, paused,
-busy, missing, not_queued, lease_lost, unhealthy (the destination's connection health holds
-it: ``connection_health``); for a sent record with a pending correction, those of
+Outcome words returned: sent, rate_wait, budget_wait, retry_wait, failed, in_doubt, waiting,
+skipped, paused, busy, missing, not_queued, lease_lost, unhealthy (the destination's connection
+health holds it: ``connection_health``); for a sent record with a pending correction, those of
 ``corrections.apply_edit`` (edited, unchanged, edit_failed, ...).
 """
 
@@ -45,6 +45,7 @@ from typing import TypeVar
 import redis
 
 from bot.delivery import observe
+from bot.delivery.budget import hold_for
 from bot.delivery.connection_health import hold_if_unhealthy, on_unhealthy_answer
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
@@ -155,23 +156,28 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
             svc.request_approval(post)
         return outcome
 
-    held_rec = state.acquire_send(*rec.ref, owner=owner, lease_seconds=svc.lease_seconds,
-                                  ignore_pause=override, repeat_safe=_repeat_safe(publisher),
-                                  now=current)
-    if held_rec is None:
-        return "paused" if not override and state.is_paused() else "busy"
-    _event(held_rec, rec.state, "sending")
-    with svc.lease_keeper.hold(held_rec.ref, owner):
-        try:
-            return _attempt(svc, held_rec, post, item, fp, publisher, spec, owner, now,
-                            override=override)
-        except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis restarting
-            log.warning("Redis unavailable while sending %s (%s: %s); settling the attempt "
-                        "when it is back", held_rec.post, type(exc).__name__, exc)
-            return _after_unexpected(svc, held_rec, owner, exc, now)
-        except Exception as exc:  # our own bookkeeping failed
-            log.exception("unexpected error sending %s", held_rec.post)
-            return _after_unexpected(svc, held_rec, owner, exc, now)
+    # X costs money: its price is held against X_DAILY/MONTHLY_BUDGET, or the record waits.
+    budget = hold_for(svc, rec, post, item, publisher, current, move=_move)
+    if budget.outcome is not None:
+        return budget.outcome
+    with budget:
+        held_rec = state.acquire_send(*rec.ref, owner=owner, lease_seconds=svc.lease_seconds,
+                                      ignore_pause=override,
+                                      repeat_safe=_repeat_safe(publisher), now=current)
+        if held_rec is None:
+            return "paused" if not override and state.is_paused() else "busy"
+        _event(held_rec, rec.state, "sending")
+        with svc.lease_keeper.hold(held_rec.ref, owner):
+            try:
+                return _attempt(svc, held_rec, post, item, fp, publisher, spec, owner, now,
+                                override=override)
+            except (redis.ConnectionError, redis.TimeoutError) as exc:  # Redis restarting
+                log.warning("Redis unavailable while sending %s (%s: %s); settling the "
+                            "attempt when it is back", held_rec.post, type(exc).__name__, exc)
+                return _after_unexpected(svc, held_rec, owner, exc, now)
+            except Exception as exc:  # our own bookkeeping failed
+                log.exception("unexpected error sending %s", held_rec.post)
+                return _after_unexpected(svc, held_rec, owner, exc, now)
 
 
 def _repeat_safe(publisher: Publisher) -> bool:

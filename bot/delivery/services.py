@@ -23,6 +23,7 @@ from bot.platforms.base import Publisher
 from bot.platforms.registry import build_publishers, is_dry_run, targets
 from bot.sources.site import SiteConfig
 from bot.state import RateLimiter, State
+from bot.state.spend import SpendLedger
 
 if TYPE_CHECKING:
     from bot.delivery.content import ContentTools
@@ -68,8 +69,13 @@ class Services:
     _publishers: list[Publisher] | None = field(default=None, repr=False)
     _tools: ContentTools | None = field(default=None, repr=False)
     _targets: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    spend: SpendLedger = field(default=None, repr=False)  # type: ignore[assignment]
+    _metered: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
+        if self.spend is None:
+            self.spend = SpendLedger(self.state.client, namespace=self.state.namespace,
+                                     prices=self.settings.x_prices)
         if self._publishers is not None:
             self._targets = [(p.platform, p.destination) for p in self._publishers]
         else:
@@ -90,7 +96,18 @@ class Services:
     def publishers(self) -> list[Publisher]:
         if self._publishers is None:
             self._publishers = build_publishers(self.settings)
+        if not self._metered:
+            # Every billable X call is priced as it is made (bot.state.spend), whoever makes it:
+            # a send, a retraction's delete, the handle read.
+            self._metered = True
+            for publisher in self._publishers:
+                set_meter = getattr(publisher, "set_meter", None)
+                if callable(set_meter):
+                    set_meter(self._meter)
         return self._publishers
+
+    def _meter(self, kind: str) -> None:
+        self.spend.charge(kind)
 
     @classmethod
     def from_settings(

@@ -250,7 +250,8 @@ class EditorDesk:
         def build() -> list[OutMessage]:
             post = find_post(self.svc.tools.site, quick_ref(self.svc, ref))
             tg, x = prepare_both(self.svc.tools, post)
-            return preview_messages(self.language, post, tg, x)
+            return preview_messages(self.language, post, tg, x,
+                                    getattr(self.svc.settings, "x_prices", None))
 
         try:
             messages = await asyncio.to_thread(build)

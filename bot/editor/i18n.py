@@ -74,6 +74,7 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "preview_tg": ("Telegram {length}/{limit} · {image}", "Telegram {length}/{limit} · {image}"),
     "preview_x": ("X {length}/{limit} · 이미지: {image}", "X {length}/{limit} · image: {image}"),
     "preview_shortened": ("(요약됨)", "(shortened)"),
+    "preview_x_price": ("X 비용 {price} ({calls})", "X price {price} ({calls})"),
     "push_head": ("<b>발행</b> {title}", "<b>Push</b> {title}"),
     "force_ask": (
         "<b>다시 발행할까요?</b> {title}\n{lines}",

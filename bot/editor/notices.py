@@ -142,7 +142,8 @@ class NoticeRenderer:
         current = fingerprint([tg, x])
         if notice.fingerprint and current != notice.fingerprint:
             raise SupersededError("the post changed after this approval was asked")
-        messages = preview_messages(self.language, post, tg, x)
+        messages = preview_messages(self.language, post, tg, x,
+                                    getattr(getattr(svc, "settings", None), "x_prices", None))
         part = max(0, min(part, len(messages) - 1))
         if part < len(messages) - 1:
             return Part(messages[part], None, len(messages))

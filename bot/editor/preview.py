@@ -7,11 +7,14 @@ the same photo bytes and caption, or the same text with the same link preview.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot.config import X_DEFAULT_PRICES
 from bot.delivery.content import ContentTools, fingerprint, prepare
 from bot.images import ImageVariant
 from bot.platforms.outgoing import PlatformTeaser, image_summary
+from bot.platforms.x_price import planned_calls, price_usd
 from bot.posts import Post
 
 from .i18n import t
@@ -42,7 +45,17 @@ def channel_message(post: Post, item: PlatformTeaser) -> OutMessage:
     return OutMessage(text=item.teaser.text, link_preview_url=post.url)
 
 
-def details_text(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser) -> str:
+def x_price_line(language: str, post: Post, x: PlatformTeaser,
+                 prices: Mapping[str, float] | None = None) -> str:
+    """What sending this X post costs at ``prices`` (X_PRICES): a link makes it $0.20."""
+    calls = planned_calls(x, alt_text=bool(post.image_alt.strip()))
+    price = price_usd(calls, prices if prices is not None else X_DEFAULT_PRICES)
+    return t(language, "preview_x_price", price=f"${price:,.3f}",
+             calls=", ".join(f"{n}× {k}" for k, n in calls.items()))
+
+
+def details_text(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser,
+                 prices: Mapping[str, float] | None = None) -> str:
     tg_line = t(language, "preview_tg", length=tg.teaser.length, limit=tg.teaser.limit,
                 image=esc(image_summary(tg.image)))
     if tg.teaser.shortened:
@@ -52,10 +65,12 @@ def details_text(language: str, post: Post, tg: PlatformTeaser, x: PlatformTease
     if x.teaser.shortened:
         x_line += " " + t(language, "preview_shortened")
     head = t(language, "preview_head", title=esc(post.title, 200))
+    price = esc(x_price_line(language, post, x, prices))
     return (f"{head}\n{tg_line}\n<b>{x_line}</b>\n"
-            f"<blockquote>{esc_text(x.teaser.text, 2000)}</blockquote>")
+            f"<blockquote>{esc_text(x.teaser.text, 2000)}</blockquote>\n{price}")
 
 
-def preview_messages(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser
-                     ) -> list[OutMessage]:
-    return [channel_message(post, tg), OutMessage(text=details_text(language, post, tg, x))]
+def preview_messages(language: str, post: Post, tg: PlatformTeaser, x: PlatformTeaser,
+                     prices: Mapping[str, float] | None = None) -> list[OutMessage]:
+    return [channel_message(post, tg),
+            OutMessage(text=details_text(language, post, tg, x, prices))]

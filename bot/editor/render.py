@@ -180,6 +180,9 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
         rate_parts.append(text)
     if rate_parts:
         lines.append(f"<b>{t(language, 'status_rate')}</b>: {'; '.join(rate_parts)}")
+    spend = data.get("spend")
+    if spend:
+        lines.append(spend_status_line(spend))
 
     health_parts = []
     for entry in (data.get("health") or {}).values():
@@ -203,7 +206,8 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
         total = int(data.get("pending_total", len(data["pending"])))
         lines.append(f"<b>{t(language, 'status_pending')}</b> ({total})")
         lines.extend(
-            f"• {esc(p['state'])} {esc(p['platform'])} {post_link(p['post'])} → {when(p['eta'])}"
+            f"• {esc(p.get('label') or p['state'])} {esc(p['platform'])} {post_link(p['post'])}"
+            f" → {when(p['eta'])}"
             for p in data["pending"]
         )
         if total > len(data["pending"]):
@@ -214,6 +218,25 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
     else:
         lines.append(t(language, "none"))
     return header, lines
+
+
+def _usd(value: float | None) -> str:
+    return "-" if value is None else f"${float(value):,.3f}"
+
+
+def spend_status_line(spend: Mapping[str, Any]) -> str:
+    """X spend for /status: month, today, projection, budgets; posts waiting for budget."""
+    text = (f"<b>X spend</b>: {_usd(spend['total_usd'])} in {esc(spend['month'])} · "
+            f"today {_usd(spend['today_usd'])} · projected {_usd(spend['projection_usd'])}")
+    if spend.get("monthly_budget_usd") is not None:
+        text += (f" · monthly budget {_usd(spend['monthly_budget_usd'])} "
+                 f"({_usd(spend.get('month_left_usd'))} left)")
+    if spend.get("daily_budget_usd") is not None:
+        text += (f" · daily budget {_usd(spend['daily_budget_usd'])} "
+                 f"({_usd(spend.get('today_left_usd'))} left)")
+    if spend.get("waiting_for_budget"):
+        text += f" · {int(spend['waiting_for_budget'])} waiting (budget)"
+    return text
 
 
 def _span(seconds: float) -> str:

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,9 +33,12 @@ class DryRunPublisher:
     max_send_seconds = 10.0  # one local append
     repeat_safe = False  # the outbox would show a repeat: the dry run judges like Telegram
 
-    def __init__(self, platform: str, data_dir: Path) -> None:
+    def __init__(self, platform: str, data_dir: Path, *,
+                 prices: Mapping[str, float] | None = None) -> None:
         self.platform = platform
         self.path = Path(data_dir) / OUTBOX_NAME
+        # X_PRICES: an X line says what the post would have cost, so a trial shows the bill.
+        self.prices = dict(prices) if prices is not None else None
 
     def __repr__(self) -> str:
         return f"DryRunPublisher(platform={self.platform!r}, path={str(self.path)!r})"
@@ -55,6 +59,12 @@ class DryRunPublisher:
             "image": image_json(item.image),
             "id": receipt_id,
         }
+        if self.platform == "x" and self.prices is not None:
+            from bot.platforms.x_price import planned_calls, price_usd
+
+            calls = planned_calls(item, alt_text=bool(post.image_alt.strip()))
+            record["billable"] = calls
+            record["price_usd"] = price_usd(calls, self.prices)
         line = (_json_line(record) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -55,7 +55,8 @@ def build_publishers(settings: Settings) -> list[Publisher]:
         publishers.append(x)
     if publishers:
         return publishers
-    return [DryRunPublisher(platform, settings.data_dir) for platform in DRY_RUN_PLATFORMS]
+    return [DryRunPublisher(platform, settings.data_dir, prices=settings.x_prices)
+            for platform in DRY_RUN_PLATFORMS]
 
 
 def is_dry_run(publishers: Sequence[Publisher]) -> bool:

@@ -56,6 +56,11 @@ class XPublisher:
     def __repr__(self) -> str:
         return f"XPublisher(api_url={self._api.api_url!r})"
 
+    def set_meter(self, meter: Callable[[str], None] | None) -> None:
+        """Price every billable call this publisher makes (``bot.state.spend`` through the
+        delivery services): ``meter(kind)`` after each call X answered with 2xx."""
+        self._api.meter = meter
+
     def send(self, post: Post, item: PlatformTeaser) -> Receipt:
         # tweepy's Client and its requests.Session are not documented as thread-safe, and X
         # allows a few posts per minute at best: serialising costs nothing.
@@ -147,6 +152,8 @@ class XPublisher:
         account's @handle on the way."""
         with self._lock:
             result = probe_account(self._api.client, scrub=self._api._scrub)
+            if result.ok:  # users/me answered 2xx: an owned read on the bill
+                self._api._bill("read")
             if result.ok and result.account and self._handle is None:
                 self._handle = result.account.lstrip("@")
         return result

@@ -24,6 +24,9 @@ import tweepy
 from requests.adapters import HTTPAdapter
 
 from bot.platforms.x_health import account_problem
+from bot.platforms.x_price import post_kind
+
+log = logging.getLogger(__name__)
 
 ErrorKind = Literal["rate_limited", "transient", "permanent", "duplicate"]
 
@@ -220,6 +223,9 @@ class XApi:
         self.max_poll_sleep = max_poll_sleep
         self._sleep = sleep
         self.last_limits: XLimits | None = None
+        # Called with the pay-per-use kind of every call X answered with 2xx (contracts B5):
+        # the spend ledger's hook.  Never allowed to fail a call (see ``_bill``).
+        self.meter: Callable[[str], None] | None = None
         self.client = tweepy.Client(
             consumer_key=creds.api_key, consumer_secret=creds.api_secret,
             access_token=creds.access_token, access_token_secret=creds.access_token_secret,
@@ -242,6 +248,7 @@ class XApi:
         except requests.RequestException as exc:
             raise XApiError("transient", self._scrub(_network_detail(exc))) from exc
         limits = self._remember(response)
+        self._bill(post_kind(text))  # a 2xx: X created (and bills) the post, id or not
         post_id = _data_id(response)
         if post_id is None:
             raise XApiError("transient", "post response without data.id",
@@ -258,6 +265,7 @@ class XApi:
             raise self._from_response(exc.response) from exc
         except requests.RequestException as exc:
             raise XApiError("transient", self._scrub(_network_detail(exc))) from exc
+        self._bill("delete")
         data = _json(response).get("data")
         if not (isinstance(data, dict) and data.get("deleted") is True):
             raise XApiError("transient", "delete answer without data.deleted",
@@ -271,6 +279,7 @@ class XApi:
             fields["media_type"] = mime
         response = self._call("POST", "/2/media/upload",
                               files={"media": ("media", data, mime)}, data=fields)
+        self._bill("media")  # STATUS polls below are not billed
         body = _json(response)
         media = body.get("data") or {}
         media_id = media.get("id")
@@ -299,10 +308,13 @@ class XApi:
         self._call("POST", "/2/media/metadata",
                    json={"id": media_id,
                          "metadata": {"alt_text": {"text": alt[:ALT_TEXT_MAX]}}})
+        self._bill("media")
 
     def account_handle(self) -> str:
         """The @handle (without the @) of the account these keys post as (GET /2/users/me)."""
-        data = _json(self._call("GET", "/2/users/me")).get("data")
+        response = self._call("GET", "/2/users/me")
+        self._bill("read")  # an owned read
+        data = _json(response).get("data")
         username = data.get("username") if isinstance(data, dict) else None
         if not isinstance(username, str) or not username.strip():
             raise XApiError("transient", "users/me answer without data.username")
@@ -311,6 +323,7 @@ class XApi:
     def me(self) -> tuple[str, str]:
         """(user id, @handle without the @) of the account, through tweepy's ``get_me``."""
         body = self._tweepy(lambda: self.client.get_me(user_auth=True))
+        self._bill("read")  # an owned read
         data = body.get("data")
         user_id = data.get("id") if isinstance(data, dict) else None
         username = data.get("username") if isinstance(data, dict) else None
@@ -331,6 +344,7 @@ class XApi:
             body = self._tweepy(lambda token=token: self.client.get_users_tweets(
                 user_id, user_auth=True, max_results=per_page, start_time=start,
                 pagination_token=token, tweet_fields=["created_at", "entities"]))
+            self._bill("read")  # each page is one owned read
             data = body.get("data")
             if data is None and body.get("errors"):
                 raise XApiError("permanent", self._scrub(_problem_detail_of(body)))
@@ -351,6 +365,18 @@ class XApi:
         except requests.RequestException as exc:
             raise XApiError("transient", self._scrub(_network_detail(exc))) from exc
         return _json(response)
+
+    def _bill(self, kind: str) -> None:
+        """Tell the meter about one billable call; a ledger that cannot record it is logged,
+        never raised: the call has happened, and its receipt matters more than its price."""
+        meter = self.meter
+        if meter is None:
+            return
+        try:
+            meter(kind)
+        except Exception as exc:
+            log.warning("x: a %s call was not recorded in the spend ledger (%s)", kind,
+                        type(exc).__name__)
 
     def _call(self, method: str, route: str, **kwargs: Any) -> requests.Response:
         """Our own v2 request through tweepy's session and OAuth 1.0a signer."""

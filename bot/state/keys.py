@@ -107,6 +107,22 @@ Rate limits (see ``ratelimit.py``)
                                               {window}:remaining, {window}:reset
 ===============================  ===========  =====================================================
 
+X spend ledger (``spend.py``: every billable X call priced as it is made, in micro-dollars, UTC)
+
+===============================  ===========  =====================================================
+``{ns}:spend:day:{date}``        hash         one UTC day (YYYY-MM-DD): ``total`` micro-USD and,
+                                              per kind (post, post_url, media, delete, read),
+                                              ``{kind}:n`` calls and ``{kind}:usd`` micro-USD;
+                                              kept 400 days
+``{ns}:spend:month:{month}``     hash         the same for one UTC month (YYYY-MM); kept 3 years
+``{ns}:spend:holds``             hash         holder (record id) -> "micro|until": the price of
+                                              a post being sent, reserved against the budgets
+                                              (gone when the send ends or at ``until``)
+``{ns}:spend:waits``             sorted set   record id -> epoch it first waited for budget
+                                              (``waiting (budget)``; released in this order)
+``{ns}:spend:need``              hash         record id -> micro-USD its post needs
+===============================  ===========  =====================================================
+
 Buckets are ``{platform}:{destination}``; the editors' chat is the bucket ``telegram:{chat}`` that
 the notice sender reserves on (and blocks after a 429 or while backing off).
 
@@ -281,6 +297,25 @@ class Keys:
     @property
     def notice_seq(self) -> str:
         return f"{self.ns}:notices:seq"
+
+    # X spend ledger
+    def spend_day(self, day: str) -> str:
+        return f"{self.ns}:spend:day:{day}"
+
+    def spend_month(self, month: str) -> str:
+        return f"{self.ns}:spend:month:{month}"
+
+    @property
+    def spend_holds(self) -> str:
+        return f"{self.ns}:spend:holds"
+
+    @property
+    def spend_waits(self) -> str:
+        return f"{self.ns}:spend:waits"
+
+    @property
+    def spend_need(self) -> str:
+        return f"{self.ns}:spend:need"
 
     # rate limits
     def rl_log(self, bucket: str) -> str:

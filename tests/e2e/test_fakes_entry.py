@@ -75,6 +75,7 @@ def test_serve_prints_settings_that_the_fakes_accept(
             assert f"\n{name}={value}\n" in readme, name
     empty = _cli(e2e, control, "sent")
     assert empty.returncode == 0 and "== X: 0" in empty.stdout, empty.stdout + empty.stderr
+    assert "== X billable calls: none" in empty.stdout
     nobody = _cli(e2e, "http://127.0.0.1:9", "say", "/help", "--wait", "1")
     assert nobody.returncode == 1 and "Traceback" not in nobody.stderr
     assert nobody.stderr.startswith("error: the fakes do not answer")
@@ -104,5 +105,7 @@ def test_the_whole_path_without_accounts(e2e: E2E, fakes: tuple[dict[str, str], 
             break
         assert time.monotonic() < deadline, sent + run.text()[-3000:]
         time.sleep(0.3)
+    billed = sent.split("== X billable calls: ")[1].splitlines()[0]
+    assert billed != "none" and "1 read" in billed, billed  # the post and the @handle read
     assert run.stop(signal.SIGINT) == 0
     assert run.text().strip().splitlines()[-1] == "newsbot stopped"

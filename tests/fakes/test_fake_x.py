@@ -282,6 +282,37 @@ def test_chunked_gif_upload_with_processing_and_status(fake: FakeX) -> None:
     assert states == ["in_progress", "succeeded"]
     assert fake.media[media_id]["bytes"] == gif
     assert _post(fake, {"text": "gif", "media": {"media_ids": [media_id]}}).status_code == 201
+    # Billed: the upload once (its INIT; appends, finalize and STATUS polls are free), the
+    # post, and the refused post before it not at all.
+    assert fake.billable_calls() == {"post": 1, "post_url": 0, "media": 1, "delete": 0,
+                                     "read": 0}
+
+
+def test_billable_calls_by_kind(fake: FakeX) -> None:
+    """What X bills under pay-per-use (contracts B5): 2xx answers only, a post with a URL (as
+    twitter-text finds one) apart from a plain post."""
+    assert _post(fake, {"text": "plain words"}).status_code == 201
+    assert _post(fake, {"text": "read https://newsdao.kr/a.html"}).status_code == 201
+    assert _post(fake, {"text": "bare newsdao.kr too"}).status_code == 201
+    assert _post(fake, {"text": "plain words"}).status_code == 403  # duplicate: not billed
+    assert _post(fake, {"text": "x" * 300}).status_code == 400  # too long: not billed
+    up = _upload(fake, _png())
+    media_id = up.json()["data"]["id"]
+    meta = requests.post(fake.base_url + "/2/media/metadata", auth=_auth(), timeout=5,
+                         json={"id": media_id, "metadata": {"alt_text": {"text": "alt"}}})
+    assert meta.status_code == 200
+    me = requests.get(fake.base_url + "/2/users/me", auth=_auth(), timeout=5)
+    assert me.status_code == 200
+    post_id = fake.posts[0].id
+    assert requests.delete(f"{fake.base_url}/2/tweets/{post_id}", auth=_auth(),
+                           timeout=5).status_code == 200
+    assert requests.delete(f"{fake.base_url}/2/tweets/{post_id}", auth=_auth(),
+                           timeout=5).status_code == 404  # gone: not billed
+    assert requests.get(fake.base_url + "/2/users/me", timeout=5).status_code == 401
+    assert fake.billable_calls() == {"post": 1, "post_url": 2, "media": 2, "delete": 1,
+                                     "read": 1}
+    fake.reset()
+    assert sum(fake.billable_calls().values()) == 0
 
 
 # ---------------------------------------------------------------- controls, journal, CLI
