@@ -143,7 +143,7 @@ def record_rate_wait(platform: str, source: str, seconds: float) -> None:
 
 
 def record_x_spend(kind: str, usd: float) -> None:
-    """One billable X call of ``kind`` (post, post_with_url, media, delete, read) cost ``usd``."""
+    """One billable X call of ``kind`` (post, post_url, media, delete, read) cost ``usd``."""
     def do() -> None:
         X_CALLS.labels(kind).inc()
         X_SPEND.labels(kind).inc(max(0.0, usd))
@@ -156,7 +156,7 @@ def set_destination_health(platform: str, destination: str, ok: bool) -> None:
 
 
 #: The kinds of billable X calls (issue 12's price table): their spend series start at 0.
-X_SPEND_KINDS: Final = ("post", "post_with_url", "media", "delete", "read")
+X_SPEND_KINDS: Final = ("post", "post_url", "media", "delete", "read")
 
 
 def initialize(platforms: Iterable[str], *, x_spend: bool = False) -> None:

@@ -69,12 +69,12 @@ def test_retries_rate_waits_spend_and_health():
     assert value("newsbot_rate_limit_wait_seconds_total", platform="telegram",
                  source="platform") == pytest.approx(secs + 7.5)
 
-    spent = value("newsbot_x_spend_usd_total", kind="post_with_url")
-    calls = value("newsbot_x_billable_calls_total", kind="post_with_url")
-    metrics.record_x_spend("post_with_url", 0.20)
-    metrics.record_x_spend("post_with_url", 0.20)
-    assert value("newsbot_x_spend_usd_total", kind="post_with_url") == pytest.approx(spent + 0.4)
-    assert value("newsbot_x_billable_calls_total", kind="post_with_url") == calls + 2
+    spent = value("newsbot_x_spend_usd_total", kind="post_url")
+    calls = value("newsbot_x_billable_calls_total", kind="post_url")
+    metrics.record_x_spend("post_url", 0.20)
+    metrics.record_x_spend("post_url", 0.20)
+    assert value("newsbot_x_spend_usd_total", kind="post_url") == pytest.approx(spent + 0.4)
+    assert value("newsbot_x_billable_calls_total", kind="post_url") == calls + 2
 
     metrics.set_destination_health("telegram", "@news", False)
     assert REGISTRY.get_sample_value("newsbot_destination_healthy",
@@ -171,7 +171,7 @@ _CHILDREN = textwrap.dedent("""
     def child(n):
         for _ in range(n):
             metrics.record_send("telegram", "sent", file_seconds=1.0, live_seconds=1.0)
-        metrics.record_x_spend("post_with_url", 0.2)
+        metrics.record_x_spend("post_url", 0.2)
         metrics.set_destination_health("telegram", "@news", False)
         metrics.mark_process_dead()
 

@@ -19,6 +19,7 @@ from bot.config import Settings
 from bot.delivery.leases import LeaseKeeper
 from bot.delivery.notify import Notice, Notifier, approval_notice
 from bot.logs import add_secrets
+from bot.metrics import record_x_spend
 from bot.platforms.base import Publisher
 from bot.platforms.registry import build_publishers, is_dry_run, targets
 from bot.sources.site import SiteConfig
@@ -107,6 +108,8 @@ class Services:
         return self._publishers
 
     def _meter(self, kind: str) -> None:
+        # the metric first: it never raises, and a Redis outage must not hide the call there too
+        record_x_spend(kind, self.spend.price(kind) / 1_000_000)
         self.spend.charge(kind)
 
     @classmethod

@@ -111,9 +111,18 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
                          "newsbot_rate_limit_wait_seconds_total", platform="telegram",
                          source="local")
     assert (local == 0) == (local_seconds == 0)
-    # X spend: the series exist from the start (the ledger records into them).
-    for kind in ("post", "post_with_url", "media", "delete", "read"):
+    # X spend: every kind's series exists, and the calls counted by the worker (posts, media,
+    # the handle read) and by beat (the health check's users/me read) are the fake X's own count.
+    beat_families = _scrape(beat_port)
+    billed = fake_x.billable_calls()
+    assert billed["post"] + billed["post_url"] == POSTS
+    for kind in ("post", "post_url", "media", "delete", "read"):
         assert ("newsbot_x_spend_usd_total", (("kind", kind),)) in families["newsbot_x_spend_usd"]
+        counted = sum(fams.get("newsbot_x_billable_calls", {}).get(
+            ("newsbot_x_billable_calls_total", (("kind", kind),)), 0.0)
+            for fams in (families, beat_families))
+        assert counted == billed[kind], (kind, counted, billed)
+    assert sum(families["newsbot_x_spend_usd"].values()) > 0
     # Destination health: beat runs the connection checks (one at start) and serves their gauge.
     health = wait_for(lambda: _scrape(beat_port).get("newsbot_destination_healthy"), 30,
                       "the health gauge in beat's scrape")
