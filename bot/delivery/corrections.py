@@ -54,6 +54,8 @@ EDIT_LEASE_SECONDS = 120.0
 SHORT_WAIT_SECONDS = 3.0
 #: Retry of an edit after a transient failure (network, 5xx): edits repeat harmlessly.
 TRANSIENT_RETRY_SECONDS = 30.0
+#: The longest wait between two tries of an edit that keeps failing.
+MAX_RETRY_SECONDS = 3600.0
 #: Telegram deletes a bot's channel messages only within 48 hours (platform-contracts A3).
 DELETE_WINDOW_SECONDS = 48 * 3600.0
 #: The tick hands an edit over again when it has been due this long without being taken.
@@ -187,8 +189,7 @@ def _edit_once(svc: Services, key: str, owner: str, now: float | None
                     continue
                 return "rate_wait", current + after
             if err.kind == "transient":
-                log.warning("edit of %s: %s; retrying", rec.post, redact(err.reason))
-                return "retry_wait", current + TRANSIENT_RETRY_SECONDS
+                return _transient(svc, rec, redact(err.reason), owner, current)
             if err.unhealthy and enabled(svc):  # the channel refused, not this message
                 mark_unhealthy(svc, rec.platform, rec.destination, redact(err.reason),
                                now=current)
@@ -199,6 +200,31 @@ def _edit_once(svc: Services, key: str, owner: str, now: float | None
         return ("unchanged" if out.unchanged else "edited"), None
     current = state.now() if now is None else now
     return "rate_wait", current + 1.0
+
+
+def _transient(svc: Services, rec: Record, reason: str, owner: str, current: float
+               ) -> tuple[str, float | None]:
+    """A network error or a 5xx on an edit: tried again with doubling waits (30 s, 60 s, ...,
+    at most an hour); after ``MAX_ATTEMPTS`` tries the editors get the reason and the retries
+    stop (a channel that keeps failing is not hammered forever; an editor's ``/edit`` starts
+    a fresh count).  The count is a field of the record, so it survives a worker's death."""
+    tries = _edit_failures(rec) + 1
+    if tries >= svc.settings.max_attempts:
+        svc.state.edits.update_sent(rec.key, rec.receipt_id or "", {"edit_failures": "0"})
+        _edit_refused(svc, rec, f"{reason} (after {tries} tries)", owner)
+        return "edit_failed", None
+    svc.state.edits.update_sent(rec.key, rec.receipt_id or "", {"edit_failures": str(tries)})
+    wait = min(TRANSIENT_RETRY_SECONDS * 2 ** (tries - 1), MAX_RETRY_SECONDS)
+    log.warning("edit of %s: %s; try %d of %d, again in %.0f s", rec.post, reason, tries,
+                svc.settings.max_attempts, wait)
+    return "retry_wait", current + wait
+
+
+def _edit_failures(rec: Record) -> int:
+    try:
+        return max(0, int(rec.extra.get("edit_failures") or 0))
+    except ValueError:
+        return 0
 
 
 def _guess_kind(rec: Record, item: PlatformTeaser) -> str:
@@ -212,7 +238,8 @@ def _guess_kind(rec: Record, item: PlatformTeaser) -> str:
 def _edited(svc: Services, rec: Record, out: EditOutcome, fp: str, owner: str) -> None:
     before = rec.extra.get("sent_text", "")
     svc.state.edits.update_sent(rec.key, rec.receipt_id or "", {
-        "sent_fp": fp, "sent_kind": out.kind, "sent_text": out.text, "sent_image": out.image})
+        "sent_fp": fp, "sent_kind": out.kind, "sent_text": out.text, "sent_image": out.image,
+        "edit_failures": "0"})
     result = {"post": rec.post, "platform": rec.platform, "destination": rec.destination,
               "message": rec.receipt_id, "method": out.method, "unchanged": out.unchanged,
               "before": before, "after": out.text, "notes": list(out.notes)}
@@ -349,7 +376,8 @@ def push_edit(svc: Services, post: Post, who: str, enqueue: Any) -> list[str]:
         elif not _can_edit(svc, rec):
             lines.append(f"{where}: this destination cannot edit")
         else:
-            svc.state.edits.update_sent(rec.key, rec.receipt_id, {"sent_fp": ""})
+            svc.state.edits.update_sent(rec.key, rec.receipt_id,
+                                        {"sent_fp": "", "edit_failures": "0"})
             request_edit(svc, rec, enqueue)
             svc.state.audit(who, "edit_requested", rec.key, {"post": rec.post})
             lines.append(f"{where}: edit of message {rec.receipt_id} queued")

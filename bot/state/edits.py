@@ -33,8 +33,10 @@ from .keys import Keys
 __all__ = ["SENT_FIELDS", "EditQueue"]
 
 #: What the message says now: content fingerprint, photo or text, the HTML sent, the photo's
-#: sha256, when it was sent, when an editor's retraction deleted it (``Record.extra``).
-SENT_FIELDS = ("sent_fp", "sent_kind", "sent_text", "sent_image", "sent_at", "deleted_at")
+#: sha256, when it was sent, when an editor's retraction deleted it, and how many edits of it
+#: failed in a row for a passing reason (``Record.extra``).
+SENT_FIELDS = ("sent_fp", "sent_kind", "sent_text", "sent_image", "sent_at", "deleted_at",
+               "edit_failures")
 
 # KEYS: edits   ARGV: rid, now
 _WANT = lua.CLOCK + r"""

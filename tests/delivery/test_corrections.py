@@ -275,3 +275,33 @@ def test_an_edit_waits_for_the_channels_send_slot_like_a_send(
     assert deliver(svc, keys["telegram"], owner="w", now=now) == "rate_wait"
     assert not fake_tg.calls("editMessageCaption")
     assert deliver(svc, keys["telegram"], owner="w", now=now + 21) == "edited"
+
+
+def test_a_transient_edit_failure_backs_off_then_goes_to_the_editors(
+    live, site: Path, fake_tg: FakeTelegram
+) -> None:
+    """A channel that answers 500 to every edit is not hammered every 30 s forever: the waits
+    double, and after MAX_ATTEMPTS tries the editors get the reason and the retries stop."""
+    svc = live(edit_published=True, max_attempts=3)
+    keys = publish(svc, site)
+    key = keys["telegram"]
+    change(svc, site, title="Corrected story")
+    fake_tg.fail_next("editMessageCaption", status=500, count=3)
+    now = svc.state.now()
+    assert deliver(svc, key, owner="w:edit", now=now) == "retry_wait"
+    assert svc.state.edits.claim(key, lease=60, now=now + 29) is None
+    assert deliver(svc, key, owner="w:edit", now=now + 31) == "retry_wait"
+    # the second wait is twice the first
+    assert svc.state.edits.claim(key, lease=60, now=now + 31 + 59) is None
+    assert deliver(svc, key, owner="w:edit", now=now + 31 + 61) == "edit_failed"
+    assert svc.state.edits.pending() == []  # an editor decides now
+    [entry] = [e for e in svc.state.audit_log() if e["action"] == "edit_failed"]
+    assert "after 3 tries" in json.loads(entry["result"])["reason"]
+    assert any("not edited" in n["text"] and "after 3 tries" in n["text"]
+               for n in notices(svc))
+    assert len(fake_tg.calls("editMessageCaption")) == 3
+    # an editor's /edit later starts a fresh count, and the edit goes through
+    push_edit(svc, svc.find_post_by_url(svc.state.get_by_key(key).post), "ed", Queue())
+    assert deliver(svc, key, owner="w:edit", now=now + 200) == "edited"
+    assert svc.state.get_by_key(key).extra.get("edit_failures") in (None, "", "0")
+    assert len(fake_tg.channel_posts(CHANNEL)) == 1
