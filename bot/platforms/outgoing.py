@@ -12,7 +12,7 @@ from typing import Any
 from bot.images import ImageFailure, ImageVariant
 from bot.teasers import Teaser
 
-__all__ = ["PlatformTeaser", "image_json", "image_summary"]
+__all__ = ["EditPlan", "PlatformTeaser", "image_json", "image_summary", "plan_edit"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +56,33 @@ def image_summary(decision: ImageVariant | ImageFailure | None) -> str:
     kb = decision.size / 1024
     notes = f"; {', '.join(decision.notes)}" if decision.notes else ""
     return f"photo {decision.width}x{decision.height} {decision.mime} {kb:.0f} KB{notes}"
+
+
+@dataclass(frozen=True, slots=True)
+class EditPlan:
+    """Which Telegram call makes a sent message say ``item`` (``plan_edit``)."""
+
+    method: str  # editMessageMedia | editMessageCaption | editMessageText
+    kind: str  # photo | text: what the message is afterwards
+    text: str  # the caption or text to send
+    image: ImageVariant | None  # the photo to upload (editMessageMedia only)
+    shown: str  # sha256 of the photo the message shows afterwards ("" for text)
+    notes: tuple[str, ...] = ()
+
+
+def plan_edit(item: PlatformTeaser, sent_kind: str, sent_image: str,
+              caption: str | None) -> EditPlan:
+    """Why one function: the Telegram publisher and the dry run must choose the same call
+    for the same change (a new photo re-uploads, the same photo edits its caption, a text
+    message edits its text, and a photo message never turns into text)."""
+    image = item.image if isinstance(item.image, ImageVariant) else None
+    if image is not None and (sent_kind != "photo" or sent_image != image.sha256):
+        return EditPlan("editMessageMedia", "photo", item.teaser.text, image, image.sha256)
+    if image is not None:
+        return EditPlan("editMessageCaption", "photo", item.teaser.text, None, image.sha256)
+    if sent_kind == "photo":
+        notes = ("the post has no image now: the photo stays (Telegram cannot turn a photo "
+                 "message into text)",)
+        return EditPlan("editMessageCaption", "photo", caption if caption is not None else "",
+                        None, sent_image, notes if caption is not None else ())
+    return EditPlan("editMessageText", "text", item.teaser.text, None, "")

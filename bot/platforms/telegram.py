@@ -39,7 +39,7 @@ from telegram.request import HTTPXRequest
 
 from bot.images import ImageVariant
 from bot.platforms.base import DeliveryError, EditOutcome, Receipt
-from bot.platforms.outgoing import PlatformTeaser
+from bot.platforms.outgoing import PlatformTeaser, plan_edit
 from bot.platforms.probes import ProbeResult
 from bot.platforms.telegram_health import channel_refusal, probe_channel
 from bot.posts import Post
@@ -223,33 +223,26 @@ class TelegramPublisher:
     async def _edit(self, post: Post, message_id: int, item: PlatformTeaser, sent_kind: str,
                     sent_image: str, caption: str | None) -> EditOutcome:
         bot = await self._ready()
-        image = item.image if isinstance(item.image, ImageVariant) else None
-        text, notes = item.teaser.text, ()
+        plan = plan_edit(item, sent_kind, sent_image, caption)
+        method, kind, text = plan.method, plan.kind, plan.text
         try:
-            if image is not None and (sent_kind != "photo" or sent_image != image.sha256):
-                method, kind = "editMessageMedia", "photo"
+            if plan.image is not None:
                 try:
-                    data = image.read_bytes()
+                    data = plan.image.read_bytes()
                 except OSError as exc:
                     raise DeliveryError("transient", f"{method}: cannot read the prepared "
                                                      f"image ({exc.strerror})") from None
                 await bot.edit_message_media(
                     InputMediaPhoto(data, caption=text, parse_mode=ParseMode.HTML,
-                                    filename=image.path.name),
+                                    filename=plan.image.path.name),
                     chat_id=self._chat_id, message_id=message_id)
-            elif image is not None or sent_kind == "photo":
-                method, kind = "editMessageCaption", "photo"
-                if image is None:
-                    if caption is None:
-                        raise DeliveryError("permanent", "editMessageCaption: the post has no "
-                                                         "image now and no caption was given")
-                    text = caption
-                    notes = ("the post has no image now: the photo stays (Telegram cannot turn "
-                             "a photo message into text)",)
+            elif method == "editMessageCaption":
+                if sent_kind == "photo" and not item.has_photo and caption is None:
+                    raise DeliveryError("permanent", "editMessageCaption: the post has no "
+                                                     "image now and no caption was given")
                 await bot.edit_message_caption(chat_id=self._chat_id, message_id=message_id,
                                                caption=text, parse_mode=ParseMode.HTML)
             else:
-                method, kind = "editMessageText", "text"
                 await bot.edit_message_text(
                     text, chat_id=self._chat_id, message_id=message_id,
                     parse_mode=ParseMode.HTML,
@@ -258,12 +251,10 @@ class TelegramPublisher:
         except BadRequest as exc:
             if "message is not modified" not in exc.message.lower():
                 raise self._edit_error(method, exc) from None
-            return EditOutcome(method, kind, text, image.sha256 if image else sent_image
-                               if kind == "photo" else "", unchanged=True, notes=notes)
+            return EditOutcome(method, kind, text, plan.shown, unchanged=True, notes=plan.notes)
         except TelegramError as exc:
             raise self._edit_error(method, exc) from None
-        shown = image.sha256 if image is not None else (sent_image if kind == "photo" else "")
-        return EditOutcome(method, kind, text, shown, notes=notes)
+        return EditOutcome(method, kind, text, plan.shown, notes=plan.notes)
 
     async def _delete(self, message_id: int) -> str:
         bot = await self._ready()

@@ -305,3 +305,38 @@ def test_a_transient_edit_failure_backs_off_then_goes_to_the_editors(
     assert deliver(svc, key, owner="w:edit", now=now + 200) == "edited"
     assert svc.state.get_by_key(key).extra.get("edit_failures") in (None, "", "0")
     assert len(fake_tg.channel_posts(CHANNEL)) == 1
+
+
+def test_a_dry_run_shows_the_edit_it_would_make_in_the_outbox(
+    make_services, site: Path, tmp_path: Path
+) -> None:
+    """A trial without a channel shows corrections too: an "edit" line naming the call, the
+    message and the new text; never a second send line."""
+    svc = make_services(edit_published=True)
+    keys = publish(svc, site)
+    outbox = tmp_path / "var" / "outbox.jsonl"
+    sends = [json.loads(line) for line in outbox.read_text().splitlines()]
+    assert [s.get("action") for s in sends] == [None, None]
+    tg_id = next(s["id"] for s in sends if s["platform"] == "telegram")
+
+    change(svc, site, title="Corrected story")
+    assert deliver(svc, keys["telegram"], owner="w:edit") == "edited"
+    assert deliver(svc, keys["x"], owner="w:edit") == "not_queued"  # X is never edited
+    lines = [json.loads(line) for line in outbox.read_text().splitlines()]
+    [edit] = [x for x in lines if x.get("action") == "edit"]
+    assert edit["platform"] == "telegram" and edit["message"] == tg_id
+    tg_send = next(s for s in sends if s["platform"] == "telegram")
+    photo = (tg_send["image"] or {}).get("status") == "ok"
+    # the same photo: only its caption changes; a text message: its text
+    assert edit["method"] == ("editMessageCaption" if photo else "editMessageText")
+    assert "Corrected story" in edit["text"] and edit["image"] is None
+    assert len([x for x in lines if x.get("action") is None]) == 2  # nothing posted anew
+    [audit] = [e for e in svc.state.audit_log() if e["action"] == "edit"]
+    assert "Corrected story" in json.loads(audit["result"])["after"]
+
+    # an editor's /edit in the trial: one more edit line (Telegram would say "not modified")
+    post = svc.find_post_by_url(svc.state.get_by_key(keys["telegram"]).post)
+    push_edit(svc, post, "ed", Queue())
+    assert deliver(svc, keys["telegram"], owner="w:edit") == "edited"
+    assert len([x for x in map(json.loads, outbox.read_text().splitlines())
+                if x.get("action") == "edit"]) == 2
