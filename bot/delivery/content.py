@@ -60,8 +60,10 @@ def prepare(tools: ContentTools, post: Post, platform: str) -> PlatformTeaser:
         teaser = tools.renderer.telegram(post, photo=photo)
         if photo:
             fallback = tools.renderer.telegram(post, photo=False)
-    else:
+    elif platform == "x":
         teaser = tools.renderer.x(post)
+    else:  # a platform in PLATFORMS without its teaser here (docs/adding-a-platform.md)
+        raise ValueError(f"no teaser is made for platform {platform!r} yet")
     return PlatformTeaser(platform=platform, teaser=teaser, image=decision, fallback=fallback,
                           link=tools.renderer.link(post, platform))
 
