@@ -6,9 +6,10 @@ Cap $1.00 and 6 link posts queued: exactly 5 go out on X, the 6th waits as ``wai
 of billable calls priced by the table.  Raising the budget (setting + restart) releases it.
 
 The posts are text teasers (no image), so each is one $0.20 post with a URL.  ``X_PRICES``
-prices the owned read at 0 here: the one @handle read a process makes (GET /2/users/me, $0.001
-by default) would otherwise take a tenth of a cent of the dollar and leave room for 4 posts,
-not the figure's 5.  The read is still counted, and checked against the fake's count.
+prices the owned read at 0 here: the account's reads (the health check's and the @handle's
+GET /2/users/me, $0.001 each by default) would otherwise take a tenth of a cent or more of the
+dollar and leave room for 4 posts, not the figure's 5.  The reads are still counted, and
+checked against the fake's count.
 """
 
 from __future__ import annotations
