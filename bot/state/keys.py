@@ -61,6 +61,16 @@ Scanning, control, audit
                                               an answer)
 ===============================  ===========  =====================================================
 
+Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by the live checks)
+
+===============================  ===========  =====================================================
+``{ns}:deploy``                  hash         the latest deploy signal: at (server epoch),
+                                              source (``deploy-hook``, ``github:page_build``,
+                                              ``github:deployment_status``, ``push``, ...), seq
+``{ns}:deploy:events``           pub/sub      channel: one message per signal (its seq), so a
+                                              waiting checker wakes at once
+===============================  ===========  =====================================================
+
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
 
 =====================================  ======  ================================================
@@ -297,6 +307,15 @@ class Keys:
     @property
     def notice_seq(self) -> str:
         return f"{self.ns}:notices:seq"
+
+    # deploy signals
+    @property
+    def deploy(self) -> str:
+        return f"{self.ns}:deploy"
+
+    @property
+    def deploy_events(self) -> str:
+        return f"{self.ns}:deploy:events"
 
     # X spend ledger
     def spend_day(self, day: str) -> str:
