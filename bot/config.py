@@ -210,6 +210,24 @@ class Settings(BaseSettings):
     x_access_token_secret_file: Path | None = Field(None, exclude=True, repr=False)
     redis_url_file: Path | None = Field(None, exclude=True, repr=False)
 
+    # --- a site that lives in Git (bot.sources.git_site) ----------------------------------
+    site_git_url: str | None = Field(
+        None, description="Clone the site from this Git remote (https, ssh or file URL, no "
+                          "credentials in it); SITE_DIR is then the checkout (default "
+                          "DATA_DIR/site-git).")
+    site_git_branch: str | None = Field(None, description="Branch to follow; default: the "
+                                                          "remote's default branch.")
+    site_git_token: SecretStr | None = Field(
+        None, description="Token for an https remote (sent as an HTTP header, never stored).")
+    site_git_username: str = Field(
+        "x-access-token", description="User name sent with SITE_GIT_TOKEN (GitLab: oauth2).")
+    site_git_ssh_key: Path | None = Field(None, description="Private key file for an ssh remote.")
+    webhook_listen: str | None = Field(
+        None, description="host:port serving /hooks/github, /hooks/gitlab, /hooks/deploy; "
+                          "unset = off.")
+    webhook_secret: SecretStr | None = Field(
+        None, description="Shared secret of the webhooks (required with WEBHOOK_LISTEN).")
+
     rate_time_scale: float = Field(
         1.0,
         gt=0,
@@ -244,6 +262,38 @@ class Settings(BaseSettings):
         if not sep or not port.isdigit() or int(port) > 65535:
             raise ValueError("must be host:port, e.g. 127.0.0.1:9464 (or empty for off)")
         return value.strip()
+
+    @field_validator("webhook_listen")
+    @classmethod
+    def _webhook_listen(cls, value: str | None) -> str | None:
+        return cls._metrics_listen(value)
+
+    @field_validator("site_git_url")
+    @classmethod
+    def _git_url_without_credentials(cls, value: str | None) -> str | None:
+        """A token in the URL would be written to .git/config and shown by every git error:
+        it belongs in SITE_GIT_TOKEN."""
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value) if "://" in value else None
+        if parts is not None and (parts.password or (parts.username and parts.scheme.startswith(
+                "http"))):
+            raise ValueError("must not carry credentials; put the token in SITE_GIT_TOKEN")
+        return value
+
+    @model_validator(mode="after")
+    def _site_in_git(self) -> Settings:
+        """With SITE_GIT_URL the site is the checkout: SITE_DIR names where it lives (default
+        DATA_DIR/site-git); a webhook endpoint needs its secret."""
+        if self.site_git_url and "site_dir" not in self.model_fields_set:
+            data = self.data_dir.expanduser()
+            self.data_dir = data if data.is_absolute() else (
+                self.site_dir.expanduser() / data).absolute()
+            self.site_dir = self.data_dir / "site-git"
+        if self.webhook_listen and self.webhook_secret is None:
+            raise ConfigError("WEBHOOK_LISTEN needs WEBHOOK_SECRET (the webhooks' shared secret)")
+        return self
 
     @field_validator("log_format", mode="before")
     @classmethod
@@ -465,6 +515,8 @@ class Settings(BaseSettings):
             self.x_api_secret,
             self.x_access_token,
             self.x_access_token_secret,
+            self.site_git_token,
+            self.webhook_secret,
         )
         return [f.get_secret_value() for f in fields if f is not None]
 

@@ -27,6 +27,7 @@ def check_settings(settings: Settings, *, reading: bool = False) -> list[str]:
     Without a public origin every post link would be relative, which must never be published:
     that stops a live configuration, and is only a warning where nothing can be sent (a dry run)
     or nothing is sent (``reading``: `check`, `preview`)."""
+    check_site_git(settings)
     check_site_dir(settings.site_dir)
     problem = site_url_problem(settings)
     if problem is None:
@@ -34,6 +35,19 @@ def check_settings(settings: Settings, *, reading: bool = False) -> list[str]:
     if reading or is_dry_run(settings):
         return [f"{problem}; post links are relative until then"]
     raise ConfigError(f"{problem}: a live newsbot never publishes a relative link")
+
+
+def check_site_git(settings: Settings) -> None:
+    """With SITE_GIT_URL, a first clone before anything reads the site; once there, the
+    checkout is pulled by each full scan (``bot.delivery.site_sync``), not here."""
+    from bot.sources.git_site import GitCheckout
+
+    checkout = GitCheckout.from_settings(settings)
+    if checkout is None or checkout.head():
+        return
+    result = checkout.sync()
+    if result.problem or not checkout.head():
+        raise ConfigError(f"SITE_GIT_URL: could not clone the site: {result.detail}")
 
 
 def check_site_dir(site_dir: Path) -> None:

@@ -135,8 +135,39 @@ def publish(self: Any, record_key: str) -> str:
                            lambda: deliver(get_services(), record_key, owner=owner))
 
 
+_site_sync: Any = None  # bot.delivery.site_sync.SiteSync for SITE_GIT_URL, built on first use
+_site_sync_for: Any = None
+
+
+def pull_site() -> Any:
+    """Pull the site from Git (SITE_GIT_URL) before a full scan; None for a site on disk.
+
+    Never raises for git's own failures (the editors are told, the last checkout is scanned).
+    """
+    global _site_sync, _site_sync_for
+    current = configured()
+    if current is None or not current.settings.site_git_url:
+        return None
+    with _lock:
+        if _site_sync is None or _site_sync_for is not current:
+            import redis
+
+            from bot.delivery.site_sync import SiteSync
+
+            client = redis.Redis.from_url(current.redis_url, decode_responses=True,
+                                          socket_timeout=30)
+            _site_sync = SiteSync.from_settings(current.settings, client,
+                                                namespace=current.namespace)
+            _site_sync_for = current
+        sync = _site_sync
+    return sync.sync() if sync is not None else None
+
+
 @app.task(name=SCAN)
 def scan(paths: list[str] | None = None, backfill: int = 0) -> dict[str, Any]:
+    if not paths:
+        pull_site()  # a full scan reads the site as the remote has it now
+
     def once() -> dict[str, Any]:
         report = run_scan(get_services(), paths=[Path(p) for p in paths] if paths else None,
                           backfill=int(backfill or 0), enqueue=enqueue_publish)

@@ -119,6 +119,16 @@ def scan(
     no_worker = embedded is not None and embedded.owned  # nothing else runs it: no `run` is up
     try:
         broker.configure(settings, redis_url=url)
+        if settings.site_git_url:  # the site lives in Git: pull it first (problems reported)
+            import redis
+
+            from bot.delivery.site_sync import SiteSync
+
+            client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=30)
+            try:
+                SiteSync.from_settings(settings, client).sync()  # type: ignore[union-attr]
+            finally:
+                client.close()
         svc = open_services(settings, url)
         try:
             report = run_scan(svc, backfill=backfill, enqueue=broker.enqueue_publish)

@@ -71,6 +71,14 @@ Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by t
                                               waiting checker wakes at once
 ===============================  ===========  =====================================================
 
+A site that lives in Git (``site_git.py``, written by ``bot.delivery.site_sync``)
+
+===============================  ===========  =====================================================
+``{ns}:site_git:problem``        string       the identity of the pull problem the editors were
+                                              told about (deleted by the next good pull), so each
+                                              distinct problem is reported once
+===============================  ===========  =====================================================
+
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
 
 =====================================  ======  ================================================
@@ -316,6 +324,11 @@ class Keys:
     @property
     def deploy_events(self) -> str:
         return f"{self.ns}:deploy:events"
+
+    # a site that lives in Git (site_git.py)
+    @property
+    def site_git_problem(self) -> str:
+        return f"{self.ns}:site_git:problem"
 
     # X spend ledger
     def spend_day(self, day: str) -> str:
