@@ -16,7 +16,7 @@ from bot.sources.git_site import GitCheckout
 from bot.state import State
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
-from git_remote import Remote  # noqa: E402
+from git_remote import Remote
 
 TOKEN = "ghp_TEST-fake-token-not-real-site-sync-0123456789"
 
