@@ -62,6 +62,7 @@ class _Parts:
     reaper: object | None = None
     metrics: object | None = None
     health: object | None = None  # tasks.health_checks.HealthChecker (HEALTH_SECONDS > 0)
+    webhooks: object | None = None  # bot.webhook.WebhookServer (WEBHOOK_LISTEN)
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -72,6 +73,34 @@ def _start_watcher(settings: Settings) -> PostWatcher | None:
         tasks.enqueue_scan(paths)
 
     return PostWatcher(settings.site_dir, hand_over).start()
+
+
+def _start_webhooks(settings: Settings, url: str) -> object | None:
+    """The webhook endpoint (WEBHOOK_LISTEN) in the process that runs the schedule: a push
+    queues a full scan (which pulls the site first, ``tasks.pull_site``); a deploy event is a
+    deploy signal in Redis for the live checks (``bot.state.deploy_signal``)."""
+    if not settings.webhook_listen or settings.webhook_secret is None:
+        return None
+    import redis
+
+    from bot.state.deploy_signal import DeploySignals
+    from bot.webhook import WebhookServer
+
+    current = broker.configured()
+    namespace = current.namespace if current is not None else "newsbot"
+    signals_ = DeploySignals(redis.Redis.from_url(url, decode_responses=True, socket_timeout=10),
+                             namespace)
+
+    def on_push(source: str) -> None:
+        log.info("webhook: %s; pulling and scanning", source)
+        tasks.enqueue_scan()
+
+    def on_deploy(source: str) -> None:
+        log.info("webhook: %s; deploy signal %d", source, signals_.signal(source))
+
+    return WebhookServer(settings.webhook_listen, settings.webhook_secret.get_secret_value(),
+                         on_push=on_push, on_deploy=on_deploy,
+                         branch=settings.site_git_branch).start()
 
 
 def _worker(settings: Settings, *, hostname: str, concurrency: int, pool: str) -> object:
@@ -205,6 +234,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         beat.start()
         parts.beat = beat
         parts.watcher = _start_watcher(settings)
+        parts.webhooks = _start_webhooks(settings, url)
         _start_editor_bot(settings, url, parts, announce)
         editor = parts.editor
         watch = _WorkerWatch(url, ("worker", "beat"),
@@ -270,6 +300,7 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
     try:
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         parts.health = _start_health_checks(settings)
+        parts.webhooks = _start_webhooks(settings, url)
         tasks.enqueue_scan()
         health.start()
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
@@ -335,6 +366,8 @@ def _stop(parts: _Parts) -> None:
         parts.editor.stop()  # type: ignore[attr-defined]
     if parts.services is not None:
         parts.services.close()  # type: ignore[attr-defined]
+    if parts.webhooks is not None:
+        parts.webhooks.stop()  # type: ignore[attr-defined]
     if parts.watcher is not None:
         parts.watcher.stop()
     if parts.beat is not None:
