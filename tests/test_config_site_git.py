@@ -1,0 +1,56 @@
+"""Settings of a site that lives in Git and of the webhook endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_the_checkout_lives_under_the_data_dir_unless_site_dir_names_it(tmp_path: Path) -> None:
+    s = _settings(site_git_url="https://example.com/site.git", data_dir=tmp_path / "var")
+    assert s.site_dir == tmp_path / "var" / "site-git"
+    s = _settings(site_git_url="https://example.com/site.git", site_dir=tmp_path / "mine")
+    assert s.site_dir == tmp_path / "mine"
+    assert s.data_dir == tmp_path / "mine" / ".newsbot"
+    assert _settings(site_dir=tmp_path).site_dir == tmp_path  # no Git: unchanged
+
+
+@pytest.mark.parametrize("url", [
+    "https://user:ghp_TEST-fake-token-not-real@github.com/o/r.git",
+    "https://ghp_TEST-fake-token-not-real@github.com/o/r.git",
+])
+def test_credentials_in_the_url_are_refused_without_echoing_them(url: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(site_git_url=url)
+    assert "SITE_GIT_TOKEN" in str(info.value)
+    assert "ghp_TEST" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["git@github.com:o/r.git", "ssh://git@github.com/o/r.git",
+                                 "https://github.com/o/r.git", "file:///srv/site.git"])
+def test_plain_urls_are_accepted(url: str) -> None:
+    assert _settings(site_git_url=url).site_git_url == url
+
+
+def test_the_webhook_endpoint_needs_its_secret() -> None:
+    with pytest.raises(ConfigError, match="WEBHOOK_SECRET"):
+        _settings(webhook_listen="127.0.0.1:8090")
+    s = _settings(webhook_listen="127.0.0.1:8090", webhook_secret="whsec-TEST-fake-secret")
+    assert s.webhook_listen == "127.0.0.1:8090"
+    assert "whsec-TEST-fake-secret" in s.secret_values()
+    with pytest.raises(ConfigError):
+        load_settings(webhook_listen="nope", webhook_secret="x" * 20)
+
+
+def test_the_token_is_a_secret(tmp_path: Path) -> None:
+    s = _settings(site_git_url="https://example.com/r.git",
+                  site_git_token="ghp_TEST-fake-token-not-real-123", data_dir=tmp_path)
+    assert "ghp_TEST" not in repr(s)
+    assert "ghp_TEST-fake-token-not-real-123" in s.secret_values()
