@@ -48,6 +48,7 @@ OUTPUT_LIMIT = 64 * 1024
 FETCH_TIMEOUT = 120.0
 LOCAL_TIMEOUT = 30.0
 DETAIL_LIMIT = 500
+MARKER = "newsbot-checkout"
 
 Outcome = Literal["unchanged", "cloned", "changed", "force_push", "fetch_failed", "conflict"]
 PROBLEMS: frozenset[str] = frozenset({"fetch_failed", "conflict"})
@@ -151,12 +152,23 @@ class GitCheckout:
         raise GitError("the remote names no default branch (set SITE_GIT_BRANCH)")
 
     def _ensure_repo(self) -> None:
+        """A checkout newsbot made (marked in ``.git``), or a new one in a folder holding
+        nothing but dot entries (such as the state folder).  Anything else is refused: a
+        force-push resets the checkout, which must never destroy someone's own work."""
         self.path.mkdir(parents=True, exist_ok=True)
-        if not (self.path / ".git").exists():
-            self._run("init", "-q")
-            self._run("remote", "add", "origin", self.url)
-        else:
+        marker = self.path / ".git" / MARKER
+        if (self.path / ".git").exists():
+            if not marker.exists():
+                raise GitError(f"{self.path} is a Git checkout newsbot did not make; give "
+                               "SITE_DIR an empty folder (or leave it unset)")
             self._run("remote", "set-url", "origin", self.url)
+            return
+        if any(not entry.name.startswith(".") for entry in self.path.iterdir()):
+            raise GitError(f"{self.path} holds files and is not a Git checkout; give SITE_DIR "
+                           "an empty folder (or leave it unset)")
+        self._run("init", "-q")
+        marker.write_text("a checkout kept by newsbot (SITE_GIT_URL); it may be reset\n")
+        self._run("remote", "add", "origin", self.url)
 
     # ------------------------------------------------------------------ the one operation
     def head(self) -> str:

@@ -144,3 +144,17 @@ def test_the_token_travels_as_a_header_and_never_in_text(http_remote: str,
     assert TOKEN not in repr(result)
     assert TOKEN not in (tmp_path / "site" / ".git" / "config").read_text()
     assert redact(f"x {TOKEN} y") != f"x {TOKEN} y"
+
+
+def test_a_folder_with_someone_elses_files_is_never_taken_over(remote: Remote,
+                                                               tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.md").write_text("my work")
+    result = GitCheckout(remote.url, mine).sync()
+    assert result.outcome == "fetch_failed" and "not a Git checkout" in result.detail
+    assert not (mine / ".git").exists()
+    # nor someone's own clone: a force-push would reset it
+    result = GitCheckout(remote.url, remote.work).sync()
+    assert result.outcome == "fetch_failed" and "did not make" in result.detail
+    assert (mine / "notes.md").read_text() == "my work"
