@@ -213,8 +213,8 @@ class Settings(BaseSettings):
     # --- a site that lives in Git (bot.sources.git_site) ----------------------------------
     site_git_url: str | None = Field(
         None, description="Clone the site from this Git remote (https, ssh or file URL, no "
-                          "credentials in it); SITE_DIR is then the checkout (default "
-                          "DATA_DIR/site-git).")
+                          "credentials in it); SITE_DIR is then the checkout, "
+                          "DATA_DIR/site-git.")
     site_git_branch: str | None = Field(None, description="Branch to follow; default: the "
                                                           "remote's default branch.")
     site_git_token: SecretStr | None = Field(
@@ -284,12 +284,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _site_in_git(self) -> Settings:
-        """With SITE_GIT_URL the site is the checkout: SITE_DIR names where it lives (default
-        DATA_DIR/site-git); a webhook endpoint needs its secret."""
-        if self.site_git_url and "site_dir" not in self.model_fields_set:
-            data = self.data_dir.expanduser()
-            self.data_dir = data if data.is_absolute() else (
-                self.site_dir.expanduser() / data).absolute()
+        """With SITE_GIT_URL the site is newsbot's checkout, DATA_DIR/site-git, whatever
+        SITE_DIR says (a copied .env.example or the compose file's read-only /site); a
+        relative DATA_DIR is then taken from the current folder (no site folder to be relative
+        to).  A webhook endpoint needs its secret."""
+        if self.site_git_url:
+            self.data_dir = self.data_dir.expanduser().absolute()
             self.site_dir = self.data_dir / "site-git"
         if self.webhook_listen and self.webhook_secret is None:
             raise ConfigError("WEBHOOK_LISTEN needs WEBHOOK_SECRET (the webhooks' shared secret)")

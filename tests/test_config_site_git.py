@@ -13,12 +13,17 @@ def _settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def test_the_checkout_lives_under_the_data_dir_unless_site_dir_names_it(tmp_path: Path) -> None:
+def test_the_checkout_is_always_under_the_data_dir(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     s = _settings(site_git_url="https://example.com/site.git", data_dir=tmp_path / "var")
     assert s.site_dir == tmp_path / "var" / "site-git"
-    s = _settings(site_git_url="https://example.com/site.git", site_dir=tmp_path / "mine")
-    assert s.site_dir == tmp_path / "mine"
-    assert s.data_dir == tmp_path / "mine" / ".newsbot"
+    # SITE_DIR from a copied .env.example or the compose file's read-only /site: not used
+    s = _settings(site_git_url="https://example.com/site.git", site_dir="/site",
+                  data_dir="/data")
+    assert s.site_dir == Path("/data/site-git")
+    monkeypatch.chdir(tmp_path)
+    s = _settings(site_git_url="https://example.com/site.git", site_dir="elsewhere")
+    assert s.site_dir == tmp_path / ".newsbot" / "site-git"
     assert _settings(site_dir=tmp_path).site_dir == tmp_path  # no Git: unchanged
 
 
