@@ -25,6 +25,7 @@ class Remote:
         self.bare = root / "remote.git"
         self.work = root / "author"
         self.branch = branch
+        root.mkdir(parents=True, exist_ok=True)
         git(root, "init", "-q", "--bare", f"--initial-branch={branch}", str(self.bare))
         git(root, "init", "-q", f"--initial-branch={branch}", str(self.work))
         git(self.work, "remote", "add", "origin", str(self.bare))
