@@ -160,7 +160,18 @@ def pull_site() -> Any:
                                                 namespace=current.namespace)
             _site_sync_for = current
         sync = _site_sync
-    return sync.sync() if sync is not None else None
+    if sync is None:
+        return None
+    result = sync.sync()
+    if result.outcome in ("changed", "force_push"):
+        # new content is on its way to the site: the live checks of waiting posts look now
+        try:
+            from bot.state.deploy_signal import DeploySignals
+
+            DeploySignals(sync.problems.client, current.namespace).signal("push")
+        except Exception as exc:  # Redis away: the checks poll anyway
+            log.debug("deploy signal after a pull not sent: %s", type(exc).__name__)
+    return result
 
 
 @app.task(name=SCAN)

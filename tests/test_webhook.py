@@ -184,3 +184,23 @@ def test_a_failing_callback_is_503_for_the_sender_to_retry(calls: Calls) -> None
         assert github(hooks, "push", PUSH) == 503
     finally:
         hooks.stop()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signature=st.text(max_size=80), token=st.text(max_size=80),
+       bearer=st.text(max_size=80))
+def test_no_forged_credential_triggers_anything(server: WebhookServer, calls: Calls,
+                                                signature: str, token: str, bearer: str) -> None:
+    body = json.dumps(PUSH).encode()
+    def clean(value: str) -> str:  # what an HTTP header can carry
+        return value.encode("latin-1", "ignore").decode("latin-1").replace("\r", "").replace(
+            "\n", "").strip()
+
+    assert post(server, "/hooks/github", body, {"X-GitHub-Event": "push",
+                                                "X-Hub-Signature-256": clean(signature)})[0] == 401
+    assert post(server, "/hooks/gitlab", body, {"X-Gitlab-Event": "Push Hook",
+                                                "X-Gitlab-Token": clean(token)})[0] == 401
+    assert post(server, "/hooks/deploy", body,
+                {"Authorization": "Bearer " + clean(bearer)})[0] == 401
+    assert calls.push == [] and calls.deploy == []

@@ -15,6 +15,7 @@ the next good pull forgets it, so the same problem coming back is news again.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import Any
 
@@ -73,7 +74,7 @@ class SiteSync:
         if result.problem:
             # one identity per distinct problem: its kind, the commits involved and git's words
             identity = "|".join((result.outcome, result.branch, result.old, result.remote,
-                                 result.detail))
+                                 _gist(result.detail)))
             if not self.problems.claim(identity):
                 return
             log.warning("site pull: %s on %s: %s", result.outcome, result.branch,
@@ -94,3 +95,13 @@ class SiteSync:
             branch=result.branch or "(default)", old=result.old[:12] or "nothing yet",
             new=result.new[:12], remote=result.remote[:12], detail=result.detail)
         self.notifier.notify(Notice(kind="generic", text=redact(text).strip(), dedupe=dedupe))
+
+
+def _gist(detail: str) -> str:
+    """What makes a problem the same problem: git's ``fatal:``/``error:`` line (else its last
+    line), numbers folded, so a message that differs only in a count or a port between two
+    rescans is not news."""
+    lines = [line.strip() for line in detail.splitlines() if line.strip()]
+    main = next((line for line in lines if line.startswith(("fatal:", "error:"))),
+                lines[-1] if lines else "")
+    return re.sub(r"\d+", "#", main)[:300]

@@ -3,20 +3,36 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
 from bot.delivery.notify import Notifier
-from bot.delivery.site_sync import SiteSync
+from bot.delivery.site_sync import SiteSync, _gist
 from bot.sources.git_site import GitCheckout
 from bot.state import State
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from git_remote import Remote
+
+def _load_git_remote() -> Any:
+    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
+    tests/tasks folder shadow the tasks package."""
+    if "git_remote" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["git_remote"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["git_remote"]
+
+
+_git_remote = _load_git_remote()
+Remote = _git_remote.Remote
 
 TOKEN = "ghp_TEST-fake-token-not-real-site-sync-0123456789"
 
@@ -87,3 +103,11 @@ def test_conflict_is_reported_and_the_checkout_kept(remote: Remote, tmp_path: Pa
     assert sync.checkout.head() == good
     texts = _texts(sync)
     assert len(texts) == 1 and "Could not update" in texts[0]
+
+
+def test_the_same_problem_is_the_same_whatever_its_numbers() -> None:
+    a = "remote: x\nfatal: unable to access 'http://127.0.0.1:4001/s.git/': Failed after 3 ms"
+    b = "remote: y\nfatal: unable to access 'http://127.0.0.1:4002/s.git/': Failed after 9 ms"
+    assert _gist(a) == _gist(b)
+    assert _gist(a) != _gist("fatal: Authentication failed for 'https://example.com/s.git/'")
+    assert _gist("") == ""

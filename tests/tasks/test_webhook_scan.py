@@ -3,6 +3,7 @@ a real Celery worker within a second; the scan pulls the real Git remote and fin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import threading
@@ -19,10 +20,25 @@ from celery.contrib.testing.worker import start_worker
 import tasks
 from bot.config import Settings
 from bot.runner import _start_webhooks
+from bot.state.deploy_signal import DeploySignals
 from bot.webhook import github_signature
 
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from git_remote import Remote
+
+def _load_git_remote() -> Any:
+    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
+    tests/tasks folder shadow the tasks package."""
+    if "git_remote" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["git_remote"] = module
+        spec.loader.exec_module(module)
+    return sys.modules["git_remote"]
+
+
+_git_remote = _load_git_remote()
+Remote = _git_remote.Remote
 
 SECRET = "whsec-TEST-fake-secret-not-real-e2e-0123456789"
 
@@ -86,8 +102,8 @@ def _push(hooks: Any) -> float:
     return sent
 
 
-def test_a_pushed_post_is_scanned_within_a_second_of_the_webhook(running: tuple[Any, ...]
-                                                                 ) -> None:
+def test_a_pushed_post_is_scanned_within_a_second_of_the_webhook(running: tuple[Any, ...],
+                                                                 redis_client: Any) -> None:
     remote, hooks, watch = running
     _push(hooks)  # first scan: clones, records the existing post as the baseline
     watch.wait(1)
@@ -101,3 +117,6 @@ def test_a_pushed_post_is_scanned_within_a_second_of_the_webhook(running: tuple[
         report = watch.reports[-1]
         assert report["new"] == 1, report  # the scan pulled first: it saw the pushed post
     assert max(latencies) < 1.0, latencies
+    # a pull that brought something is a deploy signal too: the live checks look at once
+    latest = DeploySignals(redis_client, "newsbot").latest()
+    assert latest is not None and latest.source == "push" and latest.seq == 3
