@@ -7,6 +7,7 @@ import http.server
 import importlib.util
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -174,3 +175,17 @@ def test_a_folder_with_someone_elses_files_is_never_taken_over(remote: Remote,
     result = GitCheckout(remote.url, remote.work).sync()
     assert result.outcome == "fetch_failed" and "did not make" in result.detail
     assert (mine / "notes.md").read_text() == "my work"
+
+
+def test_an_ssh_remote_uses_the_key_and_never_waits_for_a_prompt(tmp_path: Path) -> None:
+    key = tmp_path / "deploy key"
+    key.write_text("not a real key\n")
+    checkout = GitCheckout("ssh://git@127.0.0.1:1/site.git", tmp_path / "site", branch="main",
+                           ssh_key=key)
+    started = time.monotonic()
+    result = checkout.sync()  # nothing listens on port 1: refused at once, no prompt
+    assert result.outcome == "fetch_failed"
+    assert time.monotonic() - started < 30
+    ssh = checkout._env["GIT_SSH_COMMAND"]
+    assert "BatchMode=yes" in ssh and f"-i '{key}'" in ssh
+    assert checkout._env["GIT_TERMINAL_PROMPT"] == "0"
