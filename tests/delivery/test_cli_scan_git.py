@@ -52,12 +52,19 @@ def test_scan_clones_then_pulls_each_time(tmp_path: Path) -> None:
     second = run(["scan", "--json"], tmp_path, **env)
     assert json.loads(second.stdout)["new"] == 1, second.stderr
 
+    remote.rewrite("history rewritten, posts unchanged")  # a force-push
+    rewritten = run(["scan", "--json"], tmp_path, **env)
+    report = json.loads(rewritten.stdout)
+    # the checkout was reset; the posts keep their identities: nothing new, nothing changed
+    assert (report["new"], report["changed"], report["unchanged"]) == (0, 0, 2), report
+    assert (tmp_path / "var" / "site-git" / "rewritten.txt").is_file()
+
     remote.bare.rename(tmp_path / "gone.git")
     third = run(["scan", "--json"], tmp_path, **env)
     assert third.returncode == 0, third.stderr  # the last good checkout is scanned
     assert json.loads(third.stdout)["unchanged"] == 2
     assert "fetch_failed" in third.stderr
-    for result in (first, second, third):
+    for result in (first, second, rewritten, third):
         assert TOKEN not in result.stdout + result.stderr
 
 
