@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1024 * 1024
 BODY_SECONDS = 10.0
+MAX_CONNECTIONS = 32  # requests served at once; more are closed unanswered (a flood of slow ones)
 _DELIVERIES_KEPT = 1000
 ROUTES = ("/hooks/github", "/hooks/gitlab", "/hooks/deploy")
 
@@ -65,7 +66,8 @@ class WebhookServer:
 
     def __init__(self, listen: str, secret: str, *, on_push: Callable[[str], None],
                  on_deploy: Callable[[str], None], branch: str | None = None,
-                 max_body: int = MAX_BODY, body_seconds: float = BODY_SECONDS) -> None:
+                 max_body: int = MAX_BODY, body_seconds: float = BODY_SECONDS,
+                 max_connections: int = MAX_CONNECTIONS) -> None:
         host, _, port = listen.rpartition(":")
         self.listen = (host.strip("[]") or "127.0.0.1", int(port))
         if not secret:
@@ -77,6 +79,7 @@ class WebhookServer:
         self.branch = branch
         self.max_body = max_body
         self.body_seconds = body_seconds
+        self.max_connections = max_connections
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._seen_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -94,11 +97,11 @@ class WebhookServer:
         class Handler(_Handler):
             server_hooks = hooks
 
-        server_cls = ThreadingHTTPServer
+        server_cls: type[ThreadingHTTPServer] = _BoundedServer
         if ":" in self.listen[0]:
-            server_cls = type("V6Server", (ThreadingHTTPServer,),
-                              {"address_family": socket.AF_INET6})
+            server_cls = type("V6Server", (_BoundedServer,), {"address_family": socket.AF_INET6})
         self._server = server_cls(self.listen, Handler)
+        self._server.slots = threading.BoundedSemaphore(self.max_connections)  # type: ignore[attr-defined]
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="webhooks",
                                         daemon=True)
@@ -197,6 +200,30 @@ class WebhookServer:
             self.on_deploy("gitlab:deployment")
             return 202, "deploy signal"
         return 200, "event ignored"
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """At most ``slots`` requests in flight: each holds a thread for ``BODY_SECONDS`` at most,
+    and a connection beyond them is closed at once instead of starting one more thread."""
+
+    daemon_threads = True
+    slots: threading.BoundedSemaphore
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self.slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def _json(body: bytes) -> dict[str, Any]:

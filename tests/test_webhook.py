@@ -204,3 +204,30 @@ def test_no_forged_credential_triggers_anything(server: WebhookServer, calls: Ca
     assert post(server, "/hooks/deploy", body,
                 {"Authorization": "Bearer " + clean(bearer)})[0] == 401
     assert calls.push == [] and calls.deploy == []
+
+
+def test_a_flood_of_idle_connections_is_bounded(calls: Calls) -> None:
+    hooks = WebhookServer("127.0.0.1:0", SECRET, on_push=calls.push.append,
+                          on_deploy=calls.deploy.append, body_seconds=5.0,
+                          max_connections=4).start()
+    idle = [socket.create_connection(hooks.address, timeout=5) for _ in range(4)]
+    try:
+        time.sleep(0.3)  # the four are being served (waiting for their headers)
+        with socket.create_connection(hooks.address, timeout=5) as extra:
+            assert extra.recv(100) == b""  # closed unanswered: no fifth thread
+    finally:
+        for sock in idle:
+            sock.close()
+    try:
+        deadline = time.monotonic() + 5
+        while True:  # the slots come back as the idle ones end
+            try:
+                if github(hooks, "push", PUSH) == 202:
+                    break
+            except (ConnectionError, http.client.HTTPException):
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        hooks.stop()
+    assert calls.push == ["github:push"]
