@@ -31,7 +31,7 @@ class ConfigError(Exception):
 #: Secrets (and REDIS_URL, which may hold a password) can come from a file named by
 #: ``<NAME>_FILE`` instead, as Docker Compose and Kubernetes secrets are mounted.
 FILE_VARIABLES = ("telegram_bot_token", "x_api_key", "x_api_secret", "x_access_token",
-                  "x_access_token_secret", "redis_url")
+                  "x_access_token_secret", "redis_url", "site_git_token", "webhook_secret")
 _SECRET_FILE_MAX = 64 * 1024
 
 #: The default DATA_DIR, inside the site folder: Jekyll never publishes a folder whose name
@@ -209,6 +209,8 @@ class Settings(BaseSettings):
     x_access_token_file: Path | None = Field(None, exclude=True, repr=False)
     x_access_token_secret_file: Path | None = Field(None, exclude=True, repr=False)
     redis_url_file: Path | None = Field(None, exclude=True, repr=False)
+    site_git_token_file: Path | None = Field(None, exclude=True, repr=False)
+    webhook_secret_file: Path | None = Field(None, exclude=True, repr=False)
 
     # --- a site that lives in Git (bot.sources.git_site) ----------------------------------
     site_git_url: str | None = Field(

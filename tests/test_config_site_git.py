@@ -59,3 +59,14 @@ def test_the_token_is_a_secret(tmp_path: Path) -> None:
                   site_git_token="ghp_TEST-fake-token-not-real-123", data_dir=tmp_path)
     assert "ghp_TEST" not in repr(s)
     assert "ghp_TEST-fake-token-not-real-123" in s.secret_values()
+
+
+def test_the_token_and_the_secret_can_come_from_files(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("ghp_TEST-fake-token-from-a-file-123\n")
+    (tmp_path / "secret").write_text("whsec-TEST-fake-secret-from-a-file\n")
+    s = load_settings(site_git_url="https://example.com/r.git", data_dir=tmp_path,
+                      site_git_token_file=tmp_path / "token", webhook_listen="127.0.0.1:1",
+                      webhook_secret_file=tmp_path / "secret")
+    assert s.site_git_token is not None and s.webhook_secret is not None
+    assert s.site_git_token.get_secret_value() == "ghp_TEST-fake-token-from-a-file-123"
+    assert s.webhook_secret.get_secret_value() == "whsec-TEST-fake-secret-from-a-file"
