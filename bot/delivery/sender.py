@@ -52,7 +52,7 @@ from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
 from bot.delivery.pins import after_send
-from bot.delivery.quiet import QUIET_REASON, is_breaking, quiet_plan
+from bot.delivery.quiet import QUIET_REASON, is_breaking, quiet_plan, record_is_breaking
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
     APPROVED_FP,
@@ -133,6 +133,8 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
 
     # Cheap checks first: during a backlog most tasks only learn that they must wait.
     spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
+    if record_is_breaking(rec):  # the breaking lane: our own spacing yields, the platform's not
+        spec = replace(spec, spacing=0.0)
     wait, current = _wait_briefly(svc, spec, current, sleep=now is None)
     if wait > 0:
         observe.rate_wait(rec.platform, wait)

@@ -201,3 +201,16 @@ def test_a_refused_pin_is_told_once_and_the_post_is_sent_anyway(
     assert len(notices) == 1
     text = notices[0].data["notice"]["text"].lower()
     assert "not enough rights to manage pinned" in text and "right to post" not in text
+
+
+def test_a_breaking_post_is_not_held_by_min_spacing_but_a_normal_one_is(
+        live, site: Path, fake_tg, fake_x):
+    svc = live(min_spacing_seconds=3600)  # an hour between posts (scaled: 3.6 s)
+    first = planned(svc, site, "first")
+    assert send(svc, first["telegram"]) == "sent"
+    normal = planned(svc, site, "second")
+    assert deliver(svc, normal["telegram"], owner="n") == "rate_wait"
+    breaking = planned(svc, site, "alert", extra="breaking: true")
+    time.sleep(0.06)  # the platform's own 1-per-second rule (scaled) still applies
+    assert deliver(svc, breaking["telegram"], owner="b") == "sent"
+    assert svc.state.get_by_key(normal["telegram"]).state == "waiting"
