@@ -71,6 +71,14 @@ Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by t
                                               waiting checker wakes at once
 ===============================  ===========  =====================================================
 
+Breaking pins (``pins.py``: written by the sender after a pin, worked off by the tick)
+
+===============================  ===========  =====================================================
+``{ns}:pins:due``                zset         ``{destination}\x1f{message_id}`` -> when its unpin is
+                                              due (epoch); claimed (ZREM) by one tick
+``{ns}:pins:current``            hash         destination -> message id of its breaking pin now
+===============================  ===========  =====================================================
+
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
 
 =====================================  ======  ================================================
@@ -307,6 +315,15 @@ class Keys:
     @property
     def notice_seq(self) -> str:
         return f"{self.ns}:notices:seq"
+
+    # breaking pins
+    @property
+    def pins_due(self) -> str:
+        return f"{self.ns}:pins:due"
+
+    @property
+    def pins_current(self) -> str:
+        return f"{self.ns}:pins:current"
 
     # deploy signals
     @property

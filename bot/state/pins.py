@@ -6,13 +6,14 @@ unpins due (score: when), claimed atomically (``claim_due``: the claimer that re
 owns it); a hash names the current breaking pin of each destination, so the next breaking pin
 schedules its predecessor's unpin at once.
 
-Keys (namespace ``newsbot`` by default): ``<ns>:pins:due`` (zset, member
-``destination\\x1fmessage_id``) and ``<ns>:pins:current`` (hash destination -> message_id).
+Keys: ``{ns}:pins:due`` and ``{ns}:pins:current`` (``keys.py`` documents their shapes).
 """
 
 from __future__ import annotations
 
 import redis
+
+from .keys import Keys
 
 __all__ = ["PinBook"]
 
@@ -50,8 +51,9 @@ return 0
 class PinBook:
     def __init__(self, client: redis.Redis, namespace: str = "newsbot") -> None:
         self.client = client
-        self.due_key = f"{namespace}:pins:due"
-        self.current_key = f"{namespace}:pins:current"
+        keys = Keys(namespace)
+        self.due_key = keys.pins_due
+        self.current_key = keys.pins_current
         self._record = client.register_script(_RECORD)
         self._claim = client.register_script(_CLAIM)
         self._forget = client.register_script(_FORGET)
