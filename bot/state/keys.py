@@ -74,8 +74,9 @@ Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by t
 Breaking pins (``pins.py``: written by the sender after a pin, worked off by the tick)
 
 ===============================  ===========  =====================================================
-``{ns}:pins:due``                zset         ``{destination}\x1f{message_id}`` -> when its unpin is
-                                              due (epoch); claimed (ZREM) by one tick
+``{ns}:pins:due``                zset         destination, unit separator, message id -> when
+                                              its unpin is due (epoch); claimed (ZREM) by one
+                                              tick
 ``{ns}:pins:current``            hash         destination -> message id of its breaking pin now
 ===============================  ===========  =====================================================
 

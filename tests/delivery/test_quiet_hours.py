@@ -13,6 +13,7 @@ from typing import Any
 
 from delivery_helpers import CHAT_ID, Queue, live_env, now_utc, write_post
 
+from bot.actions.status import status
 from bot.delivery.pins import pin_book, run_due_unpins
 from bot.delivery.planner import scan
 from bot.delivery.quiet import QUIET_REASON, QuietWindow
@@ -75,7 +76,9 @@ def test_inside_the_window_telegram_is_silent_on_time_and_x_waits_for_its_end(
     quiet = QuietWindow(*_minutes(svc.settings.quiet_hours), UTC)
     assert rec.scheduled_at == quiet.end_after(now)
     assert 0 < rec.scheduled_at - now <= 3600 + 60
-    assert fake_x.tweets() == [] if hasattr(fake_x, "tweets") else True
+    assert fake_x.posts == []
+    (pending,) = [p for p in status(svc).pending if p["platform"] == "x"]
+    assert pending["label"] == "waiting (quiet hours)"
     # Before the end nothing is due; at the end the record is queued again and goes out.
     assert svc.state.promote_due(now=rec.scheduled_at - 1) == []
     (promoted,) = svc.state.promote_due(now=rec.scheduled_at + 0.01)
