@@ -171,11 +171,12 @@ def tick() -> dict[str, int]:
     # X posts waiting for budget, in order, once a raised budget or a new day/month has room.
     budget = release_budget_waits(svc, enqueue_publish)
     settled = settle_lost_leases()
-    # Breaking pins whose PIN_HOURS ran out (a durable schedule in Redis: bot.state.pins).
-    unpinned = run_due_unpins(svc)
+    # Breaking pins whose PIN_HOURS ran out (a durable schedule in Redis: bot.state.pins);
+    # each unpin is logged there.
+    run_due_unpins(svc)
     state.heartbeat(_worker_name())
     return {"promoted": len(promoted), "edits": len(stale_edits), "budget": budget,
-            "unpinned": unpinned, **settled}
+            **settled}
 
 
 def settle_lost_leases() -> dict[str, int]:
