@@ -217,3 +217,29 @@ def test_a_breaking_post_is_not_held_by_min_spacing_but_a_normal_one_is(
     time.sleep(0.06)  # the platform's own 1-per-second rule (scaled) still applies
     assert deliver(svc, breaking["telegram"], owner="b") == "sent"
     assert svc.state.get_by_key(normal["telegram"]).state == "waiting"
+
+
+def test_a_post_edited_to_breaking_and_an_editor_push_are_marked(live, site: Path, fake_tg,
+                                                                 fake_x):
+    from bot.delivery.planner import plan_manual
+
+    svc = live()
+    scan(svc, enqueue=Queue())
+    later = now_utc() + timedelta(hours=1)
+    write_post(site, "soon", later, title="Soon")
+    scan(svc, enqueue=Queue())
+    (rec,) = [r for r in svc.state.records() if r.platform == "telegram"]
+    assert rec.state == "waiting" and "breaking" not in rec.extra
+    write_post(site, "soon", later, title="Soon", extra="breaking: true")
+    scan(svc, enqueue=Queue())
+    marked = svc.state.get_by_key(rec.key)
+    assert marked.extra.get("breaking") == "1" and marked.state == "waiting"
+    assert marked.scheduled_at == rec.scheduled_at
+
+    from bot.sources.jekyll import read_post
+
+    path = write_post(site, "pushed", now_utc() - timedelta(hours=80), title="Old",
+                      extra="breaking: true")
+    post = read_post(svc.site, path)
+    out = plan_manual(svc, post, ["telegram"], force=False, who="editor", enqueue=Queue())
+    assert [r.extra.get("breaking") for r in out] == ["1"]
