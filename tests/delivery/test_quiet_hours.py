@@ -243,3 +243,16 @@ def test_a_post_edited_to_breaking_and_an_editor_push_are_marked(live, site: Pat
     post = read_post(svc.site, path)
     out = plan_manual(svc, post, ["telegram"], force=False, who="editor", enqueue=Queue())
     assert [r.extra.get("breaking") for r in out] == ["1"]
+
+
+def test_a_dry_run_outbox_says_which_telegram_posts_would_be_silent(
+        make_services, site: Path, tmp_path: Path):
+    import json
+
+    svc = make_services(quiet_hours=around_now())
+    assert svc.dry_run
+    keys = planned(svc, site, "dry")
+    assert deliver(svc, keys["telegram"], owner="t") == "sent"
+    lines = [json.loads(x) for x in
+             (tmp_path / "var" / "outbox.jsonl").read_text().splitlines()]
+    assert [x.get("silent") for x in lines if x["platform"] == "telegram"] == [True]
