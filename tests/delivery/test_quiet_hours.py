@@ -256,3 +256,28 @@ def test_a_dry_run_outbox_says_which_telegram_posts_would_be_silent(
     lines = [json.loads(x) for x in
              (tmp_path / "var" / "outbox.jsonl").read_text().splitlines()]
     assert [x.get("silent") for x in lines if x["platform"] == "telegram"] == [True]
+
+
+def test_an_unpin_that_fails_is_retried_later_or_told_once_when_refused(
+        make_services, site: Path, fake_tg, fake_x):
+    from bot.delivery.pins import RETRY_SECONDS
+
+    fake_tg.add_chat(EDITORS, None, type="supergroup", title="Editors")
+    svc = make_services(**live_env(fake_tg, fake_x), telegram_editor_chat=str(EDITORS),
+                        bot_language="en", pin_breaking=True, pin_hours=1)
+    keys = planned(svc, site, "u1", extra="breaking: true")
+    start = time.time()
+    assert deliver(svc, keys["telegram"], owner="t", now=start) == "sent"
+    (msg,) = fake_tg.pinned(CHAT_ID)
+    due = start + 3600 + 1
+    fake_tg.fail_next("unpinChatMessage", status=502)
+    assert run_due_unpins(svc, now=due) == 0  # Telegram down: tried again later
+    (entry,) = pin_book(svc).scheduled()
+    assert abs(entry[2] - (due + RETRY_SECONDS)) < 1
+    fake_tg.set_pin_right(CHAT_ID, False)
+    assert run_due_unpins(svc, now=due + RETRY_SECONDS) == 0  # refused: told, not retried
+    assert pin_book(svc).scheduled() == []
+    assert fake_tg.pinned(CHAT_ID) == [msg]
+    told = [n for n in svc.notifier.queue.due()
+            if "unpinChatMessage" in n.data["notice"].get("text", "")]
+    assert len(told) == 1
