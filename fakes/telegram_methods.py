@@ -480,7 +480,9 @@ class BotApiMethods:
         message_id = as_int(params.get("message_id"))
         if required and message_id is None:
             raise ApiError(400, "Bad Request: message identifier is not specified")
-        self._check_can_send(chat)
+        if chat.type == "private" or chat.bot_is_banned or not chat.bot_is_member:
+            self._check_can_send(chat)  # blocked, kicked, not a member: the same 403s
+        # A channel pins with can_edit_messages, not can_post_messages (checked on its own).
         if chat.type != "private" and not (chat.bot_is_admin and chat.bot_can_pin):
             raise ApiError(400, "Bad Request: not enough rights to manage pinned messages "
                                 "in the chat")
