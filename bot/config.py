@@ -194,6 +194,18 @@ class Settings(BaseSettings):
                                  description="Older posts are skipped (first seen or due).")
     max_attempts: int = Field(5, ge=1, le=50, description="Sends tried before a post is failed.")
     min_spacing_seconds: float = Field(0.0, ge=0, description="Least time between two posts.")
+    quiet_hours: str | None = Field(
+        None,
+        description="HH:MM-HH:MM in the site's timezone (may cross midnight): Telegram posts go "
+                    "out silently inside it, X posts per QUIET_X; empty: off.")
+    quiet_x: Literal["hold", "send"] = Field(
+        "hold", description="X posts inside QUIET_HOURS: hold (wait for its end) or send.")
+    breaking_categories: str = Field(
+        "", description="Comma list of categories (case-insensitive) that make a post breaking.")
+    pin_breaking: bool = Field(False, description="Pin each breaking post's Telegram message.")
+    pin_hours: float = Field(
+        6.0, gt=0, le=24 * 30,
+        description="A breaking pin is unpinned this many hours after it was pinned.")
     watch: bool = Field(True, description="Watch _posts/ for file events (else rescans only).")
     lease_seconds: float = Field(
         120.0, gt=0, description="How long a lease outlives its last renewal."
@@ -445,6 +457,35 @@ class Settings(BaseSettings):
             raise PydanticCustomError("x_link_mode", str(exc)) from None
         return f"categories:{','.join(categories)}" if kind == "categories" else kind
 
+    @field_validator("quiet_hours", mode="before")
+    @classmethod
+    def _quiet_hours(cls, value: object) -> object:
+        """Checked at start: a typo must not silently notify the readers at night."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if not isinstance(value, str):
+            return value
+        try:
+            start, end = parse_quiet_hours(value)
+        except ValueError as exc:
+            raise PydanticCustomError("quiet_hours", str(exc)) from None
+        return f"{start // 60:02d}:{start % 60:02d}-{end // 60:02d}:{end % 60:02d}"
+
+    @field_validator("quiet_x", mode="before")
+    @classmethod
+    def _quiet_x(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("breaking_categories", mode="before")
+    @classmethod
+    def _breaking_categories(cls, value: object) -> object:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return ",".join(dict.fromkeys(
+                c.strip().lower() for c in value.split(",") if c.strip()))
+        return value
+
     @field_validator("utm_template")
     @classmethod
     def _utm_shape(cls, value: str | None) -> str | None:
@@ -532,6 +573,27 @@ class Settings(BaseSettings):
 UTM_PLACEHOLDERS: tuple[str, ...] = ("platform", "slug", "category", "date")
 #: Literal text of UTM_TEMPLATE: query characters only, so it goes into a URL as written.
 _UTM_LITERAL = re.compile(r"[A-Za-z0-9\-._~%+=&!$'()*,;:@/?]*")
+
+
+def parse_quiet_hours(value: str) -> tuple[int, int]:
+    """``HH:MM-HH:MM`` -> (start, end) in minutes after midnight; the window may cross midnight
+    (``23:00-07:00``).  Why here: the setting is checked at start (a bad value is an ``error:``
+    line and exit 2), and delivery computes the window from the same parse."""
+    text = value.strip()
+    match = _QUIET_RE.fullmatch(text)
+    if match is None:
+        raise ValueError("must look like 23:00-07:00 (HH:MM-HH:MM, 24-hour clock)")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 23 or m1 > 59 or m2 > 59:
+        raise ValueError("hours go 00-23 and minutes 00-59, e.g. 23:00-07:00")
+    start, end = h1 * 60 + m1, h2 * 60 + m2
+    if start == end:
+        raise ValueError("start and end are the same time: leave QUIET_HOURS empty to turn "
+                         "quiet hours off")
+    return start, end
+
+
+_QUIET_RE = re.compile(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})")
 
 
 def parse_x_link_mode(value: str) -> tuple[str, tuple[str, ...]]:

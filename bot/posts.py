@@ -35,6 +35,10 @@ class Post:
     social: bool = True
     retracted: bool = False
     """``retracted: true``: never sent, and what went out is offered for deletion."""
+    breaking: bool = False
+    """``breaking: true``: the breaking-news lane (jumps the queue, ignores quiet hours, may be
+    pinned); a category in BREAKING_CATEGORIES makes a post breaking too
+    (``bot.delivery.quiet``)."""
     telegram_text: str | None = None
     """Front-matter override for the Telegram teaser body (plain text, escaped like any value)."""
     x_text: str | None = None

@@ -84,7 +84,8 @@ _CANONICAL = {
     for name in (
         "getMe", "sendMessage", "sendPhoto", "editMessageText", "editMessageCaption",
         "editMessageMedia",
-        "deleteMessage", "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo",
+        "deleteMessage", "pinChatMessage", "unpinChatMessage",
+        "getUpdates", "deleteWebhook", "setWebhook", "getWebhookInfo",
         "setMyCommands", "getMyCommands", "deleteMyCommands", "answerCallbackQuery", "getChat",
         "getChatMember", "getChatAdministrators", "sendChatAction", "getFile", "logOut", "close",
     )
@@ -391,6 +392,25 @@ class FakeTelegram(BotApiMethods):
             state.bot_can_post = status == "administrator" and can_post_messages
             state.bot_is_member = status in ("administrator", "member")
             state.bot_is_banned = status == "kicked"
+
+    def set_pin_right(self, chat: int | str, allowed: bool) -> None:
+        """Grant or take the bot's right to pin in ``chat`` (can_edit_messages in a channel):
+        without it pinChatMessage/unpinChatMessage answer 400 "not enough rights to manage
+        pinned messages in the chat", as Telegram does."""
+        with self._lock:
+            state = self._find_chat(chat)
+            if state is None:
+                raise KeyError(f"no chat {chat!r}")
+            state.bot_can_pin = allowed
+
+    def pinned(self, chat: int | str) -> list[int]:
+        """Ids of the messages pinned in ``chat`` now, oldest first."""
+        with self._lock:
+            state = self._find_chat(chat)
+            if state is None:
+                return []
+            return sorted(m.message_id for m in state.messages.values()
+                          if m.pinned and not m.deleted)
 
     def demote_bot(self, chat: int | str, to: str = "member") -> None:
         """The bot loses its right to post in ``chat``: ``member`` (demoted), ``no_post`` (still

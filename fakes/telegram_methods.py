@@ -318,6 +318,7 @@ class BotApiMethods:
             stored.raw = as_str(params.get("text"))
             stored.parse_mode = as_str(params.get("parse_mode"))
             stored.link_preview_options, stored.reply_markup = preview, markup
+            stored.disable_notification = truthy(params.get("disable_notification"))
             self._commit_rate(chat)
             return self._render(chat, stored), None
 
@@ -340,6 +341,7 @@ class BotApiMethods:
             stored.raw = as_str(params.get("caption"))
             stored.parse_mode = as_str(params.get("parse_mode"))
             stored.reply_markup = markup
+            stored.disable_notification = truthy(params.get("disable_notification"))
             self._commit_rate(chat)
             return self._render(chat, stored), None
 
@@ -470,6 +472,45 @@ class BotApiMethods:
             if time.time() - stored.date > 48 * 3600:
                 raise ApiError(400, "Bad Request: message can't be deleted")
             stored.deleted = True
+            return True, None
+
+    def _pin_target(self, params: dict[str, Any], *, required: bool
+                    ) -> tuple[ChatState, int | None]:
+        chat = self._chat_param(params)
+        message_id = as_int(params.get("message_id"))
+        if required and message_id is None:
+            raise ApiError(400, "Bad Request: message identifier is not specified")
+        if chat.type == "private" or chat.bot_is_banned or not chat.bot_is_member:
+            self._check_can_send(chat)  # blocked, kicked, not a member: the same 403s
+        # A channel pins with can_edit_messages, not can_post_messages (checked on its own).
+        if chat.type != "private" and not (chat.bot_is_admin and chat.bot_can_pin):
+            raise ApiError(400, "Bad Request: not enough rights to manage pinned messages "
+                                "in the chat")
+        return chat, message_id
+
+    def _m_pinchatmessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Result:
+        with self._lock:
+            chat, message_id = self._pin_target(params, required=True)
+            stored = chat.messages.get(message_id or 0)
+            if stored is None or stored.deleted:
+                raise ApiError(400, "Bad Request: message to pin not found")
+            stored.pinned = True
+            return True, None
+
+    def _m_unpinchatmessage(self, params: dict[str, Any], files: dict[str, bytes]) -> Result:
+        """Without message_id: the most recent pinned message (the real API's rule)."""
+        with self._lock:
+            chat, message_id = self._pin_target(params, required=False)
+            if message_id is None:
+                pinned = [m for m in chat.messages.values() if m.pinned and not m.deleted]
+                if not pinned:
+                    raise ApiError(400, "Bad Request: message to unpin not found")
+                stored = max(pinned, key=lambda m: m.message_id)
+            else:
+                stored = chat.messages.get(message_id)
+                if stored is None or stored.deleted:
+                    raise ApiError(400, "Bad Request: message to unpin not found")
+            stored.pinned = False
             return True, None
 
     def _m_getupdates(self, params: dict[str, Any], files: dict[str, bytes]) -> Result:
@@ -610,7 +651,8 @@ class BotApiMethods:
                 rights = dict.fromkeys(
                     ("can_manage_chat", "can_delete_messages", "can_invite_users",
                      "can_post_messages", "can_edit_messages", "can_change_info"), True,
-                ) | {"can_post_messages": chat.bot_can_post} | dict.fromkeys(
+                ) | {"can_post_messages": chat.bot_can_post,
+                     "can_edit_messages": chat.bot_can_pin} | dict.fromkeys(
                     ("can_be_edited", "is_anonymous", "can_manage_video_chats",
                      "can_restrict_members", "can_promote_members", "can_post_stories",
                      "can_edit_stories", "can_delete_stories"), False,

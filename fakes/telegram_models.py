@@ -81,6 +81,8 @@ class StoredMessage:
     params: dict[str, Any] = field(default_factory=dict)
     edit_date: int | None = None
     deleted: bool = False
+    disable_notification: bool = False  # sent silently (the sendMessage/sendPhoto flag)
+    pinned: bool = False
     editable: bool = True  # False: "message can't be edited" (a test marks it so)
     edits: list[dict[str, Any]] = field(default_factory=list)
     """One entry per accepted edit: {"method", "at", "before", "after", "photo_changed"}."""
@@ -100,6 +102,8 @@ class ChatState:
     bot_can_post: bool = True
     # the bot was banned from the chat (ChatMemberBanned; every call answers 403 "kicked")
     bot_is_banned: bool = False
+    # the administrator right that pins in a channel (can_edit_messages; can_pin_messages in groups)
+    bot_can_pin: bool = True
     next_message_id: int = 1
     messages: dict[int, StoredMessage] = field(default_factory=dict)
     # rate limiting state

@@ -49,7 +49,9 @@ from bot.config import ConfigError, load_settings
 from bot.delivery.budget import release_budget_waits
 from bot.delivery.corrections import STALE_GRACE_SECONDS
 from bot.delivery.leases import new_owner, reap_lost_leases
+from bot.delivery.pins import run_due_unpins
 from bot.delivery.planner import scan as run_scan
+from bot.delivery.quiet import record_is_breaking
 from bot.delivery.sender import deliver
 from bot.delivery.sender import notify_in_doubt as notify
 from bot.delivery.services import PUSH_ANYWAY
@@ -201,7 +203,8 @@ def tick() -> dict[str, int]:
     svc = get_services()
     state = svc.state
     promoted = state.promote_due()
-    for rec in promoted:
+    # Breaking posts first: the queue is FIFO, so what is handed over first is sent first.
+    for rec in sorted(promoted, key=lambda r: not record_is_breaking(r)):
         enqueue_publish(rec.key)
     # Corrections nobody took (a lost task, a worker that died mid-edit): hand them over again.
     stale_edits = state.edits.stale(grace=STALE_GRACE_SECONDS)
@@ -210,6 +213,9 @@ def tick() -> dict[str, int]:
     # X posts waiting for budget, in order, once a raised budget or a new day/month has room.
     budget = release_budget_waits(svc, enqueue_publish)
     settled = settle_lost_leases()
+    # Breaking pins whose PIN_HOURS ran out (a durable schedule in Redis: bot.state.pins);
+    # each unpin is logged there.
+    run_due_unpins(svc)
     state.heartbeat(_worker_name())
     return {"promoted": len(promoted), "edits": len(stale_edits), "budget": budget,
             **settled}

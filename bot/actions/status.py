@@ -12,6 +12,7 @@ from typing import Any
 from bot.actions.reports import StatusReport
 from bot.actions.services import DeliveryServices
 from bot.actions.spend import spend_summary
+from bot.delivery.quiet import QUIET_REASON
 from bot.delivery.schedule import bucket_name, rate_spec
 from bot.state import STATES, Record
 from bot.state.destination_health import HealthBook
@@ -180,6 +181,8 @@ def _label(record: Record) -> str:
     """``waiting (budget)`` for an X post held by X_DAILY/MONTHLY_BUDGET, else the state."""
     if record.state == "waiting" and record.reason.startswith("budget:"):
         return "waiting (budget)"
+    if record.state == "waiting" and record.reason == QUIET_REASON:
+        return "waiting (quiet hours)"  # an X post held until QUIET_HOURS end (QUIET_X=hold)
     return record.state
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.delivery.notify import Notice
+from bot.delivery.quiet import BREAKING_FIELD, is_breaking, mark_breaking
 from bot.delivery.services import (
     APPROVED_FP,
     AWAITING_APPROVAL,
@@ -352,7 +353,9 @@ def _write_new(svc: Services, batch: list[tuple[Post, str, str]], names: list[li
     records = iter(state.ensure_many(specs, by="scan"))
     for i, decision in zip(new, decisions, strict=True):
         report.new += 1
-        created = [_created(next(records), decision, report, enqueue) for _ in destinations]
+        breaking = is_breaking(batch[i][0], svc.settings)
+        created = [_created(next(records), decision, report, enqueue,
+                            mark=_marker(svc, breaking)) for _ in destinations]
         if svc.settings.approval_required and any(
                 r is not None and _wants_approval(r) for r in created):
             svc.request_approval(batch[i][0])
@@ -480,6 +483,8 @@ def _replan(svc: Services, post: Post, ident: str, now: float, report: ScanRepor
         elif rec.state in REEVALUATE:
             # An editor's push stands: only records nobody pushed wait for approval.
             wanted = content if rec.extra.get("manual") else gated(svc, content)
+            if is_breaking(post, svc.settings):
+                rec = mark_breaking(state, rec)
             planned.append(_reevaluate(svc, rec, wanted, report, enqueue))
     if svc.settings.approval_required and any(
             r is not None and _wants_approval(r) for r in planned):
@@ -510,15 +515,26 @@ def _create(svc: Services, post: Post, platform: str, destination: str, decision
     editor push)."""
     rec = svc.state.ensure(ident or post.url, platform, destination, state=decision.state,
                            reason=decision.reason, scheduled_at=decision.scheduled_at, by="scan")
-    return _created(rec, decision, report, enqueue)
+    return _created(rec, decision, report, enqueue,
+                    mark=_marker(svc, is_breaking(post, svc.settings)))
+
+
+def _marker(svc: Services, breaking: bool) -> Callable[[Record], Record] | None:
+    """How a breaking post's new record gets ``breaking="1"`` (before it is enqueued)."""
+    if not breaking:
+        return None
+    return lambda rec: mark_breaking(svc.state, rec)
 
 
 def _created(rec: Record, decision: Decision, report: ScanReport,
-             enqueue: Enqueue) -> Record | None:
+             enqueue: Enqueue, *, mark: Callable[[Record], Record] | None = None
+             ) -> Record | None:
     """Log, count and enqueue a record ``ensure`` returned; None when it is not the one the
     decision asked for (someone else created it first)."""
     if rec.state != decision.state or rec.reason != decision.reason:
         return None
+    if mark is not None:
+        rec = mark(rec)
     _log_change(rec, "none")
     _count(report, rec.state)
     if rec.state == "queued":
@@ -638,6 +654,8 @@ def plan_manual(
     fields: dict[str, str] = {MANUAL_FIELD: who}
     if ignore_pause:
         fields[PUSH_ANYWAY] = "1"
+    if is_breaking(post, svc.settings):
+        fields[BREAKING_FIELD] = "1"
     fingerprints: Mapping[str, str] = {}
     if svc.settings.approval_required:
         fingerprints = approved if approved is not None else approved_fingerprints(

@@ -39,6 +39,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -50,6 +51,8 @@ from bot.delivery.connection_health import hold_if_unhealthy, on_unhealthy_answe
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
+from bot.delivery.pins import after_send
+from bot.delivery.quiet import QUIET_REASON, is_breaking, quiet_plan, record_is_breaking
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
     APPROVED_FP,
@@ -130,6 +133,8 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
 
     # Cheap checks first: during a backlog most tasks only learn that they must wait.
     spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
+    if record_is_breaking(rec):  # the breaking lane: our own spacing yields, the platform's not
+        spec = replace(spec, spacing=0.0)
     wait, current = _wait_briefly(svc, spec, current, sleep=now is None)
     if wait > 0:
         observe.rate_wait(rec.platform, wait)
@@ -144,8 +149,15 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
         if held is not None:
             new, reason, scheduled_at = held
             return _move(svc, rec, new, reason, current, scheduled_at=scheduled_at)
+    # Quiet hours: X waits for the window's end (QUIET_X=hold), Telegram goes out silently.
+    quiet = quiet_plan(svc.settings, svc.site.timezone, rec, post, current,
+                       manual=bool(rec.extra.get(MANUAL)))
+    if quiet.hold_until is not None:
+        return _move(svc, rec, "waiting", QUIET_REASON, current, scheduled_at=quiet.hold_until)
     try:
         item = prepare(svc.tools, post, rec.platform)
+        if quiet.silent:
+            item = replace(item, silent=True)
     except Exception as exc:  # a template error is the same on every attempt
         text = redact(f"cannot prepare the teaser: {type(exc).__name__}: {exc}")[:500]
         return _move(svc, rec, "failed", text, current)
@@ -221,7 +233,7 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
     settled = check_before_resend(publisher, rec, post, item,
                                   state.now() if now is None else now)
     if settled.outcome == "found" and settled.receipt is not None:
-        return _complete(svc, rec, item, settled.receipt, spec, owner, now)
+        return _complete(svc, rec, item, settled.receipt, spec, owner, now, post)
     if settled.outcome == "unreadable" and settled.error is not None \
             and not editor_resent(state, rec):
         return _unreadable(svc, rec, owner, settled.error, now)
@@ -272,7 +284,7 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         finally:
             took = time.monotonic() - started
         outcome = observe.attempt_ended(
-            rec, post, _complete(svc, rec, item, receipt, spec, owner, now))
+            rec, post, _complete(svc, rec, item, receipt, spec, owner, now, post))
         # The request reached the platform somewhere within `took` after our slot.  When that
         # is more than the rules' jitter allowance (a first send that initialises its client, a
         # slow network, a busy machine), the slot counts from the answer for every worker (the
@@ -335,7 +347,7 @@ def _with_redis_retry(what: str, call: Callable[[], _T]) -> _T:
 
 
 def _complete(svc: Services, rec: Record, item: PlatformTeaser, receipt: Receipt,
-              spec: RateSpec, owner: str, now: float | None) -> str:
+              spec: RateSpec, owner: str, now: float | None, post: Post | None = None) -> str:
     notes = [n for n in (_image_note(item), *receipt.notes) if n]
     kind = (receipt.meta or {}).get("kind")
     content = sent_fields(item, kind if isinstance(kind, str) else None, fingerprint([item]))
@@ -353,6 +365,8 @@ def _complete(svc: Services, rec: Record, item: PlatformTeaser, receipt: Receipt
             log.warning("%s %s: %s", rec.platform, rec.post, note)
     _event(rec, "sending", "sent", receipt=receipt_json, notes=notes or None)
     _record_platform_limits(svc, rec, receipt, spec, now)
+    after_send(svc, rec, receipt, now=now,
+               breaking=post is not None and is_breaking(post, svc.settings))
     svc.notify(Notice(
         kind="published", title=_title(svc, rec), post_url=rec.post, platform=rec.platform,
         destination=rec.destination, links=(receipt.url,) if receipt.url else (),

@@ -59,6 +59,8 @@ class DryRunPublisher:
             "image": image_json(item.image),
             "id": receipt_id,
         }
+        if item.silent:  # quiet hours: Telegram would get disable_notification
+            record["silent"] = True
         if self.platform == "x" and self.prices is not None:
             from bot.platforms.x_price import planned_calls, price_usd
 

@@ -24,6 +24,8 @@ class PlatformTeaser:
     """Telegram text teaser (4096 limit) to send instead when the platform refuses the photo."""
     link: str | None = None
     """The post's link as it goes out here (UTM tags included): Telegram's link preview."""
+    silent: bool = False
+    """Send without a notification (Telegram ``disable_notification``): quiet hours."""
 
     @property
     def has_photo(self) -> bool:

@@ -124,7 +124,8 @@ class TelegramPublisher:
         """Photo with caption when there is a usable image, else text with a large preview."""
         if isinstance(item.image, ImageVariant):
             return self._run(self._send_photo_or_text(post, item, item.image))
-        message = self._run(self._send_text(post, item.teaser.text, item.link))
+        message = self._run(self._send_text(post, item.teaser.text, item.link,
+                                            silent=item.silent))
         return self._receipt(message, kind="text")
 
     def edit(self, post: Post, message_id: str, item: PlatformTeaser, *, sent_kind: str,
@@ -202,6 +203,7 @@ class TelegramPublisher:
                 caption=item.teaser.text,
                 parse_mode=ParseMode.HTML,
                 filename=image.path.name,
+                disable_notification=item.silent,
             )
         except (BadRequest, NetworkError) as exc:
             refusal = _photo_refusal(exc)
@@ -212,7 +214,8 @@ class TelegramPublisher:
                     "permanent", f"sendPhoto: photo refused by Telegram ({refusal})"
                 ) from None
             log.warning("telegram: photo refused (%s), sending the text teaser", refusal)
-            message = await self._send_text(post, item.fallback.text, item.link)
+            message = await self._send_text(post, item.fallback.text, item.link,
+                                            silent=item.silent)
             return self._receipt(
                 message, notes=(f"photo refused by Telegram ({refusal}): sent as text",),
                 kind="text")
@@ -281,7 +284,8 @@ class TelegramPublisher:
             return DeliveryError("transient", err.reason)
         return err
 
-    async def _send_text(self, post: Post, text: str, link: str | None = None) -> Message:
+    async def _send_text(self, post: Post, text: str, link: str | None = None, *,
+                         silent: bool = False) -> Message:
         bot = await self._ready()
         try:
             return await bot.send_message(
@@ -290,9 +294,38 @@ class TelegramPublisher:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(url=link or post.url,
                                                         prefer_large_media=True),
+                disable_notification=silent,
             )
         except TelegramError as exc:
             raise self._error("sendMessage", exc) from None
+
+    def pin(self, message_id: str) -> None:
+        """pinChatMessage without a second notification (the post itself notified); raises
+        DeliveryError (a refusal: the bot may not manage pinned messages)."""
+        self._run(self._pin(int(message_id), pin=True))
+
+    def unpin(self, message_id: str) -> str:
+        """unpinChatMessage: ``unpinned``, or ``already gone`` when the message no longer
+        exists (deleted by hand)."""
+        return self._run(self._pin(int(message_id), pin=False))
+
+    async def _pin(self, message_id: int, *, pin: bool) -> str:
+        bot = await self._ready()
+        method = "pinChatMessage" if pin else "unpinChatMessage"
+        try:
+            if pin:
+                await bot.pin_chat_message(chat_id=self._chat_id, message_id=message_id,
+                                           disable_notification=True)
+            else:
+                await bot.unpin_chat_message(chat_id=self._chat_id, message_id=message_id)
+        except BadRequest as exc:
+            if not pin and "not found" in exc.message.lower():
+                return "already gone"
+            # Not _error's hint: a pin refusal is about the pin right, not the right to post.
+            raise DeliveryError("permanent", f"{method}: {self._clean(exc.message)}") from None
+        except TelegramError as exc:
+            raise self._edit_error(method, exc) from None
+        return "pinned" if pin else "unpinned"
 
     async def _ready(self) -> Bot:
         """`initialize()` once (getMe); concurrent first sends wait for the same call.

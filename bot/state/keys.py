@@ -79,6 +79,15 @@ A site that lives in Git (``site_git.py``, written by ``bot.delivery.site_sync``
                                               distinct problem is reported once
 ===============================  ===========  =====================================================
 
+Breaking pins (``pins.py``: written by the sender after a pin, worked off by the tick)
+
+===============================  ===========  =====================================================
+``{ns}:pins:due``                zset         destination, unit separator, message id -> when
+                                              its unpin is due (epoch); claimed (ZREM) by one
+                                              tick
+``{ns}:pins:current``            hash         destination -> message id of its breaking pin now
+===============================  ===========  =====================================================
+
 Once-only claims and short-lived blobs (``State.claim_once`` / ``put_blob``; ``kind`` -> key)
 
 =====================================  ======  ================================================
@@ -315,6 +324,15 @@ class Keys:
     @property
     def notice_seq(self) -> str:
         return f"{self.ns}:notices:seq"
+
+    # breaking pins
+    @property
+    def pins_due(self) -> str:
+        return f"{self.ns}:pins:due"
+
+    @property
+    def pins_current(self) -> str:
+        return f"{self.ns}:pins:current"
 
     # deploy signals
     @property
