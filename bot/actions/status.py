@@ -180,6 +180,8 @@ def _label(record: Record) -> str:
     """``waiting (budget)`` for an X post held by X_DAILY/MONTHLY_BUDGET, else the state."""
     if record.state == "waiting" and record.reason.startswith("budget:"):
         return "waiting (budget)"
+    if record.state == "waiting" and record.reason.startswith("not live: "):
+        return "waiting (not live)"
     return record.state
 
 
