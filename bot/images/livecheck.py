@@ -28,6 +28,7 @@ import httpx
 
 from bot.images.deadline import within
 from bot.images.fetch import MAX_REDIRECTS, redact
+from bot.images.model import ImageError
 from bot.images.netguard import GuardedTransport, HostPolicy
 
 __all__ = ["LiveProbe", "LiveResult", "Validators", "normalize_title", "page_titles"]
@@ -187,12 +188,14 @@ class LiveProbe:
                 resp = self._http().send(request, stream=True)
             except httpx.TimeoutException:
                 raise _Failed(f"timed out at {redact(current)}") from None
+            except ImageError as exc:  # the guard refused the address
+                raise _Failed(f"refused: {exc.reason}") from None
             except httpx.HTTPError as exc:
                 raise _Failed(f"{type(exc).__name__} at {redact(current)}: "
                               f"{str(exc)[:120]}") from None
             except (ValueError, UnicodeError):
                 raise _Failed(f"malformed URL {redact(current)}") from None
-            if not resp.is_redirect:
+            if resp.status_code == 304 or not resp.is_redirect:
                 return resp
             location = resp.headers.get("location", "")
             resp.close()
