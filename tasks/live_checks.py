@@ -46,24 +46,36 @@ class LiveChecker:
 
     def start(self) -> LiveChecker | None:
         """Starts the loop; None when WAIT_FOR_LIVE is off (one round then hands back what an
-        earlier configuration held)."""
+        earlier configuration held).  Never raises: with Redis not up yet the thread starts
+        and sets itself up on its first good round."""
         if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
-            svc = self._svc()
-            self._checks = LiveChecks(svc, self._enqueue or tasks.enqueue_publish)
-            if not enabled(svc):
-                try:
-                    self._checks.round()
-                except Exception as exc:  # Redis restarting: nothing was held then
-                    log.warning("live check release failed: %s", type(exc).__name__)
-                self._checks.close()
-                self._checks = None
-                return None
-            latest = self._signals(svc).latest()
-            self._seen_seq = latest.seq if latest is not None else 0
+            try:
+                if not self._setup():
+                    return None
+            except Exception as exc:  # Redis restarting: the thread sets up later
+                log.warning("live checks: setting up later (%s)", type(exc).__name__)
             self._thread = threading.Thread(target=self._run, name="live-checks", daemon=True)
             self._thread.start()
         return self
+
+    def _setup(self) -> bool:
+        """The checks and the last signal seen; False (after one release round) when
+        WAIT_FOR_LIVE is off."""
+        if self._checks is not None:
+            return True
+        svc = self._svc()
+        checks = LiveChecks(svc, self._enqueue or tasks.enqueue_publish)
+        if not enabled(svc):
+            try:
+                checks.round()  # hands back what an earlier configuration held
+            finally:
+                checks.close()
+            return False
+        latest = self._signals(svc).latest()
+        self._seen_seq = latest.seq if latest is not None else 0
+        self._checks = checks
+        return True
 
     @staticmethod
     def _signals(svc: Any) -> DeploySignals:
@@ -73,6 +85,8 @@ class LiveChecker:
         pubsub = None
         while not self._stop.is_set():
             try:
+                if not self._setup():
+                    break
                 svc = self._svc()
                 if pubsub is None:
                     pubsub = self._signals(svc).listen()

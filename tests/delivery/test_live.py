@@ -18,7 +18,7 @@ from delivery_helpers import CHAT_ID, Queue, live_env, now_utc, wait_for, write_
 
 from bot.actions.publish import push
 from bot.actions.status import status
-from bot.delivery.live import NOT_LIVE_PREFIX, LiveChecks, live_book
+from bot.delivery.live import NOT_LIVE_PREFIX, LiveChecks, enabled, live_book
 from bot.delivery.planner import scan
 from bot.delivery.sender import deliver
 from bot.delivery.services import Services
@@ -208,3 +208,32 @@ def test_never_live_is_reported_once_and_a_push_overrides(
     assert deliver(svc, key, owner="w") == "sent"  # the editor's push skips the check
     assert len(channel_sends(fake_tg)) == 1
     assert live_book(svc).get(url).status == "HTTP 404"
+
+
+def test_turning_wait_for_live_off_hands_back_what_was_held(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX,
+        fake_site: FakeSite) -> None:
+    svc = build(make_services, fake_tg, fake_x, fake_site)
+    _, _, keys = land(svc, site)
+    assert deliver(svc, keys["x"], owner="w") == "not_live"
+    off = build(make_services, fake_tg, fake_x, fake_site, wait_for_live=False)
+    queue = Queue()
+    assert LiveChecker(off, queue).start() is None  # no thread: nothing to wait for
+    assert queue.keys == [keys["x"]]
+    assert svc.state.get_by_key(keys["x"]).state == "queued"
+    assert deliver(off, keys["x"], owner="w") == "sent"
+
+
+def test_a_dry_run_does_not_wait_by_default(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX,
+        fake_site: FakeSite) -> None:
+    with_keys = build(make_services, fake_tg, fake_x, fake_site, wait_for_live=None)
+    assert enabled(with_keys)  # the default with credentials and an http(s) site
+    svc = make_services(site_url=fake_site.base_url, wait_for_live=None)
+    assert not enabled(svc)
+    scan(svc, enqueue=Queue())
+    write_post(site, "dry", now_utc(), title="Dry run", image=False)
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    assert [deliver(svc, k, owner="w") for k in queue.keys] == ["sent"] * len(queue.keys)
+    assert fake_site.requests() == []
