@@ -237,3 +237,40 @@ def test_a_dry_run_does_not_wait_by_default(
     scan(svc, enqueue=queue)
     assert [deliver(svc, k, owner="w") for k in queue.keys] == ["sent"] * len(queue.keys)
     assert fake_site.requests() == []
+
+
+def test_a_slow_page_is_bounded_and_never_delays_another_posts_check(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX,
+        fake_site: FakeSite) -> None:
+    svc = build(make_services, fake_tg, fake_x, fake_site)
+    scan(svc, enqueue=Queue())
+    write_post(site, "slow", now_utc(), title="Slow page", image=False)
+    write_post(site, "quick", now_utc(), title="Quick page", image=False)
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    recs = {svc.state.get_by_key(k).post.rsplit("/", 1)[-1]: k for k in queue.keys
+            if svc.state.get_by_key(k).platform == "telegram"}
+    slow, quick = recs["slow.html"], recs["quick.html"]
+    for key in (slow, quick):
+        assert deliver(svc, key, owner="w") == "not_live"
+    slow_path = urlsplit(svc.state.get_by_key(slow).post).path
+    quick_path = urlsplit(svc.state.get_by_key(quick).post).path
+    fake_site.page(slow_path, "Slow page", drip_seconds=3.0)  # one byte every 3 s
+    released = Queue()
+    checks = LiveChecks(svc, released)
+    try:
+        checks.round(force=True)  # the slow check starts and hangs on its page
+        time.sleep(0.3)
+        fake_site.page(quick_path, "Quick page")
+        turned = time.monotonic()
+        wait_for(lambda: (checks.round(), released.keys)[1], timeout=3, interval=0.25,
+                 what="the quick page released")
+        assert released.keys == [quick] and time.monotonic() - turned < 1.5
+        started = time.monotonic()
+        wait_for(lambda: "timed out" in svc.state.get_by_key(slow).reason, timeout=15,
+                 what="the slow page's reason")
+        assert time.monotonic() - started < 12  # cut at the 10 s deadline
+    finally:
+        checks.close()
+    rec = svc.state.get_by_key(slow)
+    assert rec.state == "waiting" and rec.reason.startswith(NOT_LIVE_PREFIX + "timed out")
