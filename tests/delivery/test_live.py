@@ -197,8 +197,9 @@ def test_never_live_is_reported_once_and_a_push_overrides(
     finally:
         checks.close()
     assert sum(o.reported for o in checks.outcomes) == 1
-    said = [t for t in editor_texts(svc, fake_tg) if "Not live" in t]
+    said = [t for t in editor_texts(svc, fake_tg) if "Page not live" in t]
     assert len(said) == 1 and "HTTP 404" in said[0] and path in said[0]
+    assert "Not live within LIVE_TIMEOUT_MINUTES" in said[0] and "/push" in said[0]
     assert svc.state.get_by_key(key).state == "waiting"  # still waiting, never sent
     assert channel_sends(fake_tg) == []
 
