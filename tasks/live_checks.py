@@ -19,15 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 import tasks
-from bot.delivery.live import LiveChecks, enabled
+from bot.delivery.live import EARLY_SECONDS, LiveChecks, enabled
 from bot.state.deploy_signal import DeploySignals
 
 __all__ = ["LiveChecker"]
 
 log = logging.getLogger("newsbot.tasks")
 
-#: Rounds start this often; each post is looked at only when its LIVE_POLL_SECONDS are up.
-ROUND_SECONDS = 0.25
+#: Rounds start this often; each post is looked at only when its LIVE_POLL_SECONDS are up
+#: (less ``EARLY_SECONDS``, the same period).
+ROUND_SECONDS = EARLY_SECONDS
 
 
 class LiveChecker:

@@ -37,8 +37,8 @@ from bot.posts import Post
 from bot.state import Record
 from bot.state.live import LiveBook, LiveEntry
 
-__all__ = ["NOT_LIVE_PREFIX", "LiveChecks", "LiveOutcome", "enabled", "hold_if_not_live",
-           "live_book", "probe_for"]
+__all__ = ["EARLY_SECONDS", "NOT_LIVE_PREFIX", "LiveChecks", "LiveOutcome", "enabled",
+           "hold_if_not_live", "live_book", "probe_for"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ NOT_LIVE_PREFIX = "not live: "
 FREE = ("queued", "retry_wait")
 #: After the timeout a post is still looked at, this often (and at each deploy signal).
 LATE_POLL_SECONDS = 60.0
+#: How much earlier than LIVE_POLL_SECONDS a round may look again (the checker's round period).
+EARLY_SECONDS = 0.2
 
 
 def enabled(svc: Services) -> bool:
@@ -168,8 +170,10 @@ class LiveChecks:
             every = poll
             if entry.since is not None and now - entry.since >= timeout:
                 every = max(poll, LATE_POLL_SECONDS)
-            # 0.1 s early: a round every second must not skip a post checked 0.999 s ago
-            due = force or entry.checked_at is None or now - entry.checked_at >= every - 0.1
+            # a round may come up to EARLY_SECONDS early: checks land 0.8-1.0 s apart at the
+            # default, never a whole round late
+            due = (force or entry.checked_at is None
+                   or now - entry.checked_at >= every - EARLY_SECONDS)
             if not due and not entry.live:
                 continue
             with self._lock:
