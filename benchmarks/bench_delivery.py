@@ -82,7 +82,8 @@ class Run:
         self.log = workdir / "run.log"
         handle = open(self.log, "wb")  # noqa: SIM115
         base = {"PATH": os.environ.get("PATH", ""), "HOME": str(workdir), "LANG": "C.UTF-8",
-                "NO_PROXY": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING"}
+                "NO_PROXY": "127.0.0.1,localhost", "LOG_LEVEL": "WARNING",
+                "WAIT_FOR_LIVE": "false"}  # the site URL is not served here: bench_live.py
         self.proc = subprocess.Popen([NEWSBOT, "run"], cwd=workdir, env={**base, **env},
                                      stdout=handle, stderr=subprocess.STDOUT,
                                      start_new_session=True)

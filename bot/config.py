@@ -214,6 +214,14 @@ class Settings(BaseSettings):
         300.0, ge=0,
         description="Connection health check interval (Telegram getMe + getChatMember, X "
                     "GET /2/users/me), also run at start; 0 turns the checks off.")
+    wait_for_live: bool | None = Field(
+        None,
+        description="Send a post only once its page is live (200, its title, its image); "
+                    "default: on when the site URL is http(s) and a platform has credentials.")
+    live_poll_seconds: float = Field(
+        1.0, gt=0, le=3600, description="How often a post waiting for its page is checked.")
+    live_timeout_minutes: float = Field(
+        30.0, gt=0, description="After this long not live, the editors are told (once).")
     # `<NAME>_FILE`: read the secret from this file (Compose secrets); never both.
     telegram_bot_token_file: Path | None = Field(None, exclude=True, repr=False)
     x_api_key_file: Path | None = Field(None, exclude=True, repr=False)

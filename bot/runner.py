@@ -63,6 +63,7 @@ class _Parts:
     metrics: object | None = None
     health: object | None = None  # tasks.health_checks.HealthChecker (HEALTH_SECONDS > 0)
     webhooks: object | None = None  # bot.webhook.WebhookServer (WEBHOOK_LISTEN)
+    live: object | None = None  # tasks.live_checks.LiveChecker (WAIT_FOR_LIVE)
 
 
 def _start_watcher(settings: Settings) -> PostWatcher | None:
@@ -230,6 +231,7 @@ def _run_all(settings: Settings, *, concurrency: int, announce: Callable[[str], 
         tasks.enqueue_scan()  # catch up with whatever changed while we were stopped
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         parts.health = _start_health_checks(settings)
+        parts.live = _start_live_checks()
         beat = EmbeddedService(tasks.app, thread=True, scheduler_cls="celery.beat:Scheduler")
         beat.start()
         parts.beat = beat
@@ -301,6 +303,7 @@ def run_beat(settings: Settings, announce: Callable[[str], None] | None = None) 
         parts.reaper = tasks.LeaseReaper(tasks.tick_seconds(settings)).start()
         parts.health = _start_health_checks(settings)
         parts.webhooks = _start_webhooks(settings, url)
+        parts.live = _start_live_checks()
         tasks.enqueue_scan()
         health.start()
         tasks.app.Beat(scheduler="celery.beat:Scheduler", loglevel=settings.log_level,
@@ -357,9 +360,19 @@ def _start_health_checks(settings: Settings) -> object | None:
     return HealthChecker(settings.health_seconds).start()
 
 
+def _start_live_checks() -> object | None:
+    """Posts waiting for their pages, looked at every LIVE_POLL_SECONDS and on each deploy
+    signal (a thread of the process that runs the schedule); None when WAIT_FOR_LIVE is off."""
+    from tasks.live_checks import LiveChecker
+
+    return LiveChecker().start()
+
+
 def _stop(parts: _Parts) -> None:
     if parts.reaper is not None:
         parts.reaper.stop()  # type: ignore[attr-defined]
+    if parts.live is not None:
+        parts.live.stop()  # type: ignore[attr-defined]
     if parts.health is not None:
         parts.health.stop()  # type: ignore[attr-defined]
     if parts.editor is not None:

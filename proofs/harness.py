@@ -157,7 +157,7 @@ class Stack:
             "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost",
             "SITE_DIR": str(self.site), "DATA_DIR": str(self.data), "LOG_LEVEL": "DEBUG",
             "MAX_AGE_HOURS": "48", "NEWSBOT_TESTING": "1", "RATE_TIME_SCALE": repr(self.scale),
-            "SCAN_SECONDS": "3600",
+            "SCAN_SECONDS": "3600", "WAIT_FOR_LIVE": "false",  # no site server here
             "TELEGRAM_BOT_TOKEN": self.token, "TELEGRAM_CHANNEL": CHANNEL,
             "TELEGRAM_API_URL": self.tg.base_url, "TELEGRAM_EDITOR_CHAT": str(EDITOR_CHAT),
             "TELEGRAM_EDITOR_IDS": str(EDITOR), "BOT_LANGUAGE": "en",

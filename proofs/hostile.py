@@ -97,6 +97,7 @@ class _Suite:
             "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "NO_PROXY": "127.0.0.1,localhost",
             "SITE_DIR": str(self.site), "DATA_DIR": str(self.work / "var"),
             "REDIS_URL": self.redis.url, "LOG_LEVEL": "DEBUG", "MAX_AGE_HOURS": "10000000",
+            "WAIT_FOR_LIVE": "false",
             "NEWSBOT_TESTING": "1", "RATE_TIME_SCALE": repr(SCALE), "SCAN_SECONDS": "3600",
             "TELEGRAM_BOT_TOKEN": self.token, "TELEGRAM_CHANNEL": CHANNEL,
             "TELEGRAM_API_URL": self.tg.base_url, "TELEGRAM_EDITOR_CHAT": str(EDITOR_CHAT),

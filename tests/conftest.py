@@ -28,6 +28,9 @@ _TEST_DB = 15
 # The suite runs the rate limiter against time-scaled fakes (RATE_TIME_SCALE < 1), which the
 # settings refuse outside tests and benchmarks; subprocesses that copy os.environ inherit it.
 os.environ[TESTING_SWITCH] = "1"
+# The test sites' URLs (https://example.com/...) are not served: WAIT_FOR_LIVE (default on for
+# an http(s) site with credentials) is off unless a test turns it on (tests/delivery/test_live.py).
+os.environ.setdefault("WAIT_FOR_LIVE", "false")
 
 
 def _dedicated_db(url: str) -> str:

@@ -183,6 +183,8 @@ def _label(record: Record) -> str:
         return "waiting (budget)"
     if record.state == "waiting" and record.reason == QUIET_REASON:
         return "waiting (quiet hours)"  # an X post held until QUIET_HOURS end (QUIET_X=hold)
+    if record.state == "waiting" and record.reason.startswith("not live: "):
+        return "waiting (not live)"
     return record.state
 
 

@@ -33,12 +33,13 @@ __all__ = ["BUTTON_KINDS", "Notice", "NoticeKind", "Notifier", "approval_notice"
 log = logging.getLogger(__name__)
 
 NoticeKind = Literal["published", "failed", "in_doubt", "bad_file", "approval", "generic",
-                     "retraction", "health"]
+                     "retraction", "health", "not_live"]
 KINDS: tuple[str, ...] = ("published", "failed", "in_doubt", "bad_file", "approval", "generic",
-                          "retraction", "health")
+                          "retraction", "health", "not_live")
 # Notices whose message carries buttons acting on one record or post: never folded into a digest
 # (nor a destination's health: an outage and its end are each a message of their own).
-BUTTON_KINDS = frozenset({"failed", "in_doubt", "approval", "retraction", "health"})
+BUTTON_KINDS = frozenset({"failed", "in_doubt", "approval", "retraction", "health",
+                          "not_live"})
 DEDUPE_SECONDS = 30 * 24 * 3600
 # Field sizes kept in Redis: values come from outside (file names, platform errors, titles).
 _FIELD_LIMITS = {"title": 300, "post_url": 2000, "platform": 40, "destination": 200,

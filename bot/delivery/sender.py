@@ -28,7 +28,8 @@ Why the order of steps matters:
 
 Outcome words returned: sent, rate_wait, budget_wait, retry_wait, failed, in_doubt, waiting,
 skipped, paused, busy, missing, not_queued, lease_lost, unhealthy (the destination's connection
-health holds it: ``connection_health``); for a sent record with a pending correction, those of
+health holds it: ``connection_health``), not_live (WAIT_FOR_LIVE: the page is not up yet,
+``live``); for a sent record with a pending correction, those of
 ``corrections.apply_edit`` (edited, unchanged, edit_failed, ...).
 """
 
@@ -50,6 +51,7 @@ from bot.delivery.budget import hold_for
 from bot.delivery.connection_health import hold_if_unhealthy, on_unhealthy_answer
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
+from bot.delivery.live import hold_if_not_live
 from bot.delivery.notify import Notice
 from bot.delivery.pins import after_send
 from bot.delivery.quiet import QUIET_REASON, is_breaking, quiet_plan, record_is_breaking
@@ -149,6 +151,10 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
         if held is not None:
             new, reason, scheduled_at = held
             return _move(svc, rec, new, reason, current, scheduled_at=scheduled_at)
+        # WAIT_FOR_LIVE: never a teaser to a page that is not up yet (bot/delivery/live.py)
+        not_live = hold_if_not_live(svc, rec, post, current)
+        if not_live is not None:
+            return not_live
     # Quiet hours: X waits for the window's end (QUIET_X=hold), Telegram goes out silently.
     quiet = quiet_plan(svc.settings, svc.site.timezone, rec, post, current,
                        manual=bool(rec.extra.get(MANUAL)))

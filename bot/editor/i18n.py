@@ -151,6 +151,14 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
         "🔌 <b>연결 정상</b> {where}\n대기 중인 글을 이제 보냅니다.",
         "🔌 <b>Connection healthy again</b> {where}\nThe waiting posts go out now.",
     ),
+    "n_not_live": (
+        "🕸 <b>페이지가 아직 없음</b> {title}\n{url}\n"
+        "LIVE_TIMEOUT_MINUTES 안에 공개되지 않았습니다. 마지막 상태: {reason}\n"
+        "티저는 기다리다가 페이지가 열리면 저절로 나갑니다. 지금 보내려면 /push.",
+        "🕸 <b>Page not live</b> {title}\n{url}\nNot live within LIVE_TIMEOUT_MINUTES. "
+        "Last status seen: {reason}\nThe teaser waits (a link preview of a missing page is "
+        "cached for days) and goes out by itself once the page is live; /push sends it now.",
+    ),
     "status_health": ("연결 상태", "Health"),
     "n_retraction": (
         "🗑 <b>철회된 글</b> {title}\n({reason})\n{details}\n이미 나간 메시지를 삭제할까요? "

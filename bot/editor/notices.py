@@ -115,6 +115,10 @@ class NoticeRenderer:
                          reason=esc(notice.reason, 600))
             else:
                 text = t(lang, "n_healthy", where=self._where(notice))
+        elif notice.kind == "not_live":
+            # WAIT_FOR_LIVE: the page never came up (bot/delivery/live.py)
+            text = t(lang, "n_not_live", title=title, url=esc(notice.post_url, 500),
+                     reason=esc(notice.reason, 600))
         elif notice.kind == "bad_file":
             text = t(lang, "n_bad_file", file=esc(notice.file, 300),
                      reason=esc(notice.reason, 600))

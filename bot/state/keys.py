@@ -69,6 +69,11 @@ Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by t
                                               ``github:deployment_status``, ``push``, ...), seq
 ``{ns}:deploy:events``           pub/sub      channel: one message per signal (its seq), so a
                                               waiting checker wakes at once
+``{ns}:live:{post_hash}``        hash         live check of one post's page (``live.py``,
+                                              ``LiveBook``): url, title, verdict (live |
+                                              not_live), status, since (first held), checked_at,
+                                              etag, last_modified, had_title, reported; expires
+                                              7 days after its last write
 ===============================  ===========  =====================================================
 
 A site that lives in Git (``site_git.py``, written by ``bot.delivery.site_sync``)
@@ -347,6 +352,9 @@ class Keys:
     @property
     def site_git_problem(self) -> str:
         return f"{self.ns}:site_git:problem"
+
+    def live(self, post_url: str) -> str:
+        return f"{self.ns}:live:{post_hash(post_url)}"
 
     # X spend ledger
     def spend_day(self, day: str) -> str:

@@ -72,7 +72,7 @@ def newsbot(redis_client: redis.Redis, redis_url: str, site: Path,
     base = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
             "NO_PROXY": "127.0.0.1,localhost", TESTING_SWITCH: "1",
             "REDIS_URL": redis_url, "SITE_DIR": str(site), "DATA_DIR": str(tmp_path / "var"),
-            "COLUMNS": "40"}
+            "COLUMNS": "40", "WAIT_FOR_LIVE": "false"}
 
     def run(*args: str, code: int = 0, env: dict[str, str] | None = None) -> Ran:
         proc = subprocess.run([str(NEWSBOT), *args], cwd=cwd, env={**base, **(env or {})},
@@ -301,7 +301,8 @@ def test_push_of_a_draft_in_a_terminal_asks_first(
 ) -> None:
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
            TESTING_SWITCH: "1", "REDIS_URL": redis_url, "SITE_DIR": str(site),
-           "DATA_DIR": str(tmp_path / "var"), "COLUMNS": "100", "TERM": "dumb"}
+           "DATA_DIR": str(tmp_path / "var"), "COLUMNS": "100", "TERM": "dumb",
+           "WAIT_FOR_LIVE": "false"}
     cwd = tmp_path / "cwd"
     code, shown = _in_terminal(env, cwd, ["push", UNPUBLISHED], "n")
     assert "published: false" in shown and "its link may not exist" in shown, shown

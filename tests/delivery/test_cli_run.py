@@ -15,7 +15,8 @@ NEWSBOT = str(Path(sys.executable).parent / "newsbot")
 
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "LANG": "C.UTF-8"}
+    base = {"PATH": os.environ.get("PATH", ""), "HOME": str(cwd), "LANG": "C.UTF-8",
+            "WAIT_FOR_LIVE": "false"}
     return subprocess.run([NEWSBOT, *args], cwd=cwd, env={**base, **env}, timeout=90,
                           capture_output=True, text=True)
 

@@ -122,7 +122,7 @@ def test_newsbot_beat_alone_settles_a_killed_workers_send(
     key = fenced(state, "https://e.x/beat.html", "telegram", dead_owner())
     env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "LANG": "C.UTF-8",
            "SITE_DIR": str(site), "DATA_DIR": str(tmp_path / "var"), "REDIS_URL": redis_url,
-           "SITE_URL": "https://e.x", "SCAN_SECONDS": "3600",
+           "SITE_URL": "https://e.x", "SCAN_SECONDS": "3600", "WAIT_FOR_LIVE": "false",
            "TELEGRAM_BOT_TOKEN": "123:fake-token-for-notices",
            "TELEGRAM_CHANNEL": "@cchan", "TELEGRAM_API_URL": "http://127.0.0.1:9",
            "TELEGRAM_EDITOR_CHAT": "-100555", "NO_PROXY": "127.0.0.1"}

@@ -103,6 +103,7 @@ def e2e(tmp_path: Path, redis_url: str) -> Iterator[E2E]:
         "REDIS_URL": url,
         "LOG_LEVEL": "INFO",
         "SCAN_SECONDS": "3600",
+        "WAIT_FOR_LIVE": "false",  # the test site's URL is not served (test_live_e2e.py)
     }
     env_obj = E2E(tmp_path, site, data, url, env, State(client))
     try:
