@@ -26,7 +26,8 @@ Why the order of steps matters:
 * the editors hear about each outcome worth a human's eye (failed, in doubt, published, a
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
-Outcome words returned: sent, rate_wait, budget_wait, retry_wait, failed, in_doubt, waiting,
+Outcome words returned: sent, rate_wait, paced (joined the destination's pacing backlog:
+``pacing``), budget_wait, retry_wait, failed, in_doubt, waiting,
 skipped, paused, busy, missing, not_queued, lease_lost, unhealthy (the destination's connection
 health holds it: ``connection_health``); for a sent record with a pending correction, those of
 ``corrections.apply_edit`` (edited, unchanged, edit_failed, ...).
@@ -50,6 +51,9 @@ from bot.delivery.connection_health import hold_if_unhealthy, on_unhealthy_answe
 from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.notify import Notice
+from bot.delivery.pacing import gate as pace_gate
+from bot.delivery.pacing import lane_spec
+from bot.delivery.pacing import taken as pace_taken
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
 from bot.delivery.services import (
     APPROVED_FP,
@@ -129,8 +133,12 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
                      current, scheduled_at=rec.send_deadline)
 
     # Cheap checks first: during a backlog most tasks only learn that they must wait.
-    spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
+    spec = lane_spec(rate_spec(svc.settings, rec.platform, rec.destination,
+                               dry_run=svc.dry_run), rec)
     wait, current = _wait_briefly(svc, spec, current, sleep=now is None)
+    paced = pace_gate(svc, rec, spec, wait, current, move=_move)  # MAX_PER_HOUR backlog
+    if paced is not None:
+        return paced
     if wait > 0:
         observe.rate_wait(rec.platform, wait)
         outcome = _move(svc, rec, "waiting", "rate limit", current, scheduled_at=current + wait)
@@ -243,6 +251,7 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         wait, current = _wait_briefly(svc, spec, current, sleep=now is None, reserve=True)
         if wait > 0:  # other records took the slots between our check and now
             return _slot_wait(svc, rec, owner, current, wait)
+        pace_taken(svc, spec, rec)  # the slot is ours: the paced backlog's next may go
         reserved = time.monotonic()
         try:
             deadline = state.fence_send(*rec.ref, owner=owner,

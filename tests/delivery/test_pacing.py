@@ -1,0 +1,249 @@
+"""Pacing (MAX_PER_HOUR, MIN_SPACING_SECONDS, BACKLOG_ORDER) through deliver() and the tick's
+release, against the fake Telegram and X over HTTP, on a simulated clock (``now=``: an hour of
+pacing takes no wall time; the rate limiter and the records use the same clock)."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delivery_helpers import CHANNEL, Queue, now_utc, write_post
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.delivery.pacing import (
+    is_breaking,
+    order_score,
+    project,
+    release_paced,
+)
+from bot.delivery.planner import scan
+from bot.delivery.schedule import bucket_name, rate_spec
+from bot.delivery.sender import deliver
+from bot.state import Record
+from fakes.telegram import FakeTelegram
+from fakes.x import FakeX
+
+HOUR = 3600.0
+
+
+def _burst(svc: Any, site: Path, count: int, *, age_minutes: float = 30.0) -> dict[str, str]:
+    """Baseline an empty site, then ``count`` posts at once (post i dated i minutes after the
+    first): record key -> slug."""
+    scan(svc, enqueue=Queue())
+    first = now_utc() - timedelta(minutes=age_minutes)
+    for i in range(count):
+        write_post(site, f"p{i:02d}", first + timedelta(minutes=i), title=f"Story {i:02d}",
+                   image=False)
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    return {k: svc.state.get_by_key(k).post.rsplit("/", 1)[-1] for k in queue.keys}
+
+
+def _run(svc: Any, keys: list[str], start: float, *, step: float = 20.0,
+         until: float = 12 * HOUR, extra: dict[float, list[str]] | None = None
+         ) -> list[tuple[float, str, str]]:
+    """Deliver ``keys`` at ``start`` (the burst), then tick every ``step`` simulated seconds:
+    the tick's release, then the released records' tasks.  Returns (time, platform, key) of
+    every send."""
+    sent: list[tuple[float, str, str]] = []
+    owner = iter(range(10**6))
+
+    def run(key: str, t: float) -> None:
+        if deliver(svc, key, owner=f"w:{next(owner)}", now=t) == "sent":
+            sent.append((t, svc.state.get_by_key(key).platform, key))
+
+    for key in keys:
+        run(key, start)
+    t = start
+    pending = dict(extra or {})
+    while t < start + until:
+        t += step
+        for at in [a for a in pending if a <= t]:
+            for key in pending.pop(at):
+                run(key, t)
+        released = Queue()
+        release_paced(svc, released, now=t)
+        for key in released.keys:
+            run(key, t)
+        for rec in svc.state.promote_due(now=t):  # slot races lost: retry_wait
+            run(rec.key, t)
+        if not pending and not svc.state.records(state="waiting") and not \
+                svc.state.records(state="queued"):
+            break
+    return sent
+
+
+def _max_in_any_hour(times: list[float]) -> int:
+    times = sorted(times)
+    return max((sum(1 for u in times if t <= u < t + HOUR) for t in times), default=0)
+
+
+@pytest.mark.parametrize("order", ["newest", "oldest"])
+def test_a_burst_of_20_goes_out_at_most_6_an_hour_spaced_in_backlog_order(
+    live, site: Path, fake_tg: FakeTelegram, fake_x: FakeX, order: str
+):
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=300,
+               backlog_order=order)
+    slugs = _burst(svc, site, 20)
+    start = svc.state.now()
+    sent = _run(svc, list(slugs), start)
+    for platform in ("telegram", "x"):
+        mine = [(t, k) for t, p, k in sent if p == platform]
+        times = [t for t, _ in mine]
+        assert len(mine) == 20, platform
+        assert _max_in_any_hour(times) <= 6
+        assert min(b - a for a, b in itertools.pairwise(times)) >= 300
+        # After the first (sent the moment it came, nothing waiting), BACKLOG_ORDER.
+        names = [slugs[k] for _, k in mine[1:]]
+        assert names == sorted(names, reverse=(order == "newest"))
+    assert len(fake_tg.channel_posts(CHANNEL)) == 20 and len(fake_x.posts) == 20
+    assert not svc.state.records(state="failed")
+
+
+def test_posts_grown_stale_while_paced_are_skipped_with_a_reason(live, site: Path):
+    svc = live(rate_time_scale=1.0, max_per_hour=6, max_age_hours=1.5,
+               backlog_order="newest", x_api_key=None, x_api_secret=None,
+               x_access_token=None, x_access_token_secret=None)
+    slugs = _burst(svc, site, 20, age_minutes=40)
+    tg = [k for k in slugs if svc.state.get_by_key(k).platform == "telegram"]
+    start = svc.state.now()
+    sent = _run(svc, tg, start)
+    skipped = svc.state.records(state="skipped")
+    assert len(sent) + len(skipped) == 20
+    assert skipped and all(r.reason.startswith("stale:") for r in skipped)
+    assert all("MAX_AGE_HOURS=1.5" in r.reason for r in skipped)
+    # newest first: what grew stale are the oldest posts, none of them was sent
+    sent_names = {slugs[k] for _, _, k in sent}
+    assert max(slugs[r.key] for r in skipped) < min(sent_names - {slugs[sent[0][2]]})
+    assert _max_in_any_hour([t for t, _, _ in sent]) <= 6
+
+
+def test_a_breaking_record_goes_first_and_is_not_held_by_pacing(
+    live, site: Path, fake_tg: FakeTelegram
+):
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=300,
+               x_api_key=None, x_api_secret=None, x_access_token=None,
+               x_access_token_secret=None)
+    slugs = _burst(svc, site, 10)
+    start = svc.state.now()
+    # The burst: the first goes, nine wait in the backlog.
+    sent = _run(svc, list(slugs), start, until=60.0)
+    assert len(sent) == 1
+    write_post(site, "zz-breaking", now_utc(), title="Breaking story", image=False)
+    queue = Queue()
+    scan(svc, enqueue=queue)
+    [key] = queue.keys
+    rec = svc.state.get_by_key(key)
+    assert not is_breaking(rec)
+    svc.state.transition(*rec.ref, "queued", "queued", breaking="1")
+    assert is_breaking(svc.state.get_by_key(key))
+    t = start + 61.0  # well inside the 300 s spacing and with the backlog waiting
+    assert deliver(svc, key, owner="b", now=t) == "sent"
+    assert svc.state.get_by_key(key).state == "sent"
+    # The paced posts still keep their own cap and spacing after it.
+    rest = _run(svc, [], t)
+    times = [t for t, _, _ in sent + rest]
+    assert len(rest) == 9
+    assert _max_in_any_hour(times) <= 6
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 300
+    assert rest[0][0] >= t + 300  # spacing counts from the breaking send too
+    assert len(fake_tg.channel_posts(CHANNEL)) == 11
+
+
+def test_breaking_still_obeys_the_platforms_own_limits(live, site: Path):
+    svc = live(rate_time_scale=1.0, max_per_hour=1, x_api_key=None, x_api_secret=None,
+               x_access_token=None, x_access_token_secret=None)
+    slugs = _burst(svc, site, 2)
+    [first, second] = list(slugs)
+    t = svc.state.now()
+    assert deliver(svc, first, owner="a", now=t) == "sent"
+    svc.state.transition(*svc.state.get_by_key(second).ref, "queued", "queued", breaking="1")
+    # Telegram's 1 message per second applies: it waits on the schedule, not in the backlog.
+    assert deliver(svc, second, owner="b", now=t + 0.2) == "rate_wait"
+    assert svc.state.get_by_key(second).reason == "rate limit"
+    assert [r.key for r in svc.state.promote_due(now=t + 2)] == [second]
+    assert deliver(svc, second, owner="c", now=t + 2) == "sent"
+
+
+def test_status_projection_gives_each_waiting_post_its_expected_time(live, site: Path):
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=60,
+               x_api_key=None, x_api_secret=None, x_access_token=None,
+               x_access_token_secret=None)
+    slugs = _burst(svc, site, 10)
+    t = svc.state.now()
+    _run(svc, list(slugs), t, until=1.0)
+    proj = project(svc, limit=5, now=t + 1)
+    entry = proj[bucket_name("telegram", CHANNEL)]
+    assert entry["total"] == 9 and len(entry["next"]) == 5
+    assert entry["max_per_hour"] == 6 and entry["order"] == "newest"
+    times = [e["expected_at"] for e in entry["next"]]
+    assert times == sorted(times)
+    names = [slugs[e["key"]] for e in entry["next"]]
+    assert names == sorted(names, reverse=True)
+    spec = rate_spec(svc.settings, "telegram", CHANNEL, dry_run=False)
+    from datetime import datetime
+    epochs = [datetime.fromisoformat(x).timestamp() for x in times]
+    # the next 5 fit the hour's remaining 5 slots, each a spacing after the one before
+    assert epochs[0] == pytest.approx(t + spec.spacing, abs=0.01)
+    assert epochs[4] - epochs[0] == pytest.approx(4 * spec.spacing, abs=0.01)
+    # the 7th of the hour waits for the first slot to leave the window
+    proj = project(svc, limit=9, now=t + 1)["telegram:" + CHANNEL]["next"]
+    assert datetime.fromisoformat(proj[5]["expected_at"]).timestamp() >= t + HOUR
+
+
+def _rec(key: str, **extra: str) -> Record:
+    return Record(key=key, post="https://x/p", platform="telegram", destination="@c",
+                  state="waiting", extra=dict(extra))
+
+
+@given(dates=st.lists(st.floats(min_value=1e9, max_value=2e9), min_size=2, max_size=20),
+       flags=st.lists(st.sampled_from(["", "breaking", "manual"]), min_size=20, max_size=20),
+       order=st.sampled_from(["newest", "oldest"]))
+def test_order_score_puts_breaking_then_pushes_then_dates(dates, flags, order):
+    recs = []
+    for i, (d, f) in enumerate(zip(dates, flags, strict=False)):
+        extra = {"breaking": "1"} if f == "breaking" else {"manual": "1"} if f == "manual" \
+            else {}
+        recs.append((order_score(order, _rec(f"k{i}", **extra), d), f, d))
+    ranked = sorted(recs)
+    kinds = [f for _, f, _ in ranked]
+    rank = {"breaking": 0, "manual": 1, "": 2}
+    assert [rank[k] for k in kinds] == sorted(rank[k] for k in kinds)
+    plain = [d for _, f, d in ranked if f == ""]
+    assert plain == sorted(plain, reverse=(order == "newest"))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(gaps=st.lists(st.floats(min_value=0.0, max_value=900.0), min_size=1, max_size=40),
+       cap=st.integers(min_value=1, max_value=8))
+def test_the_limiter_never_grants_more_than_the_cap_in_any_sliding_hour(
+    redis_client, redis_namespace, gaps, cap
+):
+    """The sliding-window invariant under arbitrary arrival times: callers retry at their wait."""
+    from bot.config import Settings
+    from bot.state import RateLimiter
+
+    settings_ = Settings(_env_file=None, max_per_hour=cap, min_spacing_seconds=30,
+                         rate_time_scale=1.0)  # type: ignore[call-arg]
+    spec = rate_spec(settings_, "telegram", "@hyp", dry_run=False)
+    limiter = RateLimiter(redis_client, namespace=f"{redis_namespace}:{uuid.uuid4().hex}")
+    t = 1_000_000.0
+    granted: list[float] = []
+    for gap in gaps:
+        t += gap
+        at = t
+        while True:
+            wait = limiter.reserve(spec.bucket, spec.rules, spacing=spec.spacing, now=at)
+            if wait == 0:
+                granted.append(at)
+                break
+            at += wait
+        t = max(t, at)
+    assert _max_in_any_hour(granted) <= cap
+    assert all(b - a >= 30 for a, b in itertools.pairwise(granted))
