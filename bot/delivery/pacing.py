@@ -86,7 +86,10 @@ def queue_of(svc: Services) -> PaceQueue:
 
 
 def _post_epoch(svc: Services, rec: Record) -> float | None:
-    info = svc.state.seen_info(svc.site_key, rec.post) or {}
+    site_key = getattr(svc, "site_key", None)  # the actions' lighter services may lack it
+    if not site_key:
+        return None
+    info = svc.state.seen_info(site_key, rec.post) or {}
     raw = info.get("date")
     if isinstance(raw, str) and raw:
         try:
@@ -218,7 +221,7 @@ def release_paced(svc: Services, enqueue: Callable[[str], object], *,
     return {"released": released, "skipped": skipped}
 
 
-def project(svc: Services, *, limit: int = 20, now: float | None = None
+def project(svc: Any, *, limit: int = 20, now: float | None = None
             ) -> dict[str, dict[str, Any]]:
     """Each paced backlog's next ``limit`` records with their expected send time.
 

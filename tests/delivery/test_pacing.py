@@ -247,3 +247,40 @@ def test_the_limiter_never_grants_more_than_the_cap_in_any_sliding_hour(
         t = max(t, at)
     assert _max_in_any_hour(granted) <= cap
     assert all(b - a >= 30 for a, b in itertools.pairwise(granted))
+
+
+def test_status_json_cli_and_desk_show_the_paced_queue_with_expected_times(live, site: Path):
+    import io
+
+    from rich.console import Console
+
+    from bot.actions.status import status
+    from bot.cli.status import print_status
+    from bot.editor.render import status_lines
+
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=60,
+               x_api_key=None, x_api_secret=None, x_access_token=None,
+               x_access_token_secret=None)
+    slugs = _burst(svc, site, 8)
+    t = svc.state.now()
+    _run(svc, list(slugs), t, until=1.0)
+    report = status(svc, limit=3)
+    data = report.to_json()
+    entry = data["queue"]["telegram:" + CHANNEL]
+    assert entry["total"] == 7 and len(entry["next"]) == 3
+    assert [slugs[e["key"]] for e in entry["next"]] == sorted(
+        (slugs[e["key"]] for e in entry["next"]), reverse=True)
+    paced = [p for p in data["pending"] if p["label"] == "waiting (paced)"]
+    by_post = {e["post"]: e["expected_at"] for e in entry["next"]}
+    # the projection fills the ETA of a paced wait it covers (it has no due time of its own)
+    assert paced and all(p["eta"] == by_post.get(p["post"]) for p in paced)
+    assert any(p["eta"] for p in paced)
+    out = io.StringIO()
+    print_status(Console(file=out, width=200, color_system=None), report)
+    text = out.getvalue()
+    assert "paced telegram " in text and "7 waiting (at most 6 per hour, 60 s apart; " \
+        "newest first), the next 3" in text
+    assert entry["next"][0]["expected_at"][:19].replace("T", " ") in text
+    _head, lines = status_lines("en", report)
+    assert any(line.startswith("<b>Paced</b> telegram") for line in lines)
+    assert "… +4" in lines
