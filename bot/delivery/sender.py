@@ -291,7 +291,11 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
             with contextlib.suppress(redis.RedisError):  # the sleep below still spaces ours
                 svc.limiter.settle(spec.bucket, current,
                                    current + time.monotonic() - reserved)
-            time.sleep(min(w for _, w in spec.rules))
+            # The platform's shortest window; pacing's hour is kept by the log, never by a
+            # sleep holding this destination's lock.
+            own = [w for _, w in spec.rules[:len(spec.rules) - len(spec.pace_rules)]]
+            if own:
+                time.sleep(min(own))
         return outcome
     finally:
         lock.release()
