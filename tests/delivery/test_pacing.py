@@ -284,3 +284,25 @@ def test_status_json_cli_and_desk_show_the_paced_queue_with_expected_times(live,
     _head, lines = status_lines("en", report)
     assert any(line.startswith("<b>Paced</b> telegram") for line in lines)
     assert "… +4" in lines
+
+
+@pytest.mark.timeout(60)
+def test_a_slow_send_on_a_paced_destination_is_not_followed_by_an_hour_of_sleep(
+    live, site: Path, fake_x: FakeX
+):
+    """After a slow send the sender pauses for the platform's shortest window (Telegram's
+    second); the pacing hour is kept by the limiter's log, never by a sleep in the worker."""
+    import time
+
+    from delivery_helpers import queued_post
+
+    svc = live(rate_time_scale=1.0, max_per_hour=6, telegram_bot_token=None,
+               telegram_channel=None)
+    key = queued_post(svc, site)["x"]
+    fake_x.delay_next("/2/tweets", 0.3)
+    started = time.monotonic()
+    assert deliver(svc, key, owner="slow") == "sent"
+    assert time.monotonic() - started < 10
+    bucket = bucket_name("x", "x")
+    spec = rate_spec(svc.settings, "x", "x", dry_run=False)
+    assert svc.limiter.budget(bucket, spec.rules)["rules"][-1]["used"] == 1
