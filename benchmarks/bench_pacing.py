@@ -2,7 +2,8 @@
 
 20 posts land while newsbot is stopped (an outage); `newsbot run` (embedded Redis, a real worker
 and the tick) starts with all of them due, against the fake Telegram (enforcing its flood limits)
-and the fake X, both time-scaled, with MAX_PER_HOUR=6 and MIN_SPACING_SECONDS=600.  A breaking
+and the fake X, both time-scaled, with MAX_PER_HOUR=6 and MIN_SPACING_SECONDS=300 (so both
+bind: six go 5.5 min apart, the seventh waits for the first to leave the hour).  A breaking
 post due a few seconds into the catch-up has its records marked ``breaking="1"`` (what the
 breaking lane's planner does for front matter ``breaking: true``) while it waits for its time.
 
@@ -61,7 +62,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--posts", type=int, default=20)
     ap.add_argument("--cap", type=int, default=6)
-    ap.add_argument("--spacing", type=float, default=600.0, help="MIN_SPACING_SECONDS")
+    ap.add_argument("--spacing", type=float, default=300.0, help="MIN_SPACING_SECONDS")
     ap.add_argument("--scale", type=float, default=1 / 600)
     ap.add_argument("--breaking-after", type=float, default=12.0,
                     help="wall seconds after the restart at which the breaking post is due")
@@ -127,7 +128,9 @@ def main() -> None:
             print(f"  {platform}: {len(paced)} paced sends over {span_h:.2f} h (real-time "
                   f"equivalent, first to last), at most "
                   f"{_most_in_any(times, hour)} in any hour (cap {args.cap}), smallest gap "
-                  f"{min(gaps) / args.scale:.0f} s (minimum {args.spacing:g} s), newest first "
+                  f"{min(gaps) / args.scale:.0f} s (minimum {args.spacing:g} s), the "
+                  f"{args.cap + 1}th {(times[args.cap] - times[0]) / args.scale / 60:.1f} min "
+                  f"after the 1st, newest first "
                   f"after the first: {names == sorted(names, reverse=True)}; breaking post "
                   f"{late:.2f} s after coming due (wall), {behind} paced posts still waiting")
         print(f"  429s: Telegram {tg.count_429}, X {x.count_429}; {took:.1f} s wall from the "
