@@ -306,3 +306,57 @@ def test_a_slow_send_on_a_paced_destination_is_not_followed_by_an_hour_of_sleep(
     bucket = bucket_name("x", "x")
     spec = rate_spec(svc.settings, "x", "x", dry_run=False)
     assert svc.limiter.budget(bucket, spec.rules)["rules"][-1]["used"] == 1
+
+
+def test_the_projection_reads_only_what_it_shows_however_long_the_backlog(
+    live, site: Path
+):
+    """``status`` stays fast: 300 paced posts, a projection of 20 reads 20 records."""
+    from bot.delivery.pacing import queue_of
+
+    svc = live(rate_time_scale=1.0, max_per_hour=6, x_api_key=None, x_api_secret=None,
+               x_access_token=None, x_access_token_secret=None)
+    bucket = bucket_name("telegram", CHANNEL)
+    queue = queue_of(svc)
+    for i in range(300):
+        rec = svc.state.ensure(f"https://news.example/burst-{i}.html", "telegram", CHANNEL,
+                               state="waiting", reason="paced: waits for its turn")
+        queue.join(bucket, rec.key, float(-i))
+    reads: list[str] = []
+    real = svc.state.get_by_key
+
+    def counting(key: str):  # type: ignore[no-untyped-def]
+        reads.append(key)
+        return real(key)
+
+    svc.state.get_by_key = counting
+    try:
+        entry = project(svc, limit=20)[bucket]
+    finally:
+        del svc.state.get_by_key
+    assert entry["total"] == 300 and len(entry["next"]) == 20
+    assert len(reads) == 20
+    assert [e["post"] for e in entry["next"]][:2] == ["https://news.example/burst-299.html",
+                                                      "https://news.example/burst-298.html"]
+
+
+def test_per_platform_caps_override_the_global_one():
+    from bot.config import Settings
+
+    def cap(**values: Any) -> dict[str, tuple]:
+        s = Settings(_env_file=None, rate_time_scale=1.0, **values)  # type: ignore[call-arg]
+        return {p: rate_spec(s, p, "d", dry_run=False).pace_rules for p in ("telegram", "x")}
+
+    assert cap() == {"telegram": (), "x": ()}
+    both = cap(max_per_hour=6)
+    assert [r[0][0] for r in both.values()] == [6, 6]
+    assert both["telegram"][0][1] > HOUR  # the jitter margin: never N + 1 in the channel's hour
+    mixed = cap(max_per_hour=6, telegram_max_per_hour=10, x_max_per_hour=0)
+    assert mixed["telegram"][0][0] == 10 and mixed["x"] == ()
+    assert cap(x_max_per_hour=3)["telegram"] == ()
+    assert Settings(_env_file=None, backlog_order="OLDEST").backlog_order == "oldest"  # type: ignore[call-arg]
+    with pytest.raises(ValueError):
+        Settings(_env_file=None, backlog_order="random")  # type: ignore[call-arg]
+    spec = rate_spec(Settings(_env_file=None, min_spacing_seconds=30), "telegram", "d",  # type: ignore[call-arg]
+                     dry_run=True)
+    assert spec.rules == () and spec.spacing == 0  # a dry run paces nothing
