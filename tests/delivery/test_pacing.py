@@ -284,6 +284,8 @@ def test_status_json_cli_and_desk_show_the_paced_queue_with_expected_times(live,
     _head, lines = status_lines("en", report)
     assert any(line.startswith("<b>Paced</b> telegram") for line in lines)
     assert "… +4" in lines
+    _head, lines = status_lines("ko", report)
+    assert any(line.startswith("<b>발행 간격 대기</b> telegram") for line in lines)
 
 
 @pytest.mark.timeout(60)
