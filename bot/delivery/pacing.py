@@ -196,12 +196,13 @@ def release_paced(svc: Services, enqueue: Callable[[str], object], *,
             if stale is not None:
                 moved = state.transition(*rec.ref, "waiting", "skipped", reason=stale,
                                          by="pacing", now=current)
+                if moved is None:
+                    break  # changed meanwhile (another tick, the planner): judged next tick
                 queue.leave(spec.bucket, rid)
-                if moved is not None:
-                    skipped += 1
-                    log_event(log, "state_change", post=rec.post, platform=rec.platform,
-                              destination=rec.destination, old="waiting", new="skipped",
-                              attempt=rec.attempts, reason=stale, receipt=None)
+                skipped += 1
+                log_event(log, "state_change", post=rec.post, platform=rec.platform,
+                          destination=rec.destination, old="waiting", new="skipped",
+                          attempt=rec.attempts, reason=stale, receipt=None)
                 continue
             if pacing_on(spec) and svc.limiter.wait_time(
                     spec.bucket, spec.rules, spacing=spec.spacing, now=current) > 0:
@@ -210,8 +211,9 @@ def release_paced(svc: Services, enqueue: Callable[[str], object], *,
             moved = state.transition(*rec.ref, "waiting", "queued", reason=reason,
                                      by="pacing", now=current)
             if moved is None:
-                queue.leave(spec.bucket, rid)
-                continue
+                # Another tick released it first (or it changed): it keeps its place, so the
+                # next one cannot overtake it; the next tick sees where it stands.
+                break
             log_event(log, "state_change", post=rec.post, platform=rec.platform,
                       destination=rec.destination, old="waiting", new="queued",
                       attempt=rec.attempts, reason=reason, receipt=None)

@@ -362,3 +362,25 @@ def test_per_platform_caps_override_the_global_one():
     spec = rate_spec(Settings(_env_file=None, min_spacing_seconds=30), "telegram", "d",  # type: ignore[call-arg]
                      dry_run=True)
     assert spec.rules == () and spec.spacing == 0  # a dry run paces nothing
+
+
+def test_a_released_head_keeps_its_place_until_it_holds_its_slot(live, site: Path):
+    """Two ticks in a row (or at once) release one record: the next cannot overtake it."""
+    from bot.delivery.pacing import queue_of
+
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=60,
+               x_api_key=None, x_api_secret=None, x_access_token=None,
+               x_access_token_secret=None)
+    slugs = _burst(svc, site, 4)
+    t = svc.state.now()
+    assert len(_run(svc, list(slugs), t, until=1.0)) == 1
+    bucket = bucket_name("telegram", CHANNEL)
+    queue = queue_of(svc)
+    head = queue.head(bucket)
+    first, second = Queue(), Queue()
+    assert release_paced(svc, first, now=t + 100)["released"] == 1
+    assert release_paced(svc, second, now=t + 100)["released"] == 0
+    assert first.keys == [head] and second.keys == [] and queue.head(bucket) == head
+    assert svc.state.get_by_key(head).state == "queued"
+    assert deliver(svc, head, owner="w", now=t + 100) == "sent"
+    assert queue.head(bucket) != head and queue.size(bucket) == 2
