@@ -27,9 +27,11 @@ class PaceQueue:
         self.keys = Keys(namespace)
 
     def join(self, bucket: str, rid: str, score: float) -> bool:
-        """List ``rid`` with ``score`` (kept if already listed); True when it was new."""
+        """List ``rid`` with ``score``; one already listed keeps the better (lower) of its place
+        and ``score`` (a record back from a lost slot race keeps its turn; an editor's push
+        moves it up).  True when it was not listed."""
         return bool(self.client.zadd(self.keys.pace_queue(bucket), {rid: float(score)},
-                                     nx=True))
+                                     lt=True))
 
     def leave(self, bucket: str, *rids: str) -> None:
         if rids:

@@ -16,14 +16,18 @@ def test_the_backlog_releases_lowest_score_first_and_keeps_a_place_once_taken(
     assert queue.join(BUCKET, "b", -200.0) is True
     assert queue.join(BUCKET, "a", -100.0) is True
     assert queue.join(BUCKET, "c", -300.0) is True
-    # joining again keeps the first place (a record coming back from a lost slot race)
+    # joining again keeps its place (a record coming back from a lost slot race)
     assert queue.join(BUCKET, "c", 999.0) is False
     assert queue.score(BUCKET, "c") == -300.0
+    # a better place (an editor's push) moves it up
+    assert queue.join(BUCKET, "a", -250.0) is False
+    assert [rid for rid, _ in queue.first(BUCKET, 3)] == ["c", "a", "b"]
+    assert queue.join(BUCKET, "a", -100.0) is False
     assert queue.head(BUCKET) == "c"
-    assert [rid for rid, _ in queue.first(BUCKET, 2)] == ["c", "b"]
+    assert [rid for rid, _ in queue.first(BUCKET, 2)] == ["c", "a"]
     assert queue.first(BUCKET, 0) == []
     queue.leave(BUCKET, "c")
-    assert queue.head(BUCKET) == "b" and queue.size(BUCKET) == 2
+    assert queue.head(BUCKET) == "a" and queue.size(BUCKET) == 2
     queue.leave(BUCKET)  # nothing named: nothing happens
     assert queue.size(BUCKET) == 2
     assert PaceQueue(state.client, namespace=state.namespace + "-other").size(BUCKET) == 0
