@@ -384,3 +384,30 @@ def test_a_released_head_keeps_its_place_until_it_holds_its_slot(live, site: Pat
     assert svc.state.get_by_key(head).state == "queued"
     assert deliver(svc, head, owner="w", now=t + 100) == "sent"
     assert queue.head(bucket) != head and queue.size(bucket) == 2
+
+
+def test_an_editors_push_of_a_paced_post_goes_next_still_paced(live, site: Path):
+    from bot.delivery.pacing import queue_of
+    from bot.delivery.planner import plan_manual
+
+    svc = live(rate_time_scale=1.0, max_per_hour=6, min_spacing_seconds=60,
+               x_api_key=None, x_api_secret=None, x_access_token=None,
+               x_access_token_secret=None)
+    slugs = _burst(svc, site, 5)
+    t = svc.state.now()
+    assert len(_run(svc, list(slugs), t, until=1.0)) == 1
+    bucket = bucket_name("telegram", CHANNEL)
+    oldest = min((k for k in slugs if svc.state.get_by_key(k).state == "waiting"),
+                 key=lambda k: slugs[k])
+    assert queue_of(svc).head(bucket) != oldest  # newest first: the oldest is last
+    post = svc.find_post_by_url(svc.state.get_by_key(oldest).post)
+    pushed = Queue()
+    [rec] = plan_manual(svc, post, ["telegram"], force=False, who="cli:ed", enqueue=pushed)
+    assert rec.state == "queued" and pushed.keys == [oldest]
+    # still paced: the spacing since the last send is not over, so it waits, but first in line
+    assert deliver(svc, oldest, owner="p", now=t + 10) == "paced"
+    assert queue_of(svc).head(bucket) == oldest
+    released = Queue()
+    release_paced(svc, released, now=t + 100)
+    assert released.keys == [oldest]
+    assert deliver(svc, oldest, owner="p2", now=t + 100) == "sent"
