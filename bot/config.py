@@ -206,6 +206,19 @@ class Settings(BaseSettings):
     pin_hours: float = Field(
         6.0, gt=0, le=24 * 30,
         description="A breaking pin is unpinned this many hours after it was pinned.")
+    # Pacing (bot/delivery/pacing.py): a cap per destination over any sliding hour; 0 = none.
+    max_per_hour: int = Field(
+        0, ge=0, le=3600,
+        description="At most this many posts per destination in any sliding hour (0: no cap; "
+                    "breaking posts are not held by it).")
+    telegram_max_per_hour: int | None = Field(
+        None, ge=0, le=3600, description="MAX_PER_HOUR for Telegram destinations (unset: "
+                                         "MAX_PER_HOUR; 0: no cap).")
+    x_max_per_hour: int | None = Field(
+        None, ge=0, le=3600, description="MAX_PER_HOUR for X (unset: MAX_PER_HOUR; 0: no cap).")
+    backlog_order: Literal["newest", "oldest"] = Field(
+        "newest", description="When more posts are due than pacing allows, which goes next: "
+                              "the newest post (by date) or the oldest.")
     watch: bool = Field(True, description="Watch _posts/ for file events (else rescans only).")
     lease_seconds: float = Field(
         120.0, gt=0, description="How long a lease outlives its last renewal."
@@ -317,7 +330,7 @@ class Settings(BaseSettings):
             raise ConfigError("WEBHOOK_LISTEN needs WEBHOOK_SECRET (the webhooks' shared secret)")
         return self
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "backlog_order", mode="before")
     @classmethod
     def _log_format(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

@@ -49,6 +49,7 @@ from bot.config import ConfigError, load_settings
 from bot.delivery.budget import release_budget_waits
 from bot.delivery.corrections import STALE_GRACE_SECONDS
 from bot.delivery.leases import new_owner, reap_lost_leases
+from bot.delivery.pacing import release_paced
 from bot.delivery.pins import run_due_unpins
 from bot.delivery.planner import scan as run_scan
 from bot.delivery.quiet import record_is_breaking
@@ -212,13 +213,15 @@ def tick() -> dict[str, int]:
         enqueue_publish(key)
     # X posts waiting for budget, in order, once a raised budget or a new day/month has room.
     budget = release_budget_waits(svc, enqueue_publish)
+    # Paced backlogs (MAX_PER_HOUR, MIN_SPACING_SECONDS): the next in BACKLOG_ORDER, when free.
+    paced = release_paced(svc, enqueue_publish)
     settled = settle_lost_leases()
     # Breaking pins whose PIN_HOURS ran out (a durable schedule in Redis: bot.state.pins);
     # each unpin is logged there.
     run_due_unpins(svc)
     state.heartbeat(_worker_name())
     return {"promoted": len(promoted), "edits": len(stale_edits), "budget": budget,
-            **settled}
+            "paced": paced["released"], "paced_stale": paced["skipped"], **settled}
 
 
 def settle_lost_leases() -> dict[str, int]:

@@ -126,6 +126,9 @@ class StatusReport:
     #: "platform:destination" -> connection health (``bot.actions.status.destination_health``)
     health: dict[str, dict[str, Any]] = field(default_factory=dict)
     spend: dict[str, Any] | None = None  # X spend this month (``bot.actions.spend``)
+    #: "platform:destination" -> paced backlog with each next post's expected send time
+    #: (``bot.delivery.pacing.project``); only destinations where posts wait for pacing
+    queue: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The stable `newsbot status --json` shape."""
@@ -145,6 +148,7 @@ class StatusReport:
             "total": self.total,
             "generated_at": self.generated_at,
             "spend": dict(self.spend) if self.spend is not None else None,
+            "queue": {k: dict(v) for k, v in self.queue.items()},
         }
 
 

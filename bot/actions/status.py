@@ -12,6 +12,7 @@ from typing import Any
 from bot.actions.reports import StatusReport
 from bot.actions.services import DeliveryServices
 from bot.actions.spend import spend_summary
+from bot.delivery.pacing import project as pacing_projection
 from bot.delivery.quiet import QUIET_REASON
 from bot.delivery.schedule import bucket_name, rate_spec
 from bot.state import STATES, Record
@@ -29,6 +30,8 @@ __all__ = [
 ]
 
 DEFAULT_STATUS_LIMIT = 20
+#: Paced posts projected per destination by ``status --all`` (the projection is sequential).
+PACED_SHOWN = 500
 #: A heartbeat older than this (30 ticks) is no longer shown as a live worker ...
 HEARTBEAT_FRESH_SECONDS = 30.0
 #: ... and one older than this is not shown at all (a worker killed long ago).
@@ -154,6 +157,14 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
          "label": _label(r)}
         for r in pending_records
     ]
+    # Paced backlogs with each post's expected send time (bounded reads: ``pacing.project``);
+    # a paced wait has no due time of its own, so the pending list shows the projected one.
+    queue = pacing_projection(svc, limit=PACED_SHOWN if limit is None else limit, now=now)
+    expected = {(q["platform"], q["destination"], e["post"]): e["expected_at"]
+                for q in queue.values() for e in q["next"]}
+    for p in pending:
+        if p["eta"] is None:
+            p["eta"] = expected.get((p["platform"], p["destination"], p["post"]))
     info = state.pause_info()
     pause_json = None if info is None else {
         "who": info["who"], "reason": info["reason"], "at": iso(info["at"])}
@@ -174,6 +185,7 @@ def status(svc: DeliveryServices, *, limit: int | None = DEFAULT_STATUS_LIMIT) -
         total=sum(counts.values()),
         generated_at=iso(now) or "",
         spend=_spend(svc, now),
+        queue=queue,
     )
 
 
@@ -185,6 +197,8 @@ def _label(record: Record) -> str:
         return "waiting (quiet hours)"  # an X post held until QUIET_HOURS end (QUIET_X=hold)
     if record.state == "waiting" and record.reason.startswith("not live: "):
         return "waiting (not live)"
+    if record.state == "waiting" and record.reason.startswith("paced:"):
+        return "waiting (paced)"
     return record.state
 
 

@@ -117,6 +117,8 @@ def print_status(console: Console, report: Any) -> None:
             if p["reason"]:
                 _line(console, Text.assemble("    ", literal(p["reason"])))
 
+    for entry in (getattr(report, "queue", None) or {}).values():
+        _print_paced(console, entry, names)
     for entry in report.rate.values():
         _line(console, _rate_line(entry, names))
     for entry in (getattr(report, "health", None) or {}).values():
@@ -125,6 +127,24 @@ def print_status(console: Console, report: Any) -> None:
     if spend:
         _line(console, spend_line(spend))
     _print_workers(console, report.workers, report.workers_stale)
+
+
+def _print_paced(console: Console, entry: Mapping[str, Any], names: Mapping[str, str]) -> None:
+    """A paced backlog: how many wait, the rule, and each next post's expected time (UTC)."""
+    cap = int(entry.get("max_per_hour") or 0)
+    rules = [f"at most {cap} per hour"] if cap else []
+    if entry.get("min_spacing_seconds"):
+        rules.append(f"{float(entry['min_spacing_seconds']):g} s apart")
+    shown, total = len(entry.get("next") or ()), int(entry["total"])
+    _line(console, Text.assemble(
+        ("paced ", "bold"), literal(destination_label(entry["platform"], entry["destination"],
+                                                      names)),
+        literal(f": {total} waiting ({', '.join(rules)}; {entry.get('order')} first)"
+                + (f", the next {shown}" if shown < total else "") + "; expected UTC")))
+    for e in entry.get("next") or ():
+        _line(console, Text.assemble(
+            "  ", literal(_short(e["expected_at"])), "  ", literal(unquote(e["post"])),
+            literal("  stale: will be skipped" if e.get("stale") else "", "yellow")))
 
 
 def _health_line(entry: Mapping[str, Any], names: Mapping[str, str]) -> Text:

@@ -20,6 +20,7 @@ __all__ = [
     "RateSpec",
     "backoff_delay",
     "bucket_name",
+    "max_per_hour",
     "rate_spec",
 ]
 
@@ -43,11 +44,25 @@ class RateSpec:
     spacing: float
     stated: tuple[Rule, ...] = ()
     """The same rules as the platform states them (what an operator is shown)."""
+    pace_rules: tuple[Rule, ...] = ()
+    """The part of ``rules`` that is our own pacing (MAX_PER_HOUR), last in ``rules``: a
+    breaking post is not held by it (``bot.delivery.pacing.lane_spec``)."""
 
 
 def bucket_name(platform: str, destination: str) -> str:
     """Same name as ``bot.actions.status.rate_bucket`` (status reads the bucket we fill)."""
     return f"{platform}:{destination}"
+
+
+HOUR = 3600.0
+
+
+def max_per_hour(settings: Settings, platform: str) -> int:
+    """The pacing cap of one platform's destinations: TELEGRAM_/X_MAX_PER_HOUR when set, else
+    MAX_PER_HOUR; 0 = no cap."""
+    own = getattr(settings, f"{platform}_max_per_hour", None)
+    value = own if own is not None else getattr(settings, "max_per_hour", 0)
+    return int(value or 0)
 
 
 def rate_spec(settings: Settings, platform: str, destination: str, *, dry_run: bool) -> RateSpec:
@@ -66,7 +81,19 @@ def rate_spec(settings: Settings, platform: str, destination: str, *, dry_run: b
         rules = tuple((n, w * WINDOW_MARGIN + JITTER_SECONDS) for n, w in stated)
     elif platform == "x" and settings.x_daily_limit:
         stated = rules = ((settings.x_daily_limit, DAY * scale),)
-    return RateSpec(bucket, rules, settings.min_spacing_seconds * scale, stated)
+    # Pacing (our own cap, not the platform's): at most N in any sliding hour, with the same
+    # margins, so the channel never sees N + 1 inside its hour; the spacing gets the jitter
+    # allowance too, so the gap the platform sees is never below MIN_SPACING_SECONDS.
+    pace: tuple[Rule, ...] = ()
+    cap = max_per_hour(settings, platform)
+    if cap:
+        pace = ((cap, HOUR * scale * WINDOW_MARGIN + JITTER_SECONDS),)
+        stated = (*stated, (cap, HOUR * scale))
+        rules = (*rules, *pace)
+    spacing = settings.min_spacing_seconds * scale
+    if spacing > 0:
+        spacing += JITTER_SECONDS
+    return RateSpec(bucket, rules, spacing, stated, pace)
 
 
 def backoff_delay(

@@ -26,7 +26,8 @@ Why the order of steps matters:
 * the editors hear about each outcome worth a human's eye (failed, in doubt, published, a
   duplicate after an uncertain send) through ``svc.notify``, which never raises.
 
-Outcome words returned: sent, rate_wait, budget_wait, retry_wait, failed, in_doubt, waiting,
+Outcome words returned: sent, rate_wait, paced (joined the destination's pacing backlog:
+``pacing``), budget_wait, retry_wait, failed, in_doubt, waiting,
 skipped, paused, busy, missing, not_queued, lease_lost, unhealthy (the destination's connection
 health holds it: ``connection_health``), not_live (WAIT_FOR_LIVE: the page is not up yet,
 ``live``); for a sent record with a pending correction, those of
@@ -53,6 +54,9 @@ from bot.delivery.content import fingerprint, prepare
 from bot.delivery.corrections import apply_edit, sent_fields
 from bot.delivery.live import hold_if_not_live
 from bot.delivery.notify import Notice
+from bot.delivery.pacing import gate as pace_gate
+from bot.delivery.pacing import lane_spec
+from bot.delivery.pacing import taken as pace_taken
 from bot.delivery.pins import after_send
 from bot.delivery.quiet import QUIET_REASON, is_breaking, quiet_plan, record_is_breaking
 from bot.delivery.schedule import JITTER_SECONDS, RateSpec, backoff_delay, rate_spec
@@ -134,10 +138,14 @@ def deliver(svc: Services, record_key: str, *, owner: str, now: float | None = N
                      current, scheduled_at=rec.send_deadline)
 
     # Cheap checks first: during a backlog most tasks only learn that they must wait.
-    spec = rate_spec(svc.settings, rec.platform, rec.destination, dry_run=svc.dry_run)
+    spec = lane_spec(rate_spec(svc.settings, rec.platform, rec.destination,
+                               dry_run=svc.dry_run), rec)
     if record_is_breaking(rec):  # the breaking lane: our own spacing yields, the platform's not
         spec = replace(spec, spacing=0.0)
     wait, current = _wait_briefly(svc, spec, current, sleep=now is None)
+    paced = pace_gate(svc, rec, spec, wait, current, move=_move)  # MAX_PER_HOUR backlog
+    if paced is not None:
+        return paced
     if wait > 0:
         observe.rate_wait(rec.platform, wait)
         outcome = _move(svc, rec, "waiting", "rate limit", current, scheduled_at=current + wait)
@@ -261,6 +269,7 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
         wait, current = _wait_briefly(svc, spec, current, sleep=now is None, reserve=True)
         if wait > 0:  # other records took the slots between our check and now
             return _slot_wait(svc, rec, owner, current, wait)
+        pace_taken(svc, spec, rec)  # the slot is ours: the paced backlog's next may go
         reserved = time.monotonic()
         try:
             deadline = state.fence_send(*rec.ref, owner=owner,
@@ -300,7 +309,11 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
             with contextlib.suppress(redis.RedisError):  # the sleep below still spaces ours
                 svc.limiter.settle(spec.bucket, current,
                                    current + time.monotonic() - reserved)
-            time.sleep(min(w for _, w in spec.rules))
+            # The platform's shortest window; pacing's hour is kept by the log, never by a
+            # sleep holding this destination's lock.
+            own = [w for _, w in spec.rules[:len(spec.rules) - len(spec.pace_rules)]]
+            if own:
+                time.sleep(min(own))
         return outcome
     finally:
         lock.release()

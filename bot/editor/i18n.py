@@ -113,6 +113,8 @@ STRINGS: Final[dict[str, tuple[str, str]]] = {
     "status_doubt": ("확인 필요 (in doubt)", "In doubt"),
     "status_pending": ("대기열", "Queue"),
     "status_rate": ("발행 한도", "Rate budget"),
+    "status_paced": ("발행 간격 대기", "Paced"),
+    "status_paced_stale": ("오래되어 건너뜀 예정", "stale: will be skipped"),
     "status_workers": ("워커", "Workers"),
     "status_no_workers": ("워커 신호 없음", "no worker heartbeat"),
     "none": ("없음", "none"),

@@ -212,12 +212,32 @@ def status_lines(language: str, report: Any, records: Iterable[Any] = ()) -> tup
         )
         if total > len(data["pending"]):
             lines.append(f"… +{total - len(data['pending'])}")
+    lines.extend(paced_queue_lines(data.get("queue") or {}, language))
     lines.append(f"<b>{t(language, 'status_recent')}</b>")
     if data["deliveries"]:
         lines.extend(_record_line(d) for d in data["deliveries"])
     else:
         lines.append(t(language, "none"))
     return header, lines
+
+
+def paced_queue_lines(queue: Mapping[str, Any], language: str = "en") -> list[str]:
+    """/status: each paced backlog (MAX_PER_HOUR, MIN_SPACING_SECONDS) with the expected send
+    time of its next posts, in the order they will go."""
+    lines: list[str] = []
+    for entry in queue.values():
+        cap = int(entry.get("max_per_hour") or 0)
+        rule = f"{cap}/h" if cap else "spacing"
+        lines.append(f"<b>{t(language, 'status_paced')}</b> {esc(entry['platform'])} "
+                     f"{esc(entry['destination'], 80)} "
+                     f"({int(entry['total'])}, {esc(rule)}, {esc(entry.get('order'))} first)")
+        for e in entry.get("next") or ():
+            stale = f" ({t(language, 'status_paced_stale')})" if e.get("stale") else ""
+            lines.append(f"• {when(e['expected_at'])} {post_link(e['post'])}{stale}")
+        shown = len(entry.get("next") or ())
+        if int(entry["total"]) > shown:
+            lines.append(f"… +{int(entry['total']) - shown}")
+    return lines
 
 
 def _usd(value: float | None) -> str:

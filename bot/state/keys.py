@@ -155,6 +155,15 @@ X spend ledger (``spend.py``: every billable X call priced as it is made, in mic
 ``{ns}:spend:need``              hash         record id -> micro-USD its post needs
 ===============================  ===========  =====================================================
 
+Pacing (``pacing.py``: MAX_PER_HOUR / MIN_SPACING_SECONDS backlog of one destination)
+
+===============================  ===========  =====================================================
+``{ns}:pace:{bucket}:queue``     sorted set   record id -> order score (BACKLOG_ORDER: the post
+                                              date, negated for newest first): records waiting
+                                              for a paced slot, released lowest score first by
+                                              the tick (``bot.delivery.pacing``)
+===============================  ===========  =====================================================
+
 Buckets are ``{platform}:{destination}``; the editors' chat is the bucket ``telegram:{chat}`` that
 the notice sender reserves on (and blocks after a 429 or while backing off).
 
@@ -390,3 +399,7 @@ class Keys:
 
     def rl_budget(self, bucket: str) -> str:
         return f"{self.ns}:rl:{bucket}:budget"
+
+    # pacing
+    def pace_queue(self, bucket: str) -> str:
+        return f"{self.ns}:pace:{bucket}:queue"

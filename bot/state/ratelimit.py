@@ -145,6 +145,13 @@ class RateLimiter:
                 out[name] = {"remaining": int(float(left)), "reset_at": reset}
         return dict(sorted(out.items()))
 
+    def slots(self, bucket: str, since: float) -> list[float]:
+        """Times of the slots granted on ``bucket`` after ``since``, oldest first (the pacing
+        projection of ``status`` reads the last hour: at most a cap's worth of entries)."""
+        raw = self.client.zrangebyscore(self._bucket_keys(bucket)[0], f"({float(since)!r}",
+                                        "+inf", withscores=True)
+        return [float(score) for _member, score in raw]
+
     def blocked_until(self, bucket: str, *, now: float | None = None) -> float | None:
         raw = self.client.get(self._bucket_keys(bucket)[2])
         if raw is None:

@@ -211,3 +211,24 @@ def test_push_status_audit_print_markup_in_values_literally(
     rows = json.loads(run("audit", "--json"))
     assert rows[0]["action"] == "pause"
     assert rows[0]["result"]["reason"] == f"{HOSTILE} \x1b[2J"  # an object, not JSON text
+
+
+def test_status_json_lists_a_paced_backlog_with_expected_times(cli, redis_client,
+                                                                redis_url: str) -> None:
+    """`newsbot status --json`: key ``queue``, each paced post with its expected send time.
+
+    The demo is a dry run, which paces nothing; a backlog left in Redis (here put there by
+    hand, as a live run would) is still shown."""
+    from bot.state import State
+    from bot.state.pacing import PaceQueue
+
+    data = _status(cli)
+    assert data["queue"] == {}
+    state = State(redis_client)
+    rec = state.ensure(KOSPI, "telegram", "dryrun", state="waiting",
+                       reason="paced: waits for its turn")
+    PaceQueue(redis_client).join("telegram:dryrun", rec.key, -1.0)
+    data = _status(cli)
+    [entry] = data["queue"].values()
+    assert entry["total"] == 1 and entry["next"][0]["post"] == KOSPI
+    assert entry["next"][0]["expected_at"]

@@ -77,7 +77,8 @@ def test_tick_promotes_due_records_and_settles_expired_leases(
     assert state.fence_send(*fenced.ref, owner="dead:2", send_seconds=1, now=now - 10)
     before = redis_client.llen("celery")
     result = tasks.tick()
-    assert result == {"promoted": 1, "edits": 0, "budget": 0, "in_doubt": 1, "lost": 2}
+    assert result == {"promoted": 1, "edits": 0, "budget": 0, "paced": 0, "paced_stale": 0,
+                      "in_doubt": 1, "lost": 2}
     assert state.get_by_key(due.key).state == "queued"
     assert state.get_by_key(later.key).state == "waiting"
     assert state.get_by_key(unfenced.key).state == "queued"
