@@ -77,6 +77,9 @@ from bot.posts import Post
 from bot.state import Record
 from bot.state.outage import through_outage
 
+#: The longest a worker sleeps after a slow send to keep a spacing rule (holding the lock).
+MAX_SETTLE_SLEEP_SECONDS = 5.0
+
 __all__ = ["APPROVED_FP", "DUPLICATE_NOTE", "MANUAL", "NO_AGE_LIMIT", "PUSH_ANYWAY",
            "UNCERTAIN_MARK", "deliver", "notify_in_doubt"]
 
@@ -309,11 +312,14 @@ def _attempt(svc: Services, rec: Record, post: Post, item: PlatformTeaser, fp: s
             with contextlib.suppress(redis.RedisError):  # the sleep below still spaces ours
                 svc.limiter.settle(spec.bucket, current,
                                    current + time.monotonic() - reserved)
-            # The platform's shortest window; pacing's hour is kept by the log, never by a
-            # sleep holding this destination's lock.
-            own = [w for _, w in spec.rules[:len(spec.rules) - len(spec.pace_rules)]]
-            if own:
-                time.sleep(min(own))
+            # A spacing rule's window (one send per window: Telegram's 1 s) is waited out here;
+            # a count window (20 a minute, X_DAILY_LIMIT's day, pacing's hour) is kept by the
+            # log the settle above corrected, never by a sleep holding this destination's lock
+            # (min() of the windows once slept a whole day after a slow X send).
+            spacing = [w for n, w in spec.rules[:len(spec.rules) - len(spec.pace_rules)]
+                       if n == 1]
+            if spacing:
+                time.sleep(min(min(spacing), MAX_SETTLE_SLEEP_SECONDS))
         return outcome
     finally:
         lock.release()

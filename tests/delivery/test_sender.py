@@ -334,3 +334,18 @@ def test_a_slow_first_send_of_a_window_does_not_cost_the_21st_a_429(
         assert pending == []
         assert tg.count_429 == 0
         assert len(tg.channel_posts(CHANNEL)) == 21
+
+
+def test_a_slow_x_send_under_a_daily_cap_does_not_hold_the_worker_for_the_window(
+    live, site: Path, fake_x: FakeX
+):
+    """After a slow send the sender waits one short window (Telegram's 1 s spacing) so the
+    platform's window and ours agree; a count window (X_DAILY_LIMIT's 24 hours) is kept by the
+    limiter's log, never by a sleep: the worker must not sleep for a day with the lock held."""
+    # unscaled rate windows: the daily window is a real day (the bug slept min(windows))
+    svc = live(x_daily_limit=50, rate_time_scale=1.0)
+    keys = queued_post(svc, site)
+    fake_x.delay_next("/2/tweets", 0.5)  # slower than the rules' jitter allowance
+    started = time.monotonic()
+    assert deliver(svc, keys["x"], owner="x:1") == "sent"
+    assert time.monotonic() - started < 30
