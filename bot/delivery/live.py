@@ -113,9 +113,13 @@ def hold_if_not_live(svc: Services, rec: Record, post: Post, now: float) -> str 
         return None
     text = NOT_LIVE_PREFIX + result.status
     book.held(rec.post, now)
+    book.index_held(rec.key)  # before the move: a member whose move failed is dropped later
     moved = svc.state.transition(*rec.ref, FREE, "waiting", reason=text, by="worker", now=now)
     if moved is None:
         return "busy"
+    # again after the move: a checker round between the two may have dropped the member (the
+    # record was not waiting yet), and a record waiting outside the index would wait forever
+    book.index_held(rec.key)
     log_event(log, "state_change", post=rec.post, platform=rec.platform,
               destination=rec.destination, old=rec.state, new="waiting",
               attempt=rec.attempts, reason=text, receipt=None)
@@ -146,11 +150,21 @@ class LiveChecks:
         self.outcomes: list[LiveOutcome] = []  # the latest ones, for tests (bounded)
 
     def waiting(self) -> dict[str, list[Record]]:
-        """Records waiting for their page, by post identity."""
+        """Records waiting for their page, by post identity.
+
+        Read through the ``live:held`` index, not every waiting record: a round runs five
+        times a second, and a paced backlog or a budget hold can keep thousands waiting."""
+        book = live_book(self.svc)
         out: dict[str, list[Record]] = {}
-        for rec in self.svc.state.records(state="waiting"):
-            if rec.reason.startswith(NOT_LIVE_PREFIX):
-                out.setdefault(rec.post, []).append(rec)
+        gone: list[str] = []
+        for rid in book.held_rids():
+            rec = self.svc.state.get_by_key(rid)
+            if rec is None or rec.state != "waiting" or not rec.reason.startswith(
+                    NOT_LIVE_PREFIX):
+                gone.append(rid)
+                continue
+            out.setdefault(rec.post, []).append(rec)
+        book.unindex(gone)
         return out
 
     def round(self, *, force: bool = False, wait: bool = False) -> int:

@@ -74,6 +74,9 @@ Deploy signals (``deploy_signal.py``: written by the webhook endpoint, read by t
                                               not_live), status, since (first held), checked_at,
                                               etag, last_modified, had_title, reported; expires
                                               7 days after its last write
+``{ns}:live:held``               set          rids held for their page (an index, so the checker's
+                                              round reads those records only, not every waiting
+                                              one; a stale member is dropped by the next round)
 ===============================  ===========  =====================================================
 
 A site that lives in Git (``site_git.py``, written by ``bot.delivery.site_sync``)
@@ -364,6 +367,10 @@ class Keys:
 
     def live(self, post_url: str) -> str:
         return f"{self.ns}:live:{post_hash(post_url)}"
+
+    @property
+    def live_held(self) -> str:
+        return f"{self.ns}:live:held"
 
     # X spend ledger
     def spend_day(self, day: str) -> str:

@@ -88,6 +88,17 @@ class LiveBook:
         key = self.keys.live(url)
         return bool(self.client.hsetnx(key, "reported", "1"))
 
+    def index_held(self, rid: str) -> None:
+        """Record ``rid`` as waiting for its page (the checker's round reads only these)."""
+        self.client.sadd(self.keys.live_held, rid)
+
+    def held_rids(self) -> set[str]:
+        return {str(r) for r in self.client.smembers(self.keys.live_held)}
+
+    def unindex(self, rids: list[str]) -> None:
+        if rids:
+            self.client.srem(self.keys.live_held, *rids)
+
     def forget(self, url: str) -> None:
         self.client.delete(self.keys.live(url))
 

@@ -275,3 +275,33 @@ def test_a_slow_page_is_bounded_and_never_delays_another_posts_check(
         checks.close()
     rec = svc.state.get_by_key(slow)
     assert rec.state == "waiting" and rec.reason.startswith(NOT_LIVE_PREFIX + "timed out")
+
+
+def test_the_checker_reads_only_the_posts_held_for_their_page(
+        make_services: Any, site: Path, fake_tg: FakeTelegram, fake_x: FakeX,
+        fake_site: FakeSite) -> None:
+    """A round runs five times a second: it reads the held records through the live:held
+    index, not every waiting record (a paced backlog can keep thousands waiting), and drops
+    members that no longer wait for their page."""
+    from bot.delivery.live import LiveChecks
+    from bot.state.live import LiveBook
+
+    svc = build(make_services, fake_tg, fake_x, fake_site)
+    _url, path, keys = land(svc, site)
+    for key in keys.values():
+        assert deliver(svc, key, owner="w") == "not_live"
+    book = LiveBook(svc.state.client, namespace=svc.state.namespace)
+    assert book.held_rids() == set(keys.values())
+    book.index_held("0" * 24)  # a record that does not exist (any more)
+    released: list[str] = []
+    checks = LiveChecks(svc, enqueue=released.append)
+    try:
+        held = checks.waiting()
+        assert sorted(r.key for recs in held.values() for r in recs) == sorted(keys.values())
+        assert book.held_rids() == set(keys.values())  # the stale member is gone
+        fake_site.page(path, "Storm storm arrives")
+        checks.round(force=True, wait=True)
+        assert sorted(released) == sorted(keys.values())
+        assert checks.waiting() == {} and book.held_rids() == set()  # queued: out of the index
+    finally:
+        checks.close()
