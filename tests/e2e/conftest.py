@@ -79,6 +79,13 @@ class E2E:
     def records(self, state: str | None = None) -> list[Any]:
         return self.state.records(state=state)
 
+    def baseline_done(self) -> bool:
+        """The first run's baseline is recorded: a post written now is new, not baseline."""
+        from bot.delivery.services import site_key_of
+        from bot.sources.site import SiteConfig
+
+        return bool(self.state.baseline_done(site_key_of(SiteConfig.load(self.site))))
+
 
 def _db_url(base: str, db: int) -> str:
     parts = urlsplit(base)

@@ -66,6 +66,8 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
                                         "METRICS_LISTEN": f"127.0.0.1:{beat_port}"},
                      ready="for new and changed posts")
     wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
+    # the first run's baseline scan comes first: a post written before it would be baseline
+    wait_for(e2e.baseline_done, 60, "the baseline")
 
     # One Telegram 429 (a platform rate wait and a retry), one X 503 (a transient retry).
     fake_tg.fail_next("sendPhoto", status=429, retry_after=1)
@@ -73,7 +75,12 @@ def test_a_scrape_after_the_run_shows_every_metric_with_its_counts(e2e, fake_tg,
     started = time.time()
     for i in range(POSTS):
         write_post(e2e.site, f"story-{i}", now_utc() - timedelta(minutes=5), title=f"Story {i}")
-    wait_for(lambda: len(e2e.records("sent")) == 2 * POSTS, 90, "every teaser sent")
+    try:
+        wait_for(lambda: len(e2e.records("sent")) == 2 * POSTS, 90, "every teaser sent")
+    except AssertionError:  # say where they stand: states, reasons, the processes' last lines
+        states = [(r.platform, r.state, r.reason) for r in e2e.records()]
+        raise AssertionError(f"{states}\nworker:\n{worker.text()[-3000:]}\n"
+                             f"beat:\n{beat.text()[-3000:]}") from None
     took = time.time() - started
 
     families = _scrape(port)
@@ -167,6 +174,8 @@ def test_newsbot_run_serves_its_metrics_and_cleans_them_at_start(e2e):
     env = {"METRICS_LISTEN": f"127.0.0.1:{port}"}
     run = e2e.start("run", extra_env=env)
     wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
+    # the first run's baseline scan comes first: a post written before it would be baseline
+    wait_for(e2e.baseline_done, 60, "the baseline")
     time.sleep(1)  # the baseline scan
     write_post(e2e.site, "dry", now_utc() - timedelta(minutes=1), title="Dry news")
     wait_for(lambda: len(e2e.records("sent")) == 2, 30, "both dry-run sends")
