@@ -50,7 +50,7 @@ def test_newsbot_run_waits_for_the_page_and_a_deploy_signal_sends_at_once(
             "IMAGE_ALLOW_PRIVATE_HOSTS": "true", "HEALTH_SECONDS": "0",
             "RATE_TIME_SCALE": "0.1", TESTING_SWITCH: "1"}
     e2e.start("run", extra_env=env)
-    time.sleep(2)  # the baseline
+    wait_for(e2e.baseline_done, 60, "the baseline")  # what is written now is new
     write_post(e2e.site, "deploy", now_utc(), title="Deploy day", image=False)
     held = wait_for(lambda: [r for r in e2e.records("waiting")
                              if r.reason == "not live: HTTP 404"], 30, "the post held")

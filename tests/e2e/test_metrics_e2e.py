@@ -176,7 +176,6 @@ def test_newsbot_run_serves_its_metrics_and_cleans_them_at_start(e2e):
     wait_for(lambda: _scrape(port).get("newsbot_queue_depth"), 30, "the first scrape")
     # the first run's baseline scan comes first: a post written before it would be baseline
     wait_for(e2e.baseline_done, 60, "the baseline")
-    time.sleep(1)  # the baseline scan
     write_post(e2e.site, "dry", now_utc() - timedelta(minutes=1), title="Dry news")
     wait_for(lambda: len(e2e.records("sent")) == 2, 30, "both dry-run sends")
     families = _scrape(port)

@@ -88,7 +88,7 @@ def _page(when: Any, slug: str) -> str:
 def test_a_breaking_post_behind_a_paced_burst_goes_once_its_page_is_live(
         e2e: Any, fake_tg: FakeTelegram, fake_x: FakeX, fake_site: FakeSite) -> None:
     e2e.start("run", extra_env=_env(fake_tg, fake_x, fake_site) | {"MAX_PER_HOUR": "6"})
-    time.sleep(2)  # the baseline
+    wait_for(e2e.baseline_done, 60, "the baseline")  # what is written now is new
     when = now_utc() - timedelta(minutes=1)
     for i in range(20):
         fake_site.page(_page(when, f"burst-{i:02d}"), f"Burst {i:02d}")  # already live
