@@ -14,6 +14,7 @@ from bot.config import Settings, load_settings
 from bot.logs import log_event
 from bot.redis_embedded import start_embedded
 from bot.wiring import connect_redis, setup_logging
+from fakes.telegram import DEFAULT_TOKEN
 
 DEMO_SITE = Path(__file__).resolve().parents[1] / "examples" / "site"
 
@@ -89,7 +90,7 @@ def test_connects_to_the_embedded_redis_a_running_newsbot_owns(tmp_path: Path) -
         started.stop()
 
 
-TOKEN = "123456789:TEST-fake-token-not-real-abcdefghijklmnopqrstuv"
+TOKEN = DEFAULT_TOKEN  # the fakes' token: obviously not a real one
 _LOGFMT_PAIR = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)')
 
 
