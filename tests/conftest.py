@@ -8,8 +8,10 @@ test session in a temporary directory.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +30,21 @@ _TEST_DB = 15
 # The suite runs the rate limiter against time-scaled fakes (RATE_TIME_SCALE < 1), which the
 # settings refuse outside tests and benchmarks; subprocesses that copy os.environ inherit it.
 os.environ[TESTING_SWITCH] = "1"
+
+
+def _load_git_remote() -> None:
+    """tests/git_remote.py (a real bare Git remote for tests) as the module ``git_remote``,
+    loaded by path once for every test file: putting tests/ on sys.path would let the
+    tests/tasks folder shadow the tasks package."""
+    spec = importlib.util.spec_from_file_location("git_remote",
+                                                  Path(__file__).parent / "git_remote.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["git_remote"] = module
+    spec.loader.exec_module(module)
+
+
+_load_git_remote()
 # The test sites' URLs (https://example.com/...) are not served: WAIT_FOR_LIVE (default on for
 # an http(s) site with credentials) is off unless a test turns it on (tests/delivery/test_live.py).
 os.environ.setdefault("WAIT_FOR_LIVE", "false")

@@ -3,30 +3,13 @@ pulls first, a broken remote leaves the last checkout scanned, and the token nev
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-
-def _load_git_remote() -> Any:
-    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
-    tests/tasks folder shadow the tasks package."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
-
-
-_git_remote = _load_git_remote()
-Remote = _git_remote.Remote
+from git_remote import Remote  # loaded by tests/conftest.py
 
 NEWSBOT = str(Path(sys.executable).parent / "newsbot")
 TOKEN = "ghp_TEST-fake-token-not-real-cli-0123456789abc"

@@ -3,36 +3,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
+from git_remote import Remote  # loaded by tests/conftest.py
 
 from bot.delivery.notify import Notifier
 from bot.delivery.site_sync import SiteSync, _gist
 from bot.sources.git_site import GitCheckout
 from bot.state import State
-
-
-def _load_git_remote() -> Any:
-    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
-    tests/tasks folder shadow the tasks package."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
-
-
-_git_remote = _load_git_remote()
-Remote = _git_remote.Remote
 
 TOKEN = "ghp_TEST-fake-token-not-real-site-sync-0123456789"
 

@@ -10,20 +10,18 @@ it for tens of seconds) or a post sent while its page is 404 fails them.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from delivery_helpers import CHANNEL, CHAT_ID, live_env, now_utc, wait_for, write_post
+from git_remote import Remote  # loaded by tests/conftest.py
 
 from bot.config import TESTING_SWITCH
 from bot.webhook import github_signature
@@ -114,16 +112,6 @@ def test_a_breaking_post_behind_a_paced_burst_goes_once_its_page_is_live(
     assert still_paced, "the burst was not paced: the breaking post was not behind it"
 
 
-def _git_remote() -> Any:
-    """tests/git_remote.py, loaded by path (tests/ on sys.path would shadow `tasks`)."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
 
 
 def _free_port() -> int:
@@ -134,7 +122,7 @@ def _free_port() -> int:
 
 def test_a_pushed_post_is_scanned_on_the_webhook_and_sent_once_its_page_is_live(
         e2e: Any, fake_tg: FakeTelegram, fake_x: FakeX, fake_site: FakeSite) -> None:
-    remote = _git_remote().Remote(e2e.tmp / "git")
+    remote = Remote(e2e.tmp / "git")
     remote.add_post("first", "First")  # the baseline
     port = _free_port()
     proc = e2e.start("run", extra_env=_env(fake_tg, fake_x, fake_site) | {

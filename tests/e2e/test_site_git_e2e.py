@@ -4,18 +4,16 @@ hook is a deploy signal, and the token and the secret never reach its output."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
-import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import redis
 from delivery_helpers import wait_for
+from git_remote import Remote  # loaded by tests/conftest.py
 
 from bot.state.deploy_signal import DeploySignals
 from bot.webhook import github_signature
@@ -24,16 +22,6 @@ TOKEN = "ghp_TEST-fake-token-not-real-e2e-run-0123456789"
 SECRET = "whsec-TEST-fake-secret-not-real-e2e-run-0123"
 
 
-def _load_git_remote() -> Any:
-    """tests/git_remote.py, loaded by path (tests/ on sys.path would shadow `tasks`)."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
 
 
 def _free_port() -> int:
@@ -53,7 +41,7 @@ def _post(port: int, path: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def test_run_pulls_and_scans_on_a_push_webhook(e2e: Any) -> None:
-    remote = _load_git_remote().Remote(e2e.tmp / "git")
+    remote = Remote(e2e.tmp / "git")
     remote.add_post("first", "First")
     port = _free_port()
     proc = e2e.start("run", extra_env={

@@ -4,36 +4,17 @@ from __future__ import annotations
 
 import base64
 import http.server
-import importlib.util
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pytest
+from git_remote import Remote, git  # loaded by tests/conftest.py
 
 from bot.logs import redact
 from bot.sources.git_site import GitCheckout
-
-
-def _load_git_remote() -> Any:
-    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
-    tests/tasks folder shadow the tasks package."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
-
-
-_git_remote = _load_git_remote()
-Remote = _git_remote.Remote
-git = _git_remote.git
 
 TOKEN = "ghp_TEST-fake-token-not-real-0123456789abcdef"
 

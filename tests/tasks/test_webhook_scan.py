@@ -3,9 +3,7 @@ a real Celery worker within a second; the scan pulls the real Git remote and fin
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import threading
 import time
 import urllib.request
@@ -16,29 +14,13 @@ from typing import Any
 import pytest
 from celery import signals
 from celery.contrib.testing.worker import start_worker
+from git_remote import Remote  # loaded by tests/conftest.py
 
 import tasks
 from bot.config import Settings
 from bot.runner import _start_webhooks
 from bot.state.deploy_signal import DeploySignals
 from bot.webhook import github_signature
-
-
-def _load_git_remote() -> Any:
-    """tests/git_remote.py, loaded by path: putting tests/ on sys.path would let the
-    tests/tasks folder shadow the tasks package."""
-    if "git_remote" not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            "git_remote", Path(__file__).resolve().parents[1] / "git_remote.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["git_remote"] = module
-        spec.loader.exec_module(module)
-    return sys.modules["git_remote"]
-
-
-_git_remote = _load_git_remote()
-Remote = _git_remote.Remote
 
 SECRET = "whsec-TEST-fake-secret-not-real-e2e-0123456789"
 
